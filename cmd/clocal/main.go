@@ -1,0 +1,5 @@
+package main
+
+import _ "github.com/clocal-dev/clocal/internal/engine"
+
+func main() {}

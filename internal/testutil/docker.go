@@ -1,0 +1,32 @@
+// Package testutil holds helpers shared by tests that talk to the real Docker daemon.
+package testutil
+
+import (
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/client"
+)
+
+// RequireDocker returns a client for the real daemon. When the daemon is unreachable the
+// test is skipped on a developer machine but FAILS when CI=true: integration tests must
+// never pass silently in CI.
+func RequireDocker(t testing.TB) *client.Client {
+	t.Helper()
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, err = cli.Ping(ctx)
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and the Docker daemon is unreachable: %v", err)
+		}
+		t.Skipf("Docker daemon unreachable (set CI=true to make this a failure): %v", err)
+	}
+	t.Cleanup(func() { _ = cli.Close() })
+	return cli
+}

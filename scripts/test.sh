@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The one test command (README and .ci/run call exactly this).
+# Runs formatting and vet checks, then every test: unit tests with the race detector and the
+# integration tests against the real Docker daemon (they FAIL, not skip, when CI=true and
+# the daemon is unreachable).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  export PATH="/usr/local/go/bin:$PATH"
+fi
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*') | grep -v '\.pb\.go$' || true)
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change:"; echo "$unformatted"; exit 1
+fi
+
+echo "== go vet"
+go vet ./...
+
+# Images the integration tests build on (busybox shell image; no registry here).
+bash scripts/base-image.sh >/dev/null
+
+echo "== go test (race detector on)"
+# -p 1 keeps Docker-heavy packages from starving each other on a 2-core machine.
+go test -race -count=1 -timeout 25m "$@" ./...
+
+echo "== separate test module using the clocal Go package"
+if [ -d examples/stacktest ]; then
+  (cd examples/stacktest && go test -count=1 -timeout 10m ./...)
+fi
