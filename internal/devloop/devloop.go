@@ -13,18 +13,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/clocal-dev/clocal/internal/watch"
 )
 
-// ChangeSet is the set of paths that changed for one service in one quiet period.
-type ChangeSet struct {
-	Service string
-	Paths   []string
-	At      time.Time
-}
+// ChangeSet is what the watcher reports for one service after one quiet period.
+type ChangeSet = watch.ChangeSet
 
 // BuildResult is what a build step reports.
 type BuildResult struct {
@@ -115,6 +112,10 @@ func (r *TextReporter) Report(e Event) {
 		if e.Diff != nil {
 			fmt.Fprintf(r.W, "project reloaded: added %v, removed %v, changed %v\n", e.Diff.Added, e.Diff.Removed, e.Diff.Changed)
 		}
+	case "restored":
+		fmt.Fprintf(r.W, "%s: container was stopped or removed outside clocal; bringing it back\n", e.Service)
+	case "reconnected":
+		fmt.Fprintf(r.W, "Docker daemon reachable again; watching\n")
 	case "error":
 		fmt.Fprintf(r.W, "%s: %s\n", orDash(e.Service), e.Error)
 	}
@@ -192,7 +193,8 @@ func (l *Loop) submit(ctx context.Context, cs ChangeSet) {
 	defer l.mu.Unlock()
 	if l.running[key] {
 		if p := l.pending[key]; p != nil {
-			p.Paths = mergePaths(p.Paths, cs.Paths)
+			merged := p.Merge(cs)
+			l.pending[key] = &merged
 		} else {
 			c := cs
 			c.Paths = append([]string(nil), cs.Paths...)
@@ -306,22 +308,6 @@ func (l *Loop) report(e Event) {
 	if l.Reporter != nil {
 		l.Reporter.Report(e)
 	}
-}
-
-func mergePaths(a, b []string) []string {
-	set := make(map[string]struct{}, len(a)+len(b))
-	for _, p := range a {
-		set[p] = struct{}{}
-	}
-	for _, p := range b {
-		set[p] = struct{}{}
-	}
-	out := make([]string, 0, len(set))
-	for p := range set {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // ErrStopped is returned by Steps implementations when the loop is shutting down.

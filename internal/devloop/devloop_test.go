@@ -138,6 +138,9 @@ func TestChangesDuringBuildQueueExactlyOneMoreBuild(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			ch <- ChangeSet{Service: "a", Paths: []string{"2", "3"}}
 		}
+		// Run handles one send at a time, so once this (reload) send is received the five
+		// above have been queued.
+		ch <- ChangeSet{Service: "a", Paths: []string{"a.job"}}
 		f.gate <- struct{}{} // finish build 1
 		<-f.started          // the queued build starts
 		f.gate <- struct{}{}

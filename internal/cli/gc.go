@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/spf13/cobra"
+)
+
+// GCOptions are the flags of `clocal gc`.
+type GCOptions struct {
+	IO     *IOStreams
+	F      *Factory
+	Keep   int
+	DryRun bool
+}
+
+// NewCmdGC creates `clocal gc`.
+func NewCmdGC(f *Factory, runF func(context.Context, *GCOptions) error) *cobra.Command {
+	o := &GCOptions{IO: f.IO, F: f}
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Remove superseded images, dangling build leftovers and stopped containers clocal made",
+		Long: `Remove images clocal built that are superseded: for each service it keeps every image a
+container uses and the newest --keep images. Also removes dangling images left by
+clocal's builds and stopped containers of clocal stacks. Never touches volumes or
+anything clocal did not create. --dry-run shows what would go.`,
+		Example: `  clocal gc --dry-run
+  clocal gc --keep 1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runGC(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().IntVar(&o.Keep, "keep", 3, "images to keep per service besides the ones in use")
+	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "only show what would be removed")
+	return cmd
+}
+
+// GCPlan is what gc removes.
+type GCPlan struct {
+	Images     []string // references or IDs
+	Containers []string // names
+}
+
+func runGC(ctx context.Context, o *GCOptions) error {
+	if o.Keep < 0 {
+		return BadInputf("--keep must be 0 or more")
+	}
+	eng, docker, err := o.F.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	clocalLabel := filters.Arg("label", "dev.clocal.service")
+	// Stopped containers of clocal stacks.
+	ctrs, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(clocalLabel)})
+	if err != nil {
+		return err
+	}
+	inUse := map[string]bool{}
+	var plan GCPlan
+	var stopped []container.Summary
+	for _, c := range ctrs {
+		if c.State == "exited" || c.State == "created" || c.State == "dead" {
+			stopped = append(stopped, c)
+			continue
+		}
+		inUse[c.ImageID] = true
+	}
+	for _, c := range stopped {
+		// A stopped container of a stack that still has running containers was stopped on
+		// purpose (clocal stop): keep it and its image.
+		if projectRunning(ctrs, c.Labels["com.docker.compose.project"]) {
+			inUse[c.ImageID] = true
+			continue
+		}
+		plan.Containers = append(plan.Containers, strings.TrimPrefix(firstName(c.Names), "/"))
+	}
+	imgs, err := docker.ImageList(ctx, image.ListOptions{All: false, Filters: filters.NewArgs(clocalLabel)})
+	if err != nil {
+		return err
+	}
+	byService := map[string][]image.Summary{}
+	for _, im := range imgs {
+		if len(im.RepoTags) == 0 || im.RepoTags[0] == "<none>:<none>" {
+			if !inUse[im.ID] {
+				plan.Images = append(plan.Images, im.ID) // dangling leftover of a clocal build
+			}
+			continue
+		}
+		svc := im.Labels["dev.clocal.service"]
+		byService[svc] = append(byService[svc], im)
+	}
+	for _, list := range byService {
+		sort.Slice(list, func(i, j int) bool { return builtAt(list[i]).After(builtAt(list[j])) })
+		kept := 0
+		for _, im := range list {
+			if inUse[im.ID] {
+				continue
+			}
+			if kept < o.Keep {
+				kept++
+				continue
+			}
+			plan.Images = append(plan.Images, im.RepoTags...)
+		}
+	}
+	sort.Strings(plan.Images)
+	sort.Strings(plan.Containers)
+	verb := "removed"
+	if o.DryRun {
+		verb = "would remove"
+	}
+	for _, c := range plan.Containers {
+		if !o.DryRun {
+			if err := docker.ContainerRemove(ctx, c, container.RemoveOptions{}); err != nil {
+				fmt.Fprintf(o.IO.ErrOut, "container %s: %v\n", c, err)
+				continue
+			}
+		}
+		fmt.Fprintf(o.IO.Out, "%s container %s\n", verb, c)
+	}
+	for _, im := range plan.Images {
+		if !o.DryRun {
+			if _, err := docker.ImageRemove(ctx, im, image.RemoveOptions{PruneChildren: true}); err != nil {
+				fmt.Fprintf(o.IO.ErrOut, "image %s: %v\n", im, err)
+				continue
+			}
+		}
+		fmt.Fprintf(o.IO.Out, "%s image %s\n", verb, im)
+	}
+	if len(plan.Images)+len(plan.Containers) == 0 {
+		fmt.Fprintln(o.IO.ErrOut, "nothing to remove")
+	}
+	return nil
+}
+
+func projectRunning(ctrs []container.Summary, project string) bool {
+	for _, c := range ctrs {
+		if c.Labels["com.docker.compose.project"] == project && c.State == "running" {
+			return true
+		}
+	}
+	return false
+}
+
+func firstName(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return names[0]
+}
+
+func builtAt(im image.Summary) time.Time {
+	if t, err := time.Parse(time.RFC3339, im.Labels["dev.clocal.built-at"]); err == nil {
+		return t
+	}
+	return time.Unix(im.Created, 0)
+}

@@ -1,0 +1,99 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/spf13/cobra"
+
+	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/redact"
+)
+
+// InspectOptions are the flags of `clocal inspect`.
+type InspectOptions struct {
+	IO          *IOStreams
+	F           *Factory
+	Service     string
+	ShowSecrets bool
+}
+
+// NewCmdInspect creates `clocal inspect SERVICE`.
+func NewCmdInspect(f *Factory, runF func(context.Context, *InspectOptions) error) *cobra.Command {
+	o := &InspectOptions{IO: f.IO, F: f}
+	cmd := &cobra.Command{
+		Use:   "inspect SERVICE",
+		Short: "Print a service's resolved configuration and container state as JSON",
+		Long: `Print, as JSON, the service's resolved compose configuration (from its job files, service
+file, profile and local overrides), its production jobs and the state of its containers.
+Env values that look secret are redacted unless --show-secrets.`,
+		Example:           "  clocal inspect repo-manager | jq .containers[0].health",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeServices(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Service = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runInspect(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.ShowSecrets, "show-secrets", false, "show secret env values")
+	return cmd
+}
+
+type inspectJSON struct {
+	Project    string               `json:"project"`
+	Service    string               `json:"service"`
+	Jobs       []string             `json:"jobs"`
+	Hosts      []string             `json:"production_hosts"`
+	JobFiles   []string             `json:"job_files"`
+	Source     string               `json:"source,omitempty"`
+	Owner      string               `json:"network_owner,omitempty"`
+	Config     *types.ServiceConfig `json:"config,omitempty"`
+	Containers []engine.Container   `json:"containers"`
+}
+
+func runInspect(ctx context.Context, o *InspectOptions) error {
+	svcs, err := resolveServices(o.F, []string{o.Service})
+	if err != nil {
+		return err
+	}
+	svcName := svcs[0]
+	st, err := o.F.Stack(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Engine.Close()
+	out := inspectJSON{Project: st.Name, Service: svcName}
+	if svc := st.WS.Services[svcName]; svc != nil {
+		out.Jobs, out.Hosts, out.JobFiles, out.Source = svc.JobNames(), svc.Hosts, svc.JobFiles, svc.Source
+	}
+	sel, err := st.WS.Resolve([]string{svcName})
+	if err != nil {
+		return BadInput(err)
+	}
+	if p, plan, err := st.Preview(ctx, sel, st.Images(sel.Services)); err == nil {
+		if sc, ok := p.Services[svcName]; ok {
+			if !o.ShowSecrets {
+				sc.Environment = redact.Map(sc.Environment)
+			}
+			out.Config = &sc
+		}
+		out.Owner = plan.Owner(svcName)
+	} else {
+		return BadInput(err)
+	}
+	ctrs, err := st.Engine.Ps(ctx, st.Name, engine.PsOptions{All: true, Services: []string{svcName}})
+	if err != nil {
+		return err
+	}
+	if ctrs == nil {
+		ctrs = []engine.Container{}
+	}
+	out.Containers = ctrs
+	enc := json.NewEncoder(o.IO.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}

@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+)
+
+// PortOptions are the flags of `clocal port`.
+type PortOptions struct {
+	IO      *IOStreams
+	F       *Factory
+	Service string
+	Port    int
+}
+
+// NewCmdPort creates `clocal port SERVICE [PORT]`.
+func NewCmdPort(f *Factory, runF func(context.Context, *PortOptions) error) *cobra.Command {
+	o := &PortOptions{IO: f.IO, F: f}
+	cmd := &cobra.Command{
+		Use:               "port SERVICE [PORT]",
+		Short:             "Print the host address a service port is published on",
+		Example:           "  clocal port repo-manager\n  clocal port repo-manager 8866",
+		Args:              cobra.RangeArgs(1, 2),
+		ValidArgsFunction: completeServices(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Service = args[0]
+			if len(args) == 2 {
+				p, err := strconv.Atoi(args[1])
+				if err != nil || p < 1 || p > 65535 {
+					return BadInputf("invalid port %q", args[1])
+				}
+				o.Port = p
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runPort(cmd.Context(), o)
+		},
+	}
+	return cmd
+}
+
+func runPort(ctx context.Context, o *PortOptions) error {
+	svcs, err := resolveServices(o.F, []string{o.Service})
+	if err != nil {
+		return err
+	}
+	st, err := o.F.Stack(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Engine.Close()
+	plan, _, err := st.CurrentPlan()
+	if err != nil {
+		return &ExitError{Code: ExitFailure, Err: err}
+	}
+	eps, err := st.Endpoints(ctx, plan)
+	if err != nil {
+		return err
+	}
+	found := false
+	for _, e := range eps {
+		if e.Service == svcs[0] && (o.Port == 0 || e.Port == o.Port) {
+			fmt.Fprintln(o.IO.Out, e.Address())
+			found = true
+		}
+	}
+	if !found {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s publishes no port%s in project %s", svcs[0], map[bool]string{true: fmt.Sprintf(" %d", o.Port), false: ""}[o.Port != 0], st.Name)}
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clocal-dev/clocal/internal/engine"
+)
+
+// PsOptions are the flags of `clocal ps`.
+type PsOptions struct {
+	IO       *IOStreams
+	F        *Factory
+	Services []string
+	All      bool
+	JSON     bool
+}
+
+// NewCmdPs creates `clocal ps` (alias `status`).
+func NewCmdPs(f *Factory, runF func(context.Context, *PsOptions) error) *cobra.Command {
+	o := &PsOptions{IO: f.IO, F: f}
+	cmd := &cobra.Command{
+		Use:               "ps [SERVICE...]",
+		Aliases:           []string{"status"},
+		Short:             "List the stack's containers with state, health and ports",
+		ValidArgsFunction: completeServices(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Services = args
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runPs(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().BoolVarP(&o.All, "all", "a", false, "include stopped containers")
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print JSON")
+	return cmd
+}
+
+type psJSON struct {
+	Service string   `json:"service"`
+	Name    string   `json:"name"`
+	ID      string   `json:"id"`
+	Image   string   `json:"image"`
+	State   string   `json:"state"`
+	Health  string   `json:"health,omitempty"`
+	Status  string   `json:"status"`
+	Ports   []string `json:"ports,omitempty"`
+}
+
+func runPs(ctx context.Context, o *PsOptions) error {
+	name, err := o.F.Project()
+	if err != nil {
+		return err
+	}
+	services, err := resolveServices(o.F, o.Services)
+	if err != nil {
+		return err
+	}
+	eng, _, err := o.F.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	ctrs, err := eng.Ps(ctx, name, engine.PsOptions{All: o.All, Services: services})
+	if err != nil {
+		return err
+	}
+	rows := make([]psJSON, 0, len(ctrs))
+	for _, c := range ctrs {
+		r := psJSON{Service: c.Service, Name: c.Name, ID: shortID(c.ID), Image: c.Image, State: c.State, Health: c.Health, Status: c.Status}
+		for _, p := range c.Publishers {
+			if p.PublishedPort != 0 && !strings.Contains(p.HostIP, ":") {
+				r.Ports = append(r.Ports, fmt.Sprintf("%s:%d->%d/%s", p.HostIP, p.PublishedPort, p.TargetPort, p.Protocol))
+			}
+		}
+		rows = append(rows, r)
+	}
+	if o.JSON {
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(o.IO.ErrOut, "%s: no containers (start it with: clocal up TARGET)\n", name)
+		return nil
+	}
+	green, red, yellow := o.IO.Colorize(colorGreen), o.IO.Colorize(colorRed), o.IO.Colorize(colorYellow)
+	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SERVICE\tSTATE\tHEALTH\tPORTS\tIMAGE")
+	for _, r := range rows {
+		state := r.State
+		switch {
+		case r.State == "running" && (r.Health == "" || r.Health == "healthy"):
+			state = green(state)
+		case r.State == "running":
+			state = yellow(state)
+		default:
+			state = red(state)
+		}
+		health := r.Health
+		if health == "" {
+			health = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Service, state, health, strings.Join(r.Ports, ", "), r.Image)
+	}
+	return tw.Flush()
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

@@ -1,0 +1,263 @@
+// Package cli holds clocal's commands: one file per command, each with an Options struct, a
+// NewCmdX constructor and a runX function that does the work through the packages below.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/docker/docker/client"
+	"github.com/spf13/cobra"
+
+	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/stack"
+	"github.com/clocal-dev/clocal/internal/workspace"
+)
+
+// Factory gives commands what they need, lazily: the workspace is loaded and Docker is
+// contacted only by commands that use them.
+type Factory struct {
+	IO *IOStreams
+
+	// WorkspaceDir is -w/--workspace ("" = $CLOCAL_WORKSPACE or walk up from the cwd).
+	WorkspaceDir string
+	// ProjectName is -p/--project-name ("" = derived from the workspace).
+	ProjectName string
+
+	// NewEngine and NewDocker can be replaced in tests.
+	NewEngine func(ctx context.Context) (engine.Engine, error)
+	NewDocker func() (client.APIClient, error)
+
+	wsOnce sync.Once
+	ws     *workspace.Workspace
+	wsErr  error
+}
+
+// NewFactory returns the production factory.
+func NewFactory(io *IOStreams) *Factory {
+	f := &Factory{IO: io}
+	f.NewDocker = func() (client.APIClient, error) {
+		return client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	}
+	f.NewEngine = func(ctx context.Context) (engine.Engine, error) {
+		mode := "plain"
+		if f.IO.IsStderrTerminal() {
+			mode = "auto"
+		}
+		return engine.New(ctx, engine.Options{Out: f.IO.ErrOut, Err: f.IO.ErrOut, In: f.IO.In, ProgressMode: mode})
+	}
+	return f
+}
+
+// Workspace loads the workspace once. Errors in its files are bad input (exit 2).
+func (f *Factory) Workspace() (*workspace.Workspace, error) {
+	f.wsOnce.Do(func() {
+		root := f.WorkspaceDir
+		if root == "" {
+			cwd, err := os.Getwd()
+			if err != nil {
+				f.wsErr = err
+				return
+			}
+			root, err = workspace.Find(cwd)
+			if err != nil {
+				f.wsErr = BadInput(fmt.Errorf("%w (run clocal inside a workspace, or pass -w DIR)", err))
+				return
+			}
+		}
+		abs, err := filepath.Abs(root)
+		if err != nil {
+			f.wsErr = err
+			return
+		}
+		ws, err := workspace.Load(abs)
+		if err != nil {
+			f.wsErr = BadInput(err)
+			return
+		}
+		for _, w := range ws.Warnings {
+			fmt.Fprintf(f.IO.ErrOut, "warning: %s\n", w)
+		}
+		f.ws = ws
+	})
+	return f.ws, f.wsErr
+}
+
+// Project returns the compose project name: -p, else the workspace default.
+func (f *Factory) Project() (string, error) {
+	if f.ProjectName != "" {
+		return f.ProjectName, nil
+	}
+	ws, err := f.Workspace()
+	if err != nil {
+		return "", err
+	}
+	return ws.ProjectName(), nil
+}
+
+// Stack connects to Docker and returns the workspace's stack. The caller closes the engine.
+func (f *Factory) Stack(ctx context.Context) (*stack.Stack, error) {
+	ws, err := f.Workspace()
+	if err != nil {
+		return nil, err
+	}
+	eng, docker, err := f.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return stack.New(ws, f.ProjectName, eng, docker, f.IO.ErrOut), nil
+}
+
+// Connect returns an engine and a Docker client, failing within 2 s with one line saying
+// how to fix it when the daemon is unreachable.
+func (f *Factory) Connect(ctx context.Context) (engine.Engine, client.APIClient, error) {
+	eng, err := f.NewEngine(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := eng.Ping(ctx); err != nil {
+		_ = eng.Close()
+		return nil, nil, err
+	}
+	docker, err := f.NewDocker()
+	if err != nil {
+		_ = eng.Close()
+		return nil, nil, err
+	}
+	return eng, docker, nil
+}
+
+// NewRootCmd builds the command tree.
+func NewRootCmd(f *Factory) *cobra.Command {
+	var noColor bool
+	root := &cobra.Command{
+		Use:   "clocal",
+		Short: "Run trimmed local stacks from production job files",
+		Long: `clocal turns production job files into trimmed compose projects and runs them on the
+local Docker daemon: "clocal up repo-manager" builds repo-manager and exactly what it
+depends on with the production build scripts, starts them healthy, and prints their URLs.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			if noColor {
+				f.IO.NoColor = true
+			}
+		},
+	}
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetIn(f.IO.In)
+	pf := root.PersistentFlags()
+	pf.StringVarP(&f.WorkspaceDir, "workspace", "w", "", "workspace folder (default: $CLOCAL_WORKSPACE or the nearest folder with clocal.yaml)")
+	pf.StringVarP(&f.ProjectName, "project-name", "p", "", "compose project name (default: derived from the workspace)")
+	pf.BoolVar(&noColor, "no-color", false, "disable colored output (NO_COLOR is respected too)")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return BadInput(err) })
+
+	root.AddGroup(&cobra.Group{ID: "stack", Title: "Stack commands:"},
+		&cobra.Group{ID: "service", Title: "Service commands:"},
+		&cobra.Group{ID: "model", Title: "Job files and workspace:"},
+		&cobra.Group{ID: "setup", Title: "Setup and maintenance:"})
+	add := func(group string, cmds ...*cobra.Command) {
+		for _, c := range cmds {
+			c.GroupID = group
+			root.AddCommand(c)
+		}
+	}
+	add("model", NewCmdConvert(f, nil), NewCmdValidate(f, nil), NewCmdConfig(f, nil), NewCmdGraph(f, nil), NewCmdProfiles(f, nil))
+	add("stack", NewCmdUp(f, nil), NewCmdDown(f, nil), NewCmdWatch(f, nil), NewCmdPs(f, nil), NewCmdEnv(f, nil))
+	add("service", NewCmdStart(f, nil), NewCmdStop(f, nil), NewCmdRestart(f, nil), NewCmdLogs(f, nil),
+		NewCmdShell(f, nil), NewCmdExec(f, nil), NewCmdInspect(f, nil), NewCmdPort(f, nil), NewCmdUpdate(f, nil))
+	add("setup", NewCmdDoctor(f, nil), NewCmdGC(f, nil), NewCmdPrune(f, nil), NewCmdInit(f, nil))
+	return root
+}
+
+// completeTargets completes profile, service, job and host names.
+func completeTargets(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		ws, err := f.Workspace()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		seen := map[string]bool{}
+		var out []string
+		add := func(name, desc string) {
+			if !seen[name] && strings.HasPrefix(name, prefix) {
+				seen[name] = true
+				out = append(out, name+"\t"+desc)
+			}
+		}
+		for _, p := range ws.ProfileNames() {
+			add(p, "profile: "+ws.Profiles[p].Description)
+		}
+		for _, s := range ws.ServiceNames() {
+			add(s, "service")
+			for _, j := range ws.Services[s].JobNames() {
+				add(j, "job of "+s)
+			}
+		}
+		sort.Strings(out)
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// completeServices completes local service names.
+func completeServices(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
+		ws, err := f.Workspace()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, s := range ws.ServiceNames() {
+			if strings.HasPrefix(s, prefix) {
+				out = append(out, s)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// resolveServices maps service, job or host names given on the command line to local
+// services; unknown names are bad input with suggestions.
+func resolveServices(f *Factory, names []string) ([]string, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	ws, err := f.Workspace()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	var bad []string
+	seen := map[string]bool{}
+	for _, n := range names {
+		svcs := ws.Lookup(n)
+		if len(svcs) == 0 {
+			// a pause service of a shared host is addressable too
+			if strings.HasPrefix(n, "host-") {
+				svcs = []string{n}
+			} else {
+				bad = append(bad, n)
+				continue
+			}
+		}
+		for _, s := range svcs {
+			if !seen[s] {
+				seen[s] = true
+				out = append(out, s)
+			}
+		}
+	}
+	if len(bad) > 0 {
+		if _, err := ws.Resolve(bad); err != nil {
+			return nil, BadInput(err)
+		}
+		return nil, BadInputf("unknown service %q", bad[0])
+	}
+	return out, nil
+}

@@ -1,0 +1,222 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clocal-dev/clocal/internal/build"
+	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/stack"
+)
+
+// UpOptions are the flags of `clocal up`.
+type UpOptions struct {
+	IO          *IOStreams
+	F           *Factory
+	Targets     []string
+	Wait        bool
+	Timeout     time.Duration
+	Build       bool
+	Watch       bool
+	DownOnExit  bool
+	Isolated    bool
+	JSON        bool
+	Ephemeral   bool
+	BindAddress string
+	Recreate    bool
+}
+
+// NewCmdUp creates `clocal up TARGET...`.
+func NewCmdUp(f *Factory, runF func(context.Context, *UpOptions) error) *cobra.Command {
+	o := &UpOptions{IO: f.IO, F: f}
+	cmd := &cobra.Command{
+		Use:   "up TARGET...",
+		Short: "Build what changed and start a target and everything it depends on",
+		Long: `Start TARGET (a profile, service, job or host name) and the transitive closure of its
+dependencies on the local Docker daemon. Each service's production build.sh runs, then its
+image is built — only when the content hash of its inputs changed. clocal waits for the
+services to be healthy and prints each one's URL on localhost. A second "up" with nothing
+changed builds nothing and recreates nothing.`,
+		Example: `  clocal up repo-manager
+  clocal up blog --watch
+  clocal up repo-manager --isolated --json   # for tests: unique project, free ports`,
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeTargets(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Targets = args
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runUp(cmd.Context(), o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&o.Wait, "wait", true, "wait until every service is healthy (--wait=false returns once started)")
+	fl.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait for health")
+	fl.BoolVar(&o.Build, "build", false, "rebuild images even when their content hash is unchanged")
+	fl.BoolVar(&o.Watch, "watch", false, "then watch sources and rebuild and replace services on change")
+	fl.BoolVar(&o.DownOnExit, "down", false, "with --watch: tear the stack down when watching stops")
+	fl.BoolVar(&o.Isolated, "isolated", false, "use a new unique project name and daemon-chosen ports (parallel test stacks)")
+	fl.BoolVar(&o.JSON, "json", false, "print the project name and each service's address as JSON")
+	fl.BoolVar(&o.Ephemeral, "ephemeral-ports", false, "let the daemon pick free host ports")
+	fl.StringVar(&o.BindAddress, "bind", "127.0.0.1", "host address ports are published on")
+	fl.BoolVar(&o.Recreate, "force-recreate", false, "recreate containers even if nothing changed")
+	return cmd
+}
+
+// uniqueProjectName returns <workspace project name>-<6 random hex>.
+func uniqueProjectName(base string) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return base + "-" + hex.EncodeToString(b[:])
+}
+
+func runUp(ctx context.Context, o *UpOptions) error {
+	if o.Isolated {
+		base, err := o.F.Project()
+		if err != nil {
+			return err
+		}
+		if o.F.ProjectName == "" {
+			o.F.ProjectName = uniqueProjectName(base)
+		}
+		o.Ephemeral = true
+	}
+	ws, err := o.F.Workspace()
+	if err != nil {
+		return err
+	}
+	if _, err := ws.Resolve(o.Targets); err != nil {
+		return BadInput(err)
+	}
+	st, err := o.F.Stack(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Engine.Close()
+	st.Convert.EphemeralPorts = o.Ephemeral
+	st.Convert.BindAddress = o.BindAddress
+
+	start := time.Now()
+	res, err := st.Up(ctx, o.Targets, stack.UpOptions{ForceBuild: o.Build, Wait: o.Wait, WaitTimeout: o.Timeout, Recreate: o.Recreate})
+	if err != nil {
+		if ctx.Err() != nil {
+			cleanupInterrupted(st)
+			return context.Canceled
+		}
+		return upError(err)
+	}
+	eps, err := st.Endpoints(ctx, res.Plan)
+	if err != nil {
+		return err
+	}
+	if o.JSON {
+		if err := writeUpJSON(o, st.Name, res, eps); err != nil {
+			return err
+		}
+	} else {
+		built := 0
+		for _, b := range res.Builds {
+			if b.Built {
+				built++
+			}
+		}
+		fmt.Fprintf(o.IO.ErrOut, "%s: %d services up (%d built) in %s\n", st.Name, len(res.Selection.Services), built, time.Since(start).Round(10*time.Millisecond))
+		printEndpoints(o.IO, eps)
+	}
+	if o.Watch {
+		return runWatchLoop(ctx, o.F, st, o.Targets, o.JSON, o.DownOnExit)
+	}
+	return nil
+}
+
+// upError turns build and engine failures into one clear message with the build's last lines.
+func upError(err error) error {
+	var se *build.ScriptError
+	if errors.As(err, &se) {
+		msg := se.Error()
+		for _, l := range se.Tail {
+			msg += "\n  " + l
+		}
+		return &ExitError{Code: ExitFailure, Err: errors.New(msg + "\nfix the build and run clocal up again; running containers were left untouched")}
+	}
+	var ie *build.ImageError
+	if errors.As(err, &ie) {
+		msg := ie.Error()
+		for _, l := range ie.Tail {
+			msg += "\n  " + l
+		}
+		return &ExitError{Code: ExitFailure, Err: errors.New(msg)}
+	}
+	if errors.Is(err, engine.ErrNotReady) {
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%w\nsee why with: clocal logs SERVICE", err)}
+	}
+	return err
+}
+
+// cleanupInterrupted removes containers an interrupted up created but never started, so the
+// next up or down starts from a clean state.
+func cleanupInterrupted(st *stack.Stack) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = st.RemoveCreated(ctx)
+}
+
+type upJSON struct {
+	Project  string                 `json:"project"`
+	Services map[string]serviceJSON `json:"services"`
+}
+
+type serviceJSON struct {
+	URL       string            `json:"url,omitempty"`
+	Address   string            `json:"address,omitempty"`
+	Ports     map[string]string `json:"ports,omitempty"` // container port -> host:port
+	Image     string            `json:"image,omitempty"`
+	Built     bool              `json:"built"`
+	Container string            `json:"container,omitempty"`
+}
+
+func writeUpJSON(o *UpOptions, project string, res *stack.UpResult, eps []stack.Endpoint) error {
+	out := upJSON{Project: project, Services: map[string]serviceJSON{}}
+	for _, s := range res.Selection.Services {
+		sj := serviceJSON{Ports: map[string]string{}}
+		if b, ok := res.Builds[s]; ok {
+			sj.Image, sj.Built = b.Image, b.Built
+		}
+		out.Services[s] = sj
+	}
+	for _, e := range eps {
+		sj, ok := out.Services[e.Service]
+		if !ok {
+			continue
+		}
+		if sj.URL == "" {
+			sj.URL, sj.Address = e.URL, e.Address()
+		}
+		sj.Ports[fmt.Sprint(e.Port)] = e.Address()
+		out.Services[e.Service] = sj
+	}
+	enc := json.NewEncoder(o.IO.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func printEndpoints(io *IOStreams, eps []stack.Endpoint) {
+	if len(eps) == 0 {
+		return
+	}
+	bold := io.Colorize()
+	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
+	for _, e := range eps {
+		fmt.Fprintf(tw, "%s\t%s\n", bold(e.Service), e.URL)
+	}
+	_ = tw.Flush()
+}

@@ -1,0 +1,167 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/clocal-dev/clocal/internal/devloop"
+	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/stack"
+	"github.com/clocal-dev/clocal/internal/watch"
+)
+
+// WatchOptions are the flags of `clocal watch`.
+type WatchOptions struct {
+	IO         *IOStreams
+	F          *Factory
+	Targets    []string
+	JSON       bool
+	DownOnExit bool
+	Timeout    time.Duration
+}
+
+// NewCmdWatch creates `clocal watch [TARGET...]`.
+func NewCmdWatch(f *Factory, runF func(context.Context, *WatchOptions) error) *cobra.Command {
+	o := &WatchOptions{IO: f.IO, F: f}
+	cmd := &cobra.Command{
+		Use:   "watch [TARGET...]",
+		Short: "Rebuild and replace services when their sources change",
+		Long: `Watch the sources, build scripts, Dockerfiles, service files, job files and profiles of
+TARGET's services (default: the targets the stack was started with). On a change the
+affected service's build.sh runs, its image is built, and only its container is replaced
+once healthy. A failed build or an unhealthy container leaves the previous one serving.
+A job file, service file or profile change re-derives the project and applies only the
+difference. Ctrl-C stops watching and leaves the stack running (--down tears it down).`,
+		Example: `  clocal up repo-manager && clocal watch
+  clocal watch repo-manager --json`,
+		ValidArgsFunction: completeTargets(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Targets = args
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return runWatch(cmd.Context(), o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.JSON, "json", false, "print events as JSON lines")
+	cmd.Flags().BoolVar(&o.DownOnExit, "down", false, "tear the stack down when watching stops")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait for health")
+	return cmd
+}
+
+func runWatch(ctx context.Context, o *WatchOptions) error {
+	st, err := o.F.Stack(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Engine.Close()
+	targets := o.Targets
+	if len(targets) == 0 {
+		state, ok := st.LoadState()
+		if !ok {
+			return BadInputf("no running stack %s to watch: name a target (clocal watch TARGET) or start one with clocal up TARGET", st.Name)
+		}
+		targets = state.Targets
+		st.Convert.EphemeralPorts, st.Convert.BindAddress = state.EphemeralPorts, state.BindAddress
+	}
+	if _, err := st.WS.Resolve(targets); err != nil {
+		return BadInput(err)
+	}
+	// Bring the stack to the current sources first (a no-op when it is current): files
+	// changed while clocal was not watching are picked up.
+	if _, err := st.Up(ctx, targets, stack.UpOptions{Wait: true, WaitTimeout: o.Timeout}); err != nil {
+		if ctx.Err() != nil {
+			return context.Canceled
+		}
+		return upError(err)
+	}
+	return runWatchLoop(ctx, o.F, st, targets, o.JSON, o.DownOnExit)
+}
+
+// runWatchLoop watches and rebuilds until ctx ends (Ctrl-C), then leaves the stack running
+// unless downOnExit.
+func runWatchLoop(ctx context.Context, f *Factory, st *stack.Stack, targets []string, jsonOut, downOnExit bool) error {
+	res, err := st.Up(ctx, targets, stack.UpOptions{Wait: true, WaitTimeout: 5 * time.Minute})
+	if err != nil {
+		if ctx.Err() != nil {
+			return context.Canceled
+		}
+		return upError(err)
+	}
+	var reporter devloop.Reporter = &devloop.TextReporter{W: f.IO.ErrOut}
+	if jsonOut {
+		reporter = &devloop.JSONReporter{W: f.IO.Out}
+	}
+	dev := stack.NewDev(st, targets, res, 5*time.Minute)
+	w, err := watch.New(dev.WatchTargets(), watch.Options{})
+	if err != nil {
+		var le *watch.LimitError
+		if errors.As(err, &le) {
+			return &ExitError{Code: ExitFailure, Err: le}
+		}
+		return err
+	}
+	defer w.Close()
+	dev.OnTargets = func(t []watch.Target) {
+		if err := w.SetTargets(t); err != nil {
+			reporter.Report(devloop.Event{Time: time.Now(), Kind: "error", Error: err.Error()})
+		}
+	}
+	if !jsonOut {
+		fmt.Fprintf(f.IO.ErrOut, "watching %d services of %s (Ctrl-C to stop; the stack keeps running)\n", len(res.Selection.Services), st.Name)
+	} else {
+		reporter.Report(devloop.Event{Time: time.Now(), Kind: "watching"})
+	}
+
+	loopCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	changes := make(chan devloop.ChangeSet)
+	go func() {
+		defer close(changes)
+		for {
+			select {
+			case <-loopCtx.Done():
+				return
+			case cs, ok := <-w.Changes():
+				if !ok {
+					return
+				}
+				select {
+				case changes <- cs:
+				case <-loopCtx.Done():
+					return
+				}
+			case err, ok := <-w.Errors():
+				if ok {
+					reporter.Report(devloop.Event{Time: time.Now(), Kind: "error", Error: err.Error()})
+				}
+			}
+		}
+	}()
+	go dev.Supervise(loopCtx, 2*time.Second, func(e devloop.Event) {
+		e.Time = time.Now()
+		reporter.Report(e)
+	})
+	loop := &devloop.Loop{Steps: dev, Reporter: reporter}
+	err = loop.Run(loopCtx, changes)
+	if downOnExit {
+		downCtx, cancelDown := context.WithTimeout(context.Background(), time.Minute)
+		defer cancelDown()
+		if derr := st.Engine.Down(downCtx, st.Name, engine.DownOptions{RemoveOrphans: true}); derr != nil {
+			fmt.Fprintf(f.IO.ErrOut, "down: %v\n", derr)
+		} else {
+			st.RemoveState()
+		}
+	}
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		if !jsonOut {
+			fmt.Fprintln(f.IO.ErrOut, "stopped watching")
+		}
+		return context.Canceled
+	}
+	return err
+}

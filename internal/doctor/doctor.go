@@ -1,0 +1,344 @@
+// Package doctor checks that a machine can run a workspace's stacks, and says how to fix
+// each problem it finds.
+package doctor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/docker/docker/client"
+
+	"github.com/clocal-dev/clocal/internal/convert"
+	"github.com/clocal-dev/clocal/internal/stack"
+	"github.com/clocal-dev/clocal/internal/watch"
+	"github.com/clocal-dev/clocal/internal/workspace"
+)
+
+// Severity of a finding.
+type Severity string
+
+const (
+	OK      Severity = "ok"
+	Warn    Severity = "warn"
+	Blocker Severity = "fail" // `up` would fail
+)
+
+// Finding is one check's result.
+type Finding struct {
+	Check    string   `json:"check"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
+	Fix      string   `json:"fix,omitempty"`
+}
+
+// Env is what the checks look at; tests replace parts of it.
+type Env struct {
+	WS      *workspace.Workspace
+	Targets []string
+	Docker  client.APIClient // nil when unreachable
+	DockerErr error
+	// LookPath finds a build tool (exec.LookPath by default).
+	LookPath func(string) (string, error)
+	// InotifyLimits returns the inotify limits (watch.InotifyLimits by default).
+	InotifyLimits func() (int, int, error)
+	// PortOwner says whether a busy port is published by one of the workspace's own stacks
+	// (then it is not a conflict).
+	PortOwner func(port int) string
+	// MinFreeBytes below which disk space blocks up (default 1 GiB); warn below 5×.
+	MinFreeBytes uint64
+}
+
+// Run runs every check.
+func Run(ctx context.Context, e Env) []Finding {
+	if e.LookPath == nil {
+		e.LookPath = exec.LookPath
+	}
+	if e.InotifyLimits == nil {
+		e.InotifyLimits = watch.InotifyLimits
+	}
+	if e.MinFreeBytes == 0 {
+		e.MinFreeBytes = 1 << 30
+	}
+	var out []Finding
+	out = append(out, checkDocker(ctx, e)...)
+	var sel *workspace.Selection
+	if e.WS != nil {
+		s, err := e.WS.Resolve(e.Targets)
+		if err != nil {
+			out = append(out, Finding{Check: "targets", Severity: Blocker, Message: err.Error(), Fix: "run clocal profiles to see the targets"})
+		} else {
+			sel = s
+		}
+	}
+	out = append(out, checkInotify(e, sel)...)
+	if sel != nil {
+		out = append(out, checkPorts(e, sel)...)
+		out = append(out, checkSources(e, sel)...)
+		out = append(out, checkBuildTools(e, sel)...)
+	}
+	return out
+}
+
+// Blocking reports whether any finding blocks up.
+func Blocking(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Severity == Blocker {
+			return true
+		}
+	}
+	return false
+}
+
+func checkDocker(ctx context.Context, e Env) []Finding {
+	if e.Docker == nil {
+		msg := "Docker daemon unreachable"
+		if e.DockerErr != nil {
+			msg = e.DockerErr.Error()
+		}
+		return []Finding{{Check: "docker", Severity: Blocker, Message: msg, Fix: "start it (sudo systemctl start docker) or set DOCKER_HOST / docker context"}}
+	}
+	v, err := e.Docker.ServerVersion(ctx)
+	if err != nil {
+		return []Finding{{Check: "docker", Severity: Blocker, Message: "Docker daemon unreachable: " + err.Error(), Fix: "start it (sudo systemctl start docker) or set DOCKER_HOST"}}
+	}
+	out := []Finding{{Check: "docker", Severity: OK, Message: fmt.Sprintf("Docker %s (API %s) reachable", v.Version, v.APIVersion)}}
+	info, err := e.Docker.Info(ctx)
+	if err != nil || info.DockerRootDir == "" {
+		return out
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(info.DockerRootDir, &st); err != nil {
+		out = append(out, Finding{Check: "disk", Severity: Warn, Message: fmt.Sprintf("cannot read free space under %s (remote daemon?): %v", info.DockerRootDir, err)})
+		return out
+	}
+	free := st.Bavail * uint64(st.Bsize)
+	inodes := st.Ffree
+	f := Finding{Check: "disk", Severity: OK, Message: fmt.Sprintf("%s free under %s (%d inodes free)", human(free), info.DockerRootDir, inodes)}
+	switch {
+	case free < e.MinFreeBytes:
+		f.Severity, f.Fix = Blocker, "free space: clocal gc; docker system prune"
+	case free < 5*e.MinFreeBytes:
+		f.Severity, f.Fix = Warn, "free space soon: clocal gc; docker system prune"
+	}
+	if st.Files > 0 && inodes < st.Files/20 {
+		f.Severity, f.Fix = Warn, "few inodes left (the leftover-files problem): clocal gc; docker system prune"
+	}
+	return append(out, f)
+}
+
+func human(b uint64) string {
+	switch {
+	case b >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(b)/(1<<30))
+	case b >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+	}
+	return fmt.Sprintf("%d B", b)
+}
+
+func checkInotify(e Env, sel *workspace.Selection) []Finding {
+	watches, _, err := e.InotifyLimits()
+	if err != nil {
+		return []Finding{{Check: "inotify", Severity: Warn, Message: "cannot read inotify limits: " + err.Error()}}
+	}
+	dirs := 0
+	if sel != nil {
+		for _, name := range sel.Services {
+			if svc := e.WS.Services[name]; svc != nil && svc.Source != "" {
+				_ = filepath.WalkDir(svc.Source, func(_ string, d fs.DirEntry, err error) error {
+					if err == nil && d.IsDir() {
+						if d.Name() == ".git" || d.Name() == "node_modules" {
+							return filepath.SkipDir
+						}
+						dirs++
+					}
+					return nil
+				})
+			}
+		}
+	}
+	f := Finding{Check: "inotify", Severity: OK, Message: fmt.Sprintf("fs.inotify.max_user_watches=%d (watch needs about %d)", watches, dirs)}
+	if dirs > watches*8/10 {
+		f.Severity = Warn
+		f.Message = fmt.Sprintf("fs.inotify.max_user_watches=%d is too low for %d source folders: clocal watch would hit it", watches, dirs)
+		f.Fix = fmt.Sprintf("sudo sysctl fs.inotify.max_user_watches=%d", max(524288, dirs*2))
+	}
+	return []Finding{f}
+}
+
+func checkPorts(e Env, sel *workspace.Selection) []Finding {
+	plan, err := convert.FromWorkspace(e.WS, sel, convert.Options{})
+	if err != nil {
+		return []Finding{{Check: "config", Severity: Blocker, Message: err.Error(), Fix: "clocal validate"}}
+	}
+	var out []Finding
+	busy := 0
+	for _, svc := range sel.Services {
+		for _, port := range plan.Ports(svc) {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+			if err == nil {
+				_ = l.Close()
+				continue
+			}
+			if e.PortOwner != nil {
+				if owner := e.PortOwner(port); owner != "" {
+					continue // our own running stack publishes it
+				}
+			}
+			busy++
+			out = append(out, Finding{Check: "ports", Severity: Blocker,
+				Message: fmt.Sprintf("port %d (%s) is already in use on 127.0.0.1", port, svc),
+				Fix:     fmt.Sprintf("stop what listens on it (ss -ltnp 'sport = :%d'), or run clocal up --isolated for daemon-chosen ports", port)})
+		}
+	}
+	if busy == 0 {
+		out = append(out, Finding{Check: "ports", Severity: OK, Message: fmt.Sprintf("every port of %s is free", strings.Join(sel.Services, ", "))})
+	}
+	return out
+}
+
+func checkSources(e Env, sel *workspace.Selection) []Finding {
+	var out []Finding
+	for _, name := range sel.Services {
+		svc := e.WS.Services[name]
+		if svc == nil || svc.Source == "" {
+			continue
+		}
+		if st, err := os.Stat(svc.Source); err == nil && st.IsDir() {
+			continue
+		}
+		rel, _ := filepath.Rel(e.WS.Root, svc.Source)
+		fix := fmt.Sprintf("create it, or point sources.%s in %s at your checkout", name, workspace.LocalFile)
+		if tracked(e.WS.Root, rel) {
+			fix = fmt.Sprintf("git -C %s checkout HEAD -- %s", e.WS.Root, filepath.ToSlash(rel))
+		} else if svc.File.Repo != "" {
+			fix = fmt.Sprintf("git clone %s %s", svc.File.Repo, svc.Source)
+		}
+		out = append(out, Finding{Check: "sources", Severity: Blocker, Message: fmt.Sprintf("source folder of %s is missing: %s", name, svc.Source), Fix: fix})
+	}
+	if len(out) == 0 {
+		out = append(out, Finding{Check: "sources", Severity: OK, Message: "every source folder is present"})
+	}
+	return out
+}
+
+func tracked(root, rel string) bool {
+	if strings.HasPrefix(rel, "..") {
+		return false
+	}
+	out, err := exec.Command("git", "-C", root, "ls-files", "--", filepath.ToSlash(rel)).Output()
+	return err == nil && len(strings.TrimSpace(string(out))) > 0
+}
+
+// shellWords are builtins and keywords that are not tools to look up.
+var shellWords = map[string]bool{
+	"if": true, "then": true, "else": true, "elif": true, "fi": true, "for": true, "while": true, "until": true,
+	"do": true, "done": true, "case": true, "esac": true, "in": true, "function": true, "return": true, "exit": true,
+	"cd": true, "echo": true, "printf": true, "export": true, "set": true, "unset": true, "local": true, "read": true,
+	"shift": true, "test": true, "[": true, "[[": true, "]]": true, "true": true, "false": true, ".": true, "source": true,
+	"eval": true, "exec": true, "trap": true, "wait": true, "pwd": true, "umask": true, "command": true, "type": true,
+	"{": true, "}": true, "!": true, "time": true, "declare": true, "readonly": true, "let": true, "alias": true,
+}
+
+var commandStart = regexp.MustCompile(`(?:^|&&|\|\||;|\||\$\(|` + "`" + `|\bthen\b|\bdo\b|\belse\b)\s*([A-Za-z0-9_./+-]+)`)
+var assignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+
+// ScriptTools returns the external commands a build script runs, best effort: the first word
+// of each command (after assignments), minus shell builtins and keywords.
+func ScriptTools(script string) []string {
+	set := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(script))
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if i := strings.Index(line, " #"); i >= 0 {
+			line = line[:i]
+		}
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		// strip leading VAR=value assignments
+		for {
+			f := strings.Fields(line)
+			if len(f) == 0 || !assignment.MatchString(f[0]) {
+				break
+			}
+			line = strings.TrimSpace(strings.TrimPrefix(line, f[0]))
+		}
+		for _, m := range commandStart.FindAllStringSubmatch(line, -1) {
+			w := m[1]
+			if shellWords[w] || assignment.MatchString(w+"=") && strings.Contains(line, w+"=") || strings.HasPrefix(w, "./") || strings.HasPrefix(w, "$") {
+				continue
+			}
+			if strings.ContainsAny(w, "=") {
+				continue
+			}
+			set[w] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for w := range set {
+		out = append(out, w)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func checkBuildTools(e Env, sel *workspace.Selection) []Finding {
+	var out []Finding
+	missing := 0
+	for _, name := range sel.Services {
+		svc := e.WS.Services[name]
+		if svc == nil {
+			continue
+		}
+		spec, ok := stack.BuildSpec(e.WS, svc)
+		if !ok || spec.Script == "" {
+			continue
+		}
+		data, err := os.ReadFile(spec.Script)
+		if err != nil {
+			continue
+		}
+		for _, tool := range ScriptTools(string(data)) {
+			if strings.Contains(tool, "/") {
+				continue
+			}
+			if _, err := e.LookPath(tool); err != nil {
+				missing++
+				out = append(out, Finding{Check: "build-tools", Severity: Blocker,
+					Message: fmt.Sprintf("%s's build.sh runs %q, which is not on PATH", name, tool),
+					Fix:     installHint(tool)})
+			}
+		}
+	}
+	if missing == 0 {
+		out = append(out, Finding{Check: "build-tools", Severity: OK, Message: "every tool the build scripts run is on PATH"})
+	}
+	return out
+}
+
+func installHint(tool string) string {
+	switch tool {
+	case "go":
+		return "install Go (https://go.dev/doc/install) or: sudo apt-get install golang-go; then make sure it is on PATH"
+	case "docker":
+		return "sudo apt-get install docker.io (or Docker Desktop)"
+	case "git":
+		return "sudo apt-get install git"
+	}
+	return fmt.Sprintf("install %s (e.g. sudo apt-get install %s) and make sure it is on PATH", tool, tool)
+}
+
+// ErrBlocked is returned by callers when a blocking finding exists.
+var ErrBlocked = errors.New("doctor found problems that block clocal up")

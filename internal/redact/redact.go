@@ -1,0 +1,75 @@
+// Package redact hides secret values in what clocal shows (inspect, ps, messages). Generated
+// compose files keep the real values: they live in the owner-only .clocal folder.
+package redact
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// Mask replaces a secret value.
+const Mask = "********"
+
+var secretKey = regexp.MustCompile(`(?i)(password|passwd|pwd|token|secret|key|credential|auth|dsn|private)`)
+
+// IsSecretKey reports whether an env key looks like it holds a secret
+// (*password*, *token*, *secret*, *key*, *credential*, *auth*, *dsn*, *private*).
+func IsSecretKey(key string) bool { return secretKey.MatchString(key) }
+
+// dsnCreds matches user:password@ in URLs and DSNs (scheme://user:pass@host, user:pass@tcp(...)).
+var dsnCreds = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)?([^:/@\s]+):([^@\s]+)@`)
+
+// Value returns value with secrets hidden: the whole value when key looks secret, otherwise
+// only the password part of credentials embedded in a URL or DSN.
+func Value(key, value string) string {
+	if value == "" {
+		return value
+	}
+	if IsSecretKey(key) {
+		return Mask
+	}
+	return Credentials(value)
+}
+
+// Credentials hides the password of user:password@ in value.
+func Credentials(value string) string {
+	if !strings.Contains(value, "@") {
+		return value
+	}
+	if u, err := url.Parse(value); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+			return strings.Replace(u.String(), "xxxxx", Mask, 1)
+		}
+	}
+	return dsnCreds.ReplaceAllString(value, "${1}${2}:"+Mask+"@")
+}
+
+// Env redacts a KEY=VALUE list.
+func Env(env []string) []string {
+	out := make([]string, len(env))
+	for i, kv := range env {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			out[i] = kv
+			continue
+		}
+		out[i] = k + "=" + Value(k, v)
+	}
+	return out
+}
+
+// Map redacts a key → value map (nil values stay nil).
+func Map(m map[string]*string) map[string]*string {
+	out := make(map[string]*string, len(m))
+	for k, v := range m {
+		if v == nil {
+			out[k] = nil
+			continue
+		}
+		r := Value(k, *v)
+		out[k] = &r
+	}
+	return out
+}

@@ -1,0 +1,38 @@
+package redact
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValue(t *testing.T) {
+	cases := []struct{ key, value, want string }{
+		{"port", "8866", "8866"},
+		{"DB_PASSWORD", "hunter2", Mask},
+		{"github_token", "ghp_x", Mask},
+		{"API_KEY", "abc", Mask},
+		{"client_secret", "s", Mask},
+		{"markdown_addr", "md-1:9300", "md-1:9300"},
+		{"database_url", "postgres://app:hunter2@db-1:5432/app", "postgres://app:" + Mask + "@db-1:5432/app"},
+		{"mysql", "app:hunter2@tcp(db-1:3306)/app", "app:" + Mask + "@tcp(db-1:3306)/app"},
+		{"mail_from", "noreply@coding.net", "noreply@coding.net"},
+		{"empty_password", "", ""},
+	}
+	for _, c := range cases {
+		if got := Value(c.key, c.value); got != c.want {
+			t.Errorf("Value(%q, %q) = %q, want %q", c.key, c.value, got, c.want)
+		}
+	}
+}
+
+func TestEnvAndMap(t *testing.T) {
+	got := Env([]string{"PASSWORD=x", "port=1", "NOVALUE"})
+	if strings.Join(got, ",") != "PASSWORD="+Mask+",port=1,NOVALUE" {
+		t.Fatalf("Env = %v", got)
+	}
+	v := "x"
+	m := Map(map[string]*string{"token": &v, "nil": nil})
+	if *m["token"] != Mask || m["nil"] != nil || v != "x" {
+		t.Fatalf("Map = %v (input changed: %v)", m, v != "x")
+	}
+}

@@ -1,0 +1,312 @@
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/clocal-dev/clocal/internal/devloop"
+	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/watch"
+	"github.com/clocal-dev/clocal/internal/workspace"
+)
+
+// Dev is the dev loop's view of a running stack: it implements devloop.Steps with the
+// production build scripts and the compose engine, and tells the watcher what to watch.
+type Dev struct {
+	St          *Stack
+	Targets     []string
+	WaitTimeout time.Duration
+	// OnTargets is called with the new watch targets after a reload changed the services.
+	OnTargets func([]watch.Target)
+
+	mu      sync.Mutex
+	sel     *workspace.Selection
+	project *types.Project
+	images  map[string]string
+	config  map[string]bool
+}
+
+var _ devloop.Steps = (*Dev)(nil)
+
+// NewDev prepares the dev loop for a stack started by Up.
+func NewDev(st *Stack, targets []string, res *UpResult, waitTimeout time.Duration) *Dev {
+	d := &Dev{St: st, Targets: targets, WaitTimeout: waitTimeout, sel: res.Selection, project: res.Project, images: map[string]string{}}
+	for n, b := range res.Builds {
+		d.images[n] = b.Image
+	}
+	d.config = configFiles(st.WS)
+	return d
+}
+
+// configFiles are the project definition files: a change re-derives the project.
+func configFiles(ws *workspace.Workspace) map[string]bool {
+	set := map[string]bool{
+		filepath.Join(ws.Root, workspace.ConfigFile): true,
+		filepath.Join(ws.Root, workspace.LocalFile):  true,
+	}
+	for _, p := range ws.Profiles {
+		set[filepath.Join(ws.Root, p.File)] = true
+	}
+	for _, s := range ws.Services {
+		set[filepath.Join(ws.Root, s.FilePath)] = true
+		for _, f := range s.JobFiles {
+			set[filepath.Join(ws.Root, filepath.FromSlash(f))] = true
+		}
+	}
+	return set
+}
+
+// WatchTargets returns what to watch for the selected services: each source tree with its
+// ignore list, the build script, Dockerfile, service file, job files, profiles and workspace
+// settings; build outputs are never watched.
+func (d *Dev) WatchTargets() []watch.Target {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return watchTargets(d.St.WS, d.sel.Services)
+}
+
+func watchTargets(ws *workspace.Workspace, services []string) []watch.Target {
+	shared := []string{filepath.Join(ws.Root, workspace.ConfigFile), filepath.Join(ws.Root, workspace.LocalFile)}
+	for _, p := range ws.ProfileNames() {
+		shared = append(shared, filepath.Join(ws.Root, ws.Profiles[p].File))
+	}
+	var out []watch.Target
+	for _, name := range services {
+		svc := ws.Services[name]
+		if svc == nil {
+			continue
+		}
+		t := watch.Target{Service: name, Root: svc.Source, Ignore: svc.File.Watch.Ignore}
+		if spec, ok := BuildSpec(ws, svc); ok {
+			t.Outputs = spec.Outputs
+			t.Files = append(t.Files, spec.Dockerfile)
+			if spec.Script != "" {
+				t.Files = append(t.Files, spec.Script)
+			}
+		}
+		t.Files = append(t.Files, filepath.Join(ws.Root, svc.FilePath))
+		for _, f := range svc.JobFiles {
+			t.Files = append(t.Files, filepath.Join(ws.Root, filepath.FromSlash(f)))
+		}
+		t.Files = append(t.Files, shared...)
+		out = append(out, t)
+	}
+	return out
+}
+
+// IsConfig implements devloop.Steps.
+func (d *Dev) IsConfig(path string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.config[path]
+}
+
+// Current implements devloop.Steps.
+func (d *Dev) Current(_ context.Context, service string) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.images[service], nil
+}
+
+// Build implements devloop.Steps: build.sh and the image build, content-hash cached.
+func (d *Dev) Build(ctx context.Context, service string) (devloop.BuildResult, error) {
+	svc := d.St.WS.Services[service]
+	if svc == nil {
+		return devloop.BuildResult{}, fmt.Errorf("unknown service %s", service)
+	}
+	spec, ok := BuildSpec(d.St.WS, svc)
+	if !ok {
+		return devloop.BuildResult{}, fmt.Errorf("%s has no Dockerfile: it runs its production image and is not rebuilt", service)
+	}
+	res, err := d.St.Builder.Ensure(ctx, spec, false)
+	if err != nil {
+		return devloop.BuildResult{}, err
+	}
+	return devloop.BuildResult{Image: res.Image, Built: res.Built, ScriptDur: res.ScriptDur, ImageDur: res.ImageDur}, nil
+}
+
+// Replace implements devloop.Steps: recreate only this service's container with image and
+// wait for it to be healthy. Dependents restart only when the service file asks
+// (restart_dependents).
+func (d *Dev) Replace(ctx context.Context, service, image string) error {
+	d.mu.Lock()
+	images := make(map[string]string, len(d.images))
+	for k, v := range d.images {
+		images[k] = v
+	}
+	images[service] = image
+	sel := d.sel
+	d.mu.Unlock()
+
+	p, _, err := d.St.Project(ctx, sel, images)
+	if err != nil {
+		return err
+	}
+	if err := d.St.Engine.Replace(ctx, p, service, engine.ReplaceOptions{WaitTimeout: d.WaitTimeout}); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.images[service] = image
+	d.project = p
+	d.mu.Unlock()
+	if svc := d.St.WS.Services[service]; svc != nil && svc.File.RestartDependents {
+		var dependents []string
+		for _, e := range sel.Edges {
+			if e.To == service {
+				dependents = append(dependents, e.From)
+			}
+		}
+		if len(dependents) > 0 {
+			return d.St.Engine.Restart(ctx, d.St.Name, dependents, engine.StopOptions{})
+		}
+	}
+	return nil
+}
+
+// Reload implements devloop.Steps: re-read the workspace, re-resolve the targets, build what
+// is new, and converge: compose recreates only services whose configuration changed and
+// removes the ones no longer selected.
+func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
+	ws, err := workspace.Load(d.St.WS.Root)
+	if err != nil {
+		return devloop.Diff{}, err
+	}
+	sel, err := ws.Resolve(d.Targets)
+	if err != nil {
+		return devloop.Diff{}, err
+	}
+	old := d.St.WS
+	d.St.WS = ws
+	builds, err := d.St.Build(ctx, sel.Services, false)
+	if err != nil {
+		d.St.WS = old
+		return devloop.Diff{}, err
+	}
+	images := map[string]string{}
+	for n, b := range builds {
+		images[n] = b.Image
+	}
+	p, plan, err := d.St.Project(ctx, sel, images)
+	if err != nil {
+		d.St.WS = old
+		return devloop.Diff{}, err
+	}
+	if err := d.St.ensureSupportImages(ctx, plan); err != nil {
+		return devloop.Diff{}, err
+	}
+	d.mu.Lock()
+	diff := diffProjects(d.project, p)
+	d.mu.Unlock()
+	if err := d.St.Engine.Up(ctx, p, engine.UpOptions{RemoveOrphans: true, Wait: true, WaitTimeout: d.WaitTimeout}); err != nil {
+		return diff, err
+	}
+	_ = d.St.SaveState(State{Targets: d.Targets, Services: sel.Services, EphemeralPorts: d.St.Convert.EphemeralPorts, BindAddress: d.St.Convert.BindAddress})
+	d.mu.Lock()
+	d.sel, d.project, d.images, d.config = sel, p, images, configFiles(ws)
+	targets := watchTargets(ws, sel.Services)
+	d.mu.Unlock()
+	if d.OnTargets != nil {
+		d.OnTargets(targets)
+	}
+	return diff, nil
+}
+
+// Project returns the project the loop currently runs.
+func (d *Dev) Project() *types.Project {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.project
+}
+
+// diffProjects compares service configurations (labels aside).
+func diffProjects(a, b *types.Project) devloop.Diff {
+	var diff devloop.Diff
+	canon := func(s types.ServiceConfig) string {
+		s.CustomLabels = nil
+		data, _ := json.Marshal(s)
+		return string(data)
+	}
+	for name, sb := range b.Services {
+		sa, ok := a.Services[name]
+		switch {
+		case !ok:
+			diff.Added = append(diff.Added, name)
+		case canon(sa) != canon(sb):
+			diff.Changed = append(diff.Changed, name)
+		}
+	}
+	for name := range a.Services {
+		if _, ok := b.Services[name]; !ok {
+			diff.Removed = append(diff.Removed, name)
+		}
+	}
+	sort.Strings(diff.Added)
+	sort.Strings(diff.Changed)
+	sort.Strings(diff.Removed)
+	return diff
+}
+
+// Supervise checks the stack every interval until ctx ends: a container that died or was
+// removed from outside is reported and brought back; an unreachable daemon is reported once,
+// then clocal reconnects (with a fresh client) and carries on.
+func (d *Dev) Supervise(ctx context.Context, interval time.Duration, report func(devloop.Event)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	down := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		p := d.Project()
+		ctrs, err := d.St.Engine.Ps(ctx, d.St.Name, engine.PsOptions{All: true})
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, engine.ErrDaemonUnreachable) || !down {
+				if !down {
+					report(devloop.Event{Kind: "error", Error: "Docker daemon unreachable: " + err.Error() + " (retrying)"})
+				}
+				down = true
+				_ = d.St.Engine.Reconnect(ctx)
+			}
+			continue
+		}
+		if down {
+			down = false
+			report(devloop.Event{Kind: "reconnected"})
+		}
+		running := map[string]bool{}
+		for _, c := range ctrs {
+			if c.State == "running" || c.State == "restarting" {
+				running[c.Service] = true
+			}
+		}
+		var missing []string
+		for name := range p.Services {
+			if !running[name] {
+				missing = append(missing, name)
+			}
+		}
+		if len(missing) == 0 {
+			continue
+		}
+		sort.Strings(missing)
+		for _, m := range missing {
+			report(devloop.Event{Kind: "restored", Service: m})
+		}
+		if err := d.St.Engine.Up(ctx, p, engine.UpOptions{Services: missing, Wait: true, WaitTimeout: d.WaitTimeout}); err != nil && ctx.Err() == nil {
+			report(devloop.Event{Kind: "error", Error: "bring back " + fmt.Sprint(missing) + ": " + err.Error()})
+		}
+	}
+}

@@ -1,0 +1,450 @@
+// Package stack ties the steps together for one compose project of a workspace:
+// targets → closure (workspace) → images (build) → compose project (convert) → containers
+// (engine). Commands, the dev loop and the Go test helper all go through it, so `up`,
+// `watch` and `stacktest.StartStack` behave the same way.
+package stack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/client"
+
+	"github.com/clocal-dev/clocal/internal/build"
+	"github.com/clocal-dev/clocal/internal/convert"
+	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/pause"
+	"github.com/clocal-dev/clocal/internal/workspace"
+)
+
+// StateDir is clocal's own folder in a workspace (git-ignored, owner-only).
+const StateDir = ".clocal"
+
+// Stack is one compose project of a workspace.
+type Stack struct {
+	WS      *workspace.Workspace
+	Name    string // compose project name
+	Engine  engine.Engine
+	Docker  client.APIClient
+	Builder *build.Builder
+	// Out receives clocal's progress lines (build output is the Builder's).
+	Out io.Writer
+	// Convert holds the port options (ephemeral ports, bind address).
+	Convert convert.Options
+	// Labels are added to every container (e.g. LabelOwnerPID for test stacks).
+	Labels map[string]string
+}
+
+// New returns a stack for ws with the given project name ("" = the workspace default).
+func New(ws *workspace.Workspace, name string, eng engine.Engine, docker client.APIClient, out io.Writer) *Stack {
+	if name == "" {
+		name = ws.ProjectName()
+	}
+	if out == nil {
+		out = io.Discard
+	}
+	return &Stack{
+		WS: ws, Name: name, Engine: eng, Docker: docker, Out: out,
+		Builder: &build.Builder{Docker: docker, Out: out, CacheDir: CacheDir(ws)},
+	}
+}
+
+// BuildSpec returns how svc is built, and false when the service folder has no Dockerfile
+// (it then runs its production image as is).
+func BuildSpec(ws *workspace.Workspace, svc *workspace.Service) (build.Spec, bool) {
+	bc := svc.File.Build
+	rel := func(p, def string) string {
+		if p == "" {
+			p = def
+		}
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(svc.Dir, p)
+	}
+	dockerfile := rel(bc.Dockerfile, "Dockerfile")
+	if _, err := os.Stat(dockerfile); err != nil {
+		return build.Spec{}, false
+	}
+	spec := build.Spec{
+		Service:    svc.Name,
+		Dir:        svc.Dir,
+		Dockerfile: dockerfile,
+		Context:    rel(bc.Context, "."),
+		Source:     svc.Source,
+		Env:        map[string]string(bc.Env),
+		Ignore:     append([]string(nil), svc.File.Watch.Ignore...),
+		Labels:     map[string]string{"dev.clocal.workspace": ws.Root},
+	}
+	script := rel(bc.Script, "build.sh")
+	if _, err := os.Stat(script); err == nil {
+		spec.Script = script
+	}
+	for _, o := range bc.Outputs {
+		spec.Outputs = append(spec.Outputs, rel(o, ""))
+	}
+	return spec, true
+}
+
+// Specs returns the build specs of the given services that are built locally.
+func (s *Stack) Specs(services []string) map[string]build.Spec {
+	out := map[string]build.Spec{}
+	for _, name := range services {
+		svc := s.WS.Services[name]
+		if svc == nil {
+			continue
+		}
+		if spec, ok := BuildSpec(s.WS, svc); ok {
+			out[name] = spec
+		}
+	}
+	return out
+}
+
+// Images returns the image each service would run now, from content hashes only (nothing is
+// built): used by `config` so that its output is exactly what `up` would run.
+func (s *Stack) Images(services []string) map[string]string {
+	images := map[string]string{}
+	for name, spec := range s.Specs(services) {
+		if h, err := s.Builder.Hash(spec); err == nil {
+			images[name] = build.ImageRef(spec.Service, h)
+		}
+	}
+	return images
+}
+
+// BuildReport is what Build did for one service.
+type BuildReport struct {
+	Service string
+	build.Result
+}
+
+// Build makes sure the image of every locally built service exists, running build.sh and the
+// image build only where the content hash changed (or force). Builds run two at a time; the
+// first failure cancels the rest and is returned.
+func (s *Stack) Build(ctx context.Context, services []string, force bool) (map[string]build.Result, error) {
+	specs := s.Specs(services)
+	names := make([]string, 0, len(specs))
+	for n := range specs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu      sync.Mutex
+		results = map[string]build.Result{}
+		errs    []error
+		wg      sync.WaitGroup
+		sem     = make(chan struct{}, 2)
+	)
+	for _, n := range names {
+		wg.Add(1)
+		go func(n string) {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			res, err := s.Builder.Ensure(ctx, specs[n], force)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+					errs = append(errs, err)
+				}
+				cancel()
+				return
+			}
+			results[n] = res
+		}(n)
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return results, errs[0]
+	}
+	if err := ctx.Err(); err != nil && len(results) < len(names) {
+		return results, err
+	}
+	return results, nil
+}
+
+// Project converts the selection with the given images and loads it through compose-go.
+// The generated YAML is written to .clocal/projects/<name>/compose.yaml (owner-only: it
+// holds the real env values) and that path is what compose's labels point to.
+func (s *Stack) Project(ctx context.Context, sel *workspace.Selection, images map[string]string) (*types.Project, *convert.Plan, error) {
+	return s.load(ctx, sel, images, true)
+}
+
+// Preview is Project without writing anything (inspect, dry runs).
+func (s *Stack) Preview(ctx context.Context, sel *workspace.Selection, images map[string]string) (*types.Project, *convert.Plan, error) {
+	return s.load(ctx, sel, images, false)
+}
+
+func (s *Stack) load(ctx context.Context, sel *workspace.Selection, images map[string]string, write bool) (*types.Project, *convert.Plan, error) {
+	opts := s.Convert
+	opts.Images = images
+	plan, err := convert.FromWorkspace(s.WS, sel, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	yaml, err := plan.YAML()
+	if err != nil {
+		return nil, nil, err
+	}
+	path := filepath.Join(s.ProjectDir(), "compose.yaml")
+	if write {
+		if path, err = s.writeState("compose.yaml", yaml); err != nil {
+			return nil, nil, err
+		}
+	}
+	p, err := engine.LoadProjectFile(ctx, s.Name, s.WS.Root, path, yaml)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(s.Labels) > 0 {
+		for name, svc := range p.Services {
+			if svc.CustomLabels == nil {
+				svc.CustomLabels = map[string]string{}
+			}
+			for k, v := range s.Labels {
+				svc.CustomLabels[k] = v
+			}
+			p.Services[name] = svc
+		}
+	}
+	return p, plan, nil
+}
+
+// ProjectDir is where the stack's generated files live.
+func (s *Stack) ProjectDir() string {
+	return filepath.Join(s.WS.Root, StateDir, "projects", s.Name)
+}
+
+func (s *Stack) writeState(name string, data []byte) (string, error) {
+	dir := s.ProjectDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("state folder: %w", err)
+	}
+	_ = os.Chmod(filepath.Join(s.WS.Root, StateDir), 0o700)
+	_ = os.Chmod(dir, 0o700)
+	path := filepath.Join(dir, name)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	return path, nil
+}
+
+// State is what clocal remembers about a running stack (for watch, env and status).
+type State struct {
+	Project        string    `json:"project"`
+	Targets        []string  `json:"targets"`
+	Services       []string  `json:"services"`
+	EphemeralPorts bool      `json:"ephemeral_ports,omitempty"`
+	BindAddress    string    `json:"bind_address,omitempty"`
+	Updated        time.Time `json:"updated"`
+}
+
+// SaveState records the targets the stack was started with.
+func (s *Stack) SaveState(st State) error {
+	st.Project = s.Name
+	st.Updated = time.Now().UTC()
+	data, _ := json.MarshalIndent(st, "", "  ")
+	_, err := s.writeState("state.json", data)
+	return err
+}
+
+// LoadState reads the recorded state; ok is false when the stack was never started here.
+func (s *Stack) LoadState() (State, bool) {
+	var st State
+	data, err := os.ReadFile(filepath.Join(s.ProjectDir(), "state.json"))
+	if err != nil || json.Unmarshal(data, &st) != nil {
+		return State{}, false
+	}
+	return st, true
+}
+
+// RemoveState forgets the stack (after down).
+func (s *Stack) RemoveState() { _ = os.RemoveAll(s.ProjectDir()) }
+
+// UpOptions configure Up.
+type UpOptions struct {
+	ForceBuild  bool
+	Wait        bool
+	WaitTimeout time.Duration
+	// Recreate forces new containers for the requested services.
+	Recreate bool
+}
+
+// UpResult is what Up started.
+type UpResult struct {
+	Selection *workspace.Selection
+	Project   *types.Project
+	Plan      *convert.Plan
+	Builds    map[string]build.Result
+}
+
+// Up builds what changed and brings the closure of targets up.
+func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResult, error) {
+	sel, err := s.WS.Resolve(targets)
+	if err != nil {
+		return nil, err
+	}
+	builds, err := s.Build(ctx, sel.Services, o.ForceBuild)
+	if err != nil {
+		return nil, err
+	}
+	images := map[string]string{}
+	for n, r := range builds {
+		images[n] = r.Image
+	}
+	p, plan, err := s.Project(ctx, sel, images)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ensureSupportImages(ctx, plan); err != nil {
+		return nil, err
+	}
+	if err := s.SaveState(State{Targets: targets, Services: sel.Services, EphemeralPorts: s.Convert.EphemeralPorts, BindAddress: s.Convert.BindAddress}); err != nil {
+		return nil, err
+	}
+	uo := engine.UpOptions{Wait: o.Wait, WaitTimeout: o.WaitTimeout, RemoveOrphans: true}
+	if o.Recreate {
+		uo.Recreate = engine.RecreateForce
+	}
+	if err := s.Engine.Up(ctx, p, uo); err != nil {
+		return nil, err
+	}
+	return &UpResult{Selection: sel, Project: p, Plan: plan, Builds: builds}, nil
+}
+
+// ensureSupportImages creates the pause image when the plan has shared network namespaces.
+func (s *Stack) ensureSupportImages(ctx context.Context, plan *convert.Plan) error {
+	for _, g := range plan.Groups {
+		if g.Pause {
+			_, err := pause.Ensure(ctx, s.Docker)
+			return err
+		}
+	}
+	return nil
+}
+
+// Endpoint is a published port of a service.
+type Endpoint struct {
+	Service   string `json:"service"`
+	Port      int    `json:"port"`      // the port the service listens on in the container
+	Host      string `json:"host"`      // host address
+	HostPort  int    `json:"host_port"` // published port
+	URL       string `json:"url"`
+	Container string `json:"container,omitempty"` // the container publishing it (pause owner for shared hosts)
+}
+
+// Address returns host:port.
+func (e Endpoint) Address() string { return fmt.Sprintf("%s:%d", e.Host, e.HostPort) }
+
+// Endpoints returns the published ports of the stack's services, attributing ports published
+// by a pause container to the member service that listens on them.
+func (s *Stack) Endpoints(ctx context.Context, plan *convert.Plan) ([]Endpoint, error) {
+	ctrs, err := s.Engine.Ps(ctx, s.Name, engine.PsOptions{})
+	if err != nil {
+		return nil, err
+	}
+	// Which member listens on which port of an owner.
+	listens := map[string]map[int]string{} // owner -> port -> service
+	for _, name := range plan.Services() {
+		owner := plan.Owner(name)
+		if owner == "" {
+			continue
+		}
+		for _, port := range plan.Ports(name) {
+			if listens[owner] == nil {
+				listens[owner] = map[int]string{}
+			}
+			listens[owner][port] = name
+		}
+	}
+	var out []Endpoint
+	for _, c := range ctrs {
+		for _, p := range c.Publishers {
+			if p.PublishedPort == 0 {
+				continue
+			}
+			svc := c.Service
+			if m := listens[c.Service]; m != nil && m[p.TargetPort] != "" {
+				svc = m[p.TargetPort]
+			}
+			host := p.HostIP
+			if host == "" || host == "0.0.0.0" {
+				host = "127.0.0.1"
+			}
+			if strings.Contains(host, ":") {
+				continue // IPv6 duplicate of the same binding
+			}
+			out = append(out, Endpoint{Service: svc, Port: p.TargetPort, Host: host, HostPort: p.PublishedPort,
+				URL: fmt.Sprintf("http://%s:%d", host, p.PublishedPort), Container: c.Name})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Service != out[j].Service {
+			return out[i].Service < out[j].Service
+		}
+		return out[i].Port < out[j].Port
+	})
+	return out, nil
+}
+
+// EnvName turns a service name into an environment variable prefix: repo-manager → REPO_MANAGER.
+func EnvName(service string) string {
+	var b strings.Builder
+	for _, r := range strings.ToUpper(service) {
+		if (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// CacheDir is where the build stat cache of a workspace lives.
+func CacheDir(ws *workspace.Workspace) string { return filepath.Join(ws.Root, StateDir, "cache") }
+
+// CurrentPlan re-derives the plan of a running stack from its recorded targets (for env,
+// port and status, which run without building anything).
+func (s *Stack) CurrentPlan() (*convert.Plan, *workspace.Selection, error) {
+	st, ok := s.LoadState()
+	if !ok {
+		return nil, nil, fmt.Errorf("no record of stack %s in this workspace (was it started with clocal up here?)", s.Name)
+	}
+	sel, err := s.WS.Resolve(st.Targets)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := s.Convert
+	opts.EphemeralPorts, opts.BindAddress = st.EphemeralPorts, st.BindAddress
+	plan, err := convert.FromWorkspace(s.WS, sel, opts)
+	return plan, sel, err
+}
+
+// Labels clocal adds to the containers of stacks started for a process (isolated stacks,
+// test stacks), so that `clocal prune --stale` finds the leftovers of a killed run.
+const (
+	LabelOwnerPID  = "dev.clocal.owner-pid"
+	LabelOwnerHost = "dev.clocal.owner-host"
+)
