@@ -28,6 +28,9 @@ func LoadProjectFile(ctx context.Context, name, workdir, filename string, yaml [
 	if err != nil {
 		return nil, fmt.Errorf("load project %s: %w", name, err)
 	}
+	// compose-go leaves ComposeFiles empty for in-memory content; compose's config-files
+	// label is derived from it.
+	p.ComposeFiles = []string{filename}
 	SetComposeLabels(p)
 	return p, nil
 }

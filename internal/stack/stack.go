@@ -321,6 +321,9 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 	if err := s.ensureSupportImages(ctx, plan); err != nil {
 		return nil, err
 	}
+	if err := s.makeMountDirs(sel); err != nil {
+		return nil, err
+	}
 	if err := s.SaveState(State{Targets: targets, Services: sel.Services, EphemeralPorts: s.Convert.EphemeralPorts, BindAddress: s.Convert.BindAddress}); err != nil {
 		return nil, err
 	}
@@ -448,3 +451,24 @@ const (
 	LabelOwnerPID  = "dev.clocal.owner-pid"
 	LabelOwnerHost = "dev.clocal.owner-host"
 )
+
+// makeMountDirs creates the workspace folders services bind (mounts:), owned by the
+// developer: left to Docker they would be created owned by root.
+func (s *Stack) makeMountDirs(sel *workspace.Selection) error {
+	for _, name := range sel.Services {
+		svc := s.WS.Services[name]
+		if svc == nil {
+			continue
+		}
+		for target, src := range svc.File.Mounts {
+			abs, err := workspace.InsidePath(s.WS.Root, s.WS.Root, src)
+			if err != nil {
+				return fmt.Errorf("%s: mounts.%s: %w", svc.FilePath, target, err)
+			}
+			if err := os.MkdirAll(abs, 0o755); err != nil {
+				return fmt.Errorf("%s: mounts.%s: %w", svc.FilePath, target, err)
+			}
+		}
+	}
+	return nil
+}

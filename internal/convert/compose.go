@@ -1,0 +1,491 @@
+package convert
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The compose model written by convert: plain structs, marshalled by yaml.v3 (maps are sorted,
+// struct fields keep this order), so the output is deterministic.
+
+type composeFile struct {
+	Services map[string]*composeService `yaml:"services"`
+	Networks map[string]composeNetwork  `yaml:"networks,omitempty"`
+	Volumes  map[string]composeVolume   `yaml:"volumes,omitempty"`
+}
+
+type composeNetwork struct {
+	Labels map[string]string `yaml:"labels,omitempty"`
+}
+
+type composeVolume struct {
+	Labels map[string]string `yaml:"labels,omitempty"`
+}
+
+type composeService struct {
+	Image       string                      `yaml:"image"`
+	PullPolicy  string                      `yaml:"pull_policy,omitempty"`
+	Profiles    []string                    `yaml:"profiles,omitempty"`
+	Entrypoint  []qstr                      `yaml:"entrypoint,omitempty"`
+	Command     []qstr                      `yaml:"command,omitempty"`
+	User        qstr                        `yaml:"user,omitempty"`
+	WorkingDir  string                      `yaml:"working_dir,omitempty"`
+	Environment map[string]qstr             `yaml:"environment,omitempty"`
+	NetworkMode string                      `yaml:"network_mode,omitempty"`
+	Networks    map[string]serviceNetwork   `yaml:"networks,omitempty"`
+	Ports       []string                    `yaml:"ports,omitempty"`
+	Volumes     []string                    `yaml:"volumes,omitempty"`
+	DependsOn   map[string]composeDependsOn `yaml:"depends_on,omitempty"`
+	Healthcheck *composeHealthcheck         `yaml:"healthcheck,omitempty"`
+	Init        bool                        `yaml:"init,omitempty"`
+	Privileged  bool                        `yaml:"privileged,omitempty"`
+	CPUs        float64                     `yaml:"cpus,omitempty"`
+	MemLimit    string                      `yaml:"mem_limit,omitempty"`
+	Restart     string                      `yaml:"restart,omitempty"`
+	Logging     *composeLogging             `yaml:"logging,omitempty"`
+	Labels      map[string]string           `yaml:"labels,omitempty"`
+}
+
+type serviceNetwork struct {
+	Aliases []string `yaml:"aliases,omitempty"`
+}
+
+type composeDependsOn struct {
+	Condition string `yaml:"condition"`
+}
+
+type composeHealthcheck struct {
+	Test        []string `yaml:"test"`
+	Interval    string   `yaml:"interval,omitempty"`
+	Timeout     string   `yaml:"timeout,omitempty"`
+	Retries     int      `yaml:"retries,omitempty"`
+	StartPeriod string   `yaml:"start_period,omitempty"`
+}
+
+type composeLogging struct {
+	Driver  string            `yaml:"driver"`
+	Options map[string]string `yaml:"options,omitempty"`
+}
+
+// HealthcheckTest normalizes a service-file healthcheck test for compose: a single string is a
+// shell command (CMD-SHELL); a list not starting with CMD, CMD-SHELL or NONE is exec'd (CMD).
+func HealthcheckTest(test []string) []string {
+	if len(test) == 0 {
+		return nil
+	}
+	switch test[0] {
+	case "CMD", "CMD-SHELL", "NONE":
+		return append([]string(nil), test...)
+	}
+	if len(test) == 1 {
+		return []string{"CMD-SHELL", test[0]}
+	}
+	return append([]string{"CMD"}, test...)
+}
+
+// PublishPort returns the compose short-syntax port of a listening port, bound to addr:
+// "127.0.0.1:8866:8866", or "127.0.0.1::8866" (host port chosen by the daemon) when ephemeral.
+// The short syntax is what docker-compose v1 accepts too (it has no long-syntax host_ip).
+func PublishPort(port int, addr string, ephemeral bool) string {
+	if strings.Contains(addr, ":") && !strings.HasPrefix(addr, "[") {
+		addr = "[" + addr + "]"
+	}
+	p := strconv.Itoa(port)
+	if ephemeral {
+		return addr + "::" + p
+	}
+	return addr + ":" + p + ":" + p
+}
+
+// qstr is a string that is double-quoted when a YAML 1.1 parser (docker-compose v1, PyYAML)
+// would read it as a number: "1000:1000" is the sexagesimal 61000 there.
+type qstr string
+
+func (q qstr) MarshalYAML() (any, error) {
+	if sexagesimal(string(q)) {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Style: yaml.DoubleQuotedStyle, Value: string(q)}, nil
+	}
+	return string(q), nil
+}
+
+func qstrs(s []string) []qstr {
+	if s == nil {
+		return nil
+	}
+	out := make([]qstr, len(s))
+	for i, x := range s {
+		out[i] = qstr(x)
+	}
+	return out
+}
+
+// sexagesimal reports whether s matches YAML 1.1's base-60 int or float:
+// [-+]?[0-9][0-9_]*(:[0-5]?[0-9])+(\.[0-9_]*)?
+func sexagesimal(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		i++
+	}
+	start := i
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '_') {
+		i++
+	}
+	if i == start || i >= len(s) || s[i] != ':' {
+		return false
+	}
+	for i < len(s) && s[i] == ':' {
+		i++
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		if n == 0 || n > 2 || (n == 2 && s[i-2] > '5') {
+			return false
+		}
+	}
+	if i == len(s) {
+		return true
+	}
+	if s[i] != '.' {
+		return false
+	}
+	for i++; i < len(s); i++ {
+		if !(s[i] >= '0' && s[i] <= '9' || s[i] == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (o Options) logging() *composeLogging {
+	return &composeLogging{Driver: "json-file", Options: map[string]string{
+		"max-size": o.Log.MaxSize, "max-file": strconv.Itoa(o.Log.MaxFile)}}
+}
+
+// build renders units into a Plan.
+func build(units []*unit, groups []Group, opts Options, errs []string) (*Plan, error) {
+	logging := opts.logging() // shared, read-only
+	p := &Plan{owner: make(map[string]string, len(units)), ports: make(map[string][]int, len(units)), file: composeFile{
+		Services: make(map[string]*composeService, len(units)),
+		Volumes:  map[string]composeVolume{},
+	}}
+	byName := make(map[string]*unit, len(units))
+	for _, u := range units {
+		byName[u.name] = u
+	}
+	hasHealth := func(n string) bool { u := byName[n]; return u != nil && u.healthcheck != nil }
+	usedPort := map[int]string{} // published host port -> owner
+	for _, g := range groups {
+		var members []*unit
+		for _, m := range g.Members {
+			if u := byName[m]; u != nil {
+				members = append(members, u)
+			}
+		}
+		if len(members) == 0 {
+			continue
+		}
+		present := Group{Name: g.Name, Pause: g.Pause, Hosts: g.Hosts}
+		for _, u := range members {
+			present.Members = append(present.Members, u.name)
+		}
+		p.Groups = append(p.Groups, present)
+		volGroup := g.Name
+		if len(g.Hosts) > 0 {
+			volGroup = g.Hosts[0]
+		}
+
+		// the owner of the namespace: aliases, ports, network
+		var aliases, hosts, jobNames, profiles []string
+		var ports []int
+		portBy := map[int]string{}
+		for _, u := range members {
+			for _, j := range u.jobs {
+				jobNames = append(jobNames, j.Name)
+			}
+			hosts = append(hosts, u.hosts...)
+			profiles = append(profiles, u.profiles...)
+			for _, port := range u.ports {
+				if other, dup := portBy[port]; dup {
+					if other != u.name {
+						p.Warnings = append(p.Warnings, fmt.Sprintf("port %d: %s and %s share the network namespace of %s and both listen on it", port, other, u.name, g.Name))
+					}
+					continue
+				}
+				portBy[port] = u.name
+				ports = append(ports, port)
+			}
+			if g.Pause {
+				aliases = append(aliases, u.name)
+			}
+		}
+		sort.Ints(ports)
+		var published []string
+		for _, port := range ports {
+			eph := opts.EphemeralPorts
+			if !eph {
+				if other, taken := usedPort[port]; taken {
+					p.Warnings = append(p.Warnings, fmt.Sprintf("port %d: already published by %s; %s publishes it on a port the daemon picks", port, other, g.Name))
+					eph = true
+				} else {
+					usedPort[port] = g.Name
+				}
+			}
+			published = append(published, PublishPort(port, opts.BindAddress, eph))
+		}
+		aliases = Aliases(g.Name, append(hosts, aliases...), jobNames)
+		net := map[string]serviceNetwork{NetworkName: {Aliases: aliases}}
+
+		if g.Pause {
+			p.file.Services[g.Name] = &composeService{
+				Image:      PauseImage,
+				PullPolicy: opts.PullPolicy,
+				Profiles:   uniqSorted(profiles),
+				Networks:   net,
+				Ports:      published,
+				Init:       true,
+				Restart:    "no",
+				Logging:    logging,
+				Labels: map[string]string{
+					LabelService: g.Name, LabelRole: "pause", LabelMembers: joinComma(present.Members),
+					LabelHost: joinComma(uniqSorted(append([]string(nil), hosts...))),
+				},
+			}
+		}
+		for _, u := range members {
+			s, err := renderUnit(u, opts, volGroup, p, logging)
+			if err != nil {
+				errs = append(errs, err.Error())
+				continue
+			}
+			if g.Pause {
+				s.NetworkMode = "service:" + g.Name
+				if s.DependsOn == nil {
+					s.DependsOn = map[string]composeDependsOn{}
+				}
+				s.DependsOn[g.Name] = composeDependsOn{Condition: "service_started"}
+			} else {
+				s.Networks = net
+				s.Ports = published
+			}
+			for _, d := range u.dependsOn {
+				cond := "service_started"
+				if hasHealth(d) {
+					cond = "service_healthy"
+				}
+				if s.DependsOn == nil {
+					s.DependsOn = map[string]composeDependsOn{}
+				}
+				s.DependsOn[d] = composeDependsOn{Condition: cond}
+			}
+			p.file.Services[u.name] = s
+			p.owner[u.name] = g.Name
+			p.ports[u.name] = u.ports
+		}
+		if g.Pause {
+			p.owner[g.Name] = g.Name
+		}
+	}
+	if len(p.file.Services) > 0 {
+		p.file.Networks = map[string]composeNetwork{NetworkName: {}}
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "\n"))
+	}
+	return p, nil
+}
+
+func renderUnit(u *unit, opts Options, volGroup string, p *Plan, logging *composeLogging) (*composeService, error) {
+	rep := u.jobs[0]
+	s := &composeService{
+		Image:      u.image,
+		PullPolicy: opts.PullPolicy,
+		Profiles:   u.profiles,
+		Entrypoint: qstrs(rep.Command),
+		Command:    qstrs(rep.Args),
+		User:       qstr(rep.User),
+		WorkingDir: rep.WorkingDir,
+		Init:       true,
+		Privileged: u.privileged,
+		CPUs:       rep.CPUs,
+		MemLimit:   MemLimit(rep.MemoryMB),
+		Logging:    logging,
+	}
+	restart, ok := Restart(rep.Restart)
+	if !ok {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: job %s: unknown restart policy %q, using \"no\"", rep.Pos, rep.Name, rep.Restart))
+	}
+	s.Restart = restart
+	if len(u.env) > 0 {
+		s.Environment = make(map[string]qstr, len(u.env))
+		for k, v := range u.env {
+			s.Environment[k] = qstr(EscapeEnv(v))
+		}
+	}
+	names := make([]string, len(u.jobs))
+	for i, j := range u.jobs {
+		names[i] = j.Name
+	}
+	s.Labels = map[string]string{
+		LabelJob:     joinComma(names),
+		LabelHost:    joinComma(u.hosts),
+		LabelSource:  joinComma(u.sources),
+		LabelService: u.local,
+	}
+	if u.healthcheck != nil {
+		h := u.healthcheck
+		s.Healthcheck = &composeHealthcheck{Test: HealthcheckTest(h.Test), Interval: h.Interval,
+			Timeout: h.Timeout, Retries: h.Retries, StartPeriod: h.StartPeriod}
+	}
+	targets := map[string]string{}
+	addVol := func(spec, target, what string) error {
+		if prev, dup := targets[target]; dup {
+			return fmt.Errorf("%s: service %s: %s and %s both mount %s", rep.Pos, u.name, prev, what, target)
+		}
+		targets[target] = what
+		s.Volumes = append(s.Volumes, spec)
+		return nil
+	}
+	var errs []string
+	for _, v := range rep.Volumes {
+		if err := checkContainerPath(v.ContainerPath); err != nil {
+			errs = append(errs, fmt.Sprintf("%s: %v", v.Pos, err))
+			continue
+		}
+		target := cleanPath(v.ContainerPath)
+		ro := ""
+		if v.ReadOnly {
+			ro = ":ro"
+		}
+		if src, ok := u.mounts[target]; ok {
+			if err := addVol(src+":"+target+ro, target, "mounts."+target); err != nil {
+				errs = append(errs, err.Error())
+			}
+			continue
+		}
+		if v.HostPath == "" {
+			errs = append(errs, fmt.Sprintf("%s: volume %s has no host_path", v.Pos, target))
+			continue
+		}
+		name := VolumeName(volGroup, v.HostPath)
+		if err := addVol(name+":"+target+ro, target, "host_path "+v.HostPath); err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		if _, ok := p.file.Volumes[name]; !ok {
+			p.file.Volumes[name] = composeVolume{Labels: map[string]string{"dev.clocal.host-path": v.HostPath, LabelHost: volGroup}}
+		}
+	}
+	// service-file mounts that replace no job volume
+	for _, target := range sortedKeys(u.mounts) {
+		if _, done := targets[target]; done {
+			continue
+		}
+		if err := addVol(u.mounts[target]+":"+target, target, "mounts."+target); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	for i, c := range u.configs {
+		if err := checkContainerPath(c.Target); err != nil {
+			errs = append(errs, fmt.Sprintf("service %s: configs[%d]: %v", u.name, i, err))
+			continue
+		}
+		if err := addVol(c.Source+":"+cleanPath(c.Target)+":ro", cleanPath(c.Target), fmt.Sprintf("configs[%d]", i)); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if u.dockerSocket {
+		if err := addVol("/var/run/docker.sock:/var/run/docker.sock", "/var/run/docker.sock", "docker_socket"); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "\n"))
+	}
+	return s, nil
+}
+
+func cleanPath(p string) string {
+	if len(p) > 1 {
+		p = strings.TrimRight(p, "/")
+	}
+	return p
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// YAML renders the plan as compose YAML (2-space indent, sorted keys), with the emitter of
+// emit.go.
+func (p *Plan) YAML() ([]byte, error) {
+	e := &emitter{}
+	e.b.Grow(900 * (len(p.file.Services) + 1))
+	e.file(&p.file)
+	return e.b.Bytes(), nil
+}
+
+// yamlV3 renders the plan with yaml.v3, entry by entry: the reference TestEmitterMatchesYAMLv3
+// compares YAML with.
+func (p *Plan) yamlV3() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString("# Generated by clocal. Do not edit: edit the job files or services/*/service.yaml.\n")
+	if err := writeSection(&b, "services", p.file.Services); err != nil {
+		return nil, err
+	}
+	if err := writeSection(&b, "networks", p.file.Networks); err != nil {
+		return nil, err
+	}
+	if err := writeSection(&b, "volumes", p.file.Volumes); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func writeSection[V any](b *bytes.Buffer, key string, m map[string]V) error {
+	if len(m) == 0 {
+		if key == "services" {
+			b.WriteString("services: {}\n")
+		}
+		return nil
+	}
+	b.WriteString(key + ":\n")
+	var tmp bytes.Buffer
+	for _, k := range sortedKeys(m) {
+		tmp.Reset()
+		enc := yaml.NewEncoder(&tmp)
+		enc.SetIndent(2)
+		if err := enc.Encode(map[string]V{k: m[k]}); err != nil {
+			return fmt.Errorf("render compose YAML: %s %s: %w", key, k, err)
+		}
+		if err := enc.Close(); err != nil {
+			return fmt.Errorf("render compose YAML: %w", err)
+		}
+		data := tmp.Bytes()
+		for len(data) > 0 {
+			line := data
+			if i := bytes.IndexByte(data, '\n'); i >= 0 {
+				line, data = data[:i+1], data[i+1:]
+			} else {
+				data = nil
+			}
+			if line[0] != '\n' {
+				b.WriteString("  ")
+			}
+			b.Write(line)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,220 @@
+package convert
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/clocal-dev/clocal/internal/job"
+)
+
+// DefaultPortEnv is the default port_env rule.
+var DefaultPortEnv = []string{"port", "PORT", "*_port", "*_PORT"}
+
+// DefaultBindAddress is the host address published ports bind to.
+const DefaultBindAddress = "127.0.0.1"
+
+// PauseImage is the image of the services owning a shared network namespace (internal/pause).
+const PauseImage = "clocal/pause:local"
+
+// NetworkName is the project bridge network every service (or its pause service) joins.
+const NetworkName = "clocal"
+
+// Labels set on every service.
+const (
+	LabelJob     = "dev.clocal.job"     // comma-joined production job names
+	LabelHost    = "dev.clocal.host"    // comma-joined production hosts
+	LabelSource  = "dev.clocal.source"  // comma-joined job files
+	LabelService = "dev.clocal.service" // local service name (job name for `clocal convert`)
+	LabelRole    = "dev.clocal.role"    // "pause" on pause services, absent otherwise
+	LabelMembers = "dev.clocal.members" // pause services: comma-joined member services
+)
+
+// ServiceName makes name a valid compose service name: lowercase, [a-z0-9_.-], starting with a
+// letter or digit; "job" when nothing is left. Job names are validated by package job already;
+// this is the defensive fallback (the original is kept in the dev.clocal.job label).
+func ServiceName(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '_', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	s := strings.TrimLeft(b.String(), "._-")
+	if s == "" {
+		return "job"
+	}
+	return s
+}
+
+// MatchPortKey reports whether an env key matches the port_env rule (path.Match globs over
+// the whole key, case-sensitive).
+func MatchPortKey(key string, patterns []string) bool {
+	for _, p := range patterns {
+		if ok, _ := path.Match(p, key); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// ParsePort parses a listening port value: decimal digits only, 1-65535 ("svc-1:9300",
+// "08x", "0" and "70000" are not ports).
+func ParsePort(v string) (int, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" || len(v) > 5 {
+		return 0, false
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	p, err := strconv.Atoi(v)
+	if err != nil || p < 1 || p > 65535 {
+		return 0, false
+	}
+	return p, true
+}
+
+// ListeningPorts returns the ports a job listens on according to the port_env rule (the last
+// value of a key wins, as in production), sorted and distinct.
+func ListeningPorts(j *job.Job, patterns []string) []int {
+	last := map[string]string{}
+	for _, e := range j.Envs {
+		last[e.Key] = e.Value
+	}
+	var out []int
+	seen := map[int]bool{}
+	for k, v := range last {
+		if !MatchPortKey(k, patterns) {
+			continue
+		}
+		if p, ok := ParsePort(v); ok && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	sort.Ints(out)
+	return out
+}
+
+// EscapeEnv escapes a literal env value for compose: every '$' becomes "$$", so compose never
+// interpolates production values.
+func EscapeEnv(v string) string { return strings.ReplaceAll(v, "$", "$$") }
+
+// MergeEnv merges env layers (later layers win) into one map.
+func MergeEnv(j *job.Job, layers ...map[string]string) map[string]string {
+	out := map[string]string{}
+	if j != nil {
+		for _, e := range j.Envs {
+			out[e.Key] = e.Value
+		}
+	}
+	for _, l := range layers {
+		for k, v := range l {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// VolumeName names the volume standing for a production host path in one network-namespace
+// group: "<group>_<path with / as _>", e.g. ("git-1", "/data") -> "git-1_data". When the path
+// holds characters other than letters, digits, '.', '-' (or is "/"), they become '-' and a
+// hash of the path is appended, so two host paths never share a volume.
+func VolumeName(group, hostPath string) string {
+	p := strings.Trim(path.Clean("/"+hostPath), "/")
+	clean := true
+	var b strings.Builder
+	for _, r := range p {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '-':
+			b.WriteRune(r)
+		case r == '/':
+			b.WriteByte('_')
+		default:
+			b.WriteByte('-')
+			clean = false
+		}
+	}
+	name := b.String()
+	if name == "" {
+		name, clean = "root", false
+	}
+	if !clean {
+		sum := sha256.Sum256([]byte("/" + p))
+		name += "-" + hex.EncodeToString(sum[:])[:6]
+	}
+	return ServiceName(group) + "_" + name
+}
+
+// Restart maps a production restart policy to compose. Empty means "no" (a crashing service
+// stays down and visible in `clocal ps` instead of looping). Known policies are kept
+// ("never" -> "no", "on_failure" -> "on-failure"); anything else is "no" and ok is false.
+func Restart(policy string) (string, bool) {
+	p := strings.ToLower(strings.TrimSpace(policy))
+	switch p {
+	case "", "no", "never", "false":
+		return "no", true
+	case "always", "unless-stopped":
+		return p, true
+	case "unless_stopped":
+		return "unless-stopped", true
+	case "on-failure", "on_failure", "onfailure":
+		return "on-failure", true
+	}
+	if n, ok := strings.CutPrefix(strings.ReplaceAll(p, "_", "-"), "on-failure:"); ok {
+		if _, err := strconv.Atoi(n); err == nil {
+			return "on-failure:" + n, true
+		}
+	}
+	return "no", false
+}
+
+// MemLimit formats memory_mb for compose mem_limit ("" for 0).
+func MemLimit(mb int64) string {
+	if mb <= 0 {
+		return ""
+	}
+	return strconv.FormatInt(mb, 10) + "m"
+}
+
+// Aliases returns the network aliases of a service: its production hosts and job names
+// (lowercased, distinct, sorted), without the compose service name itself.
+func Aliases(service string, hosts, jobs []string) []string {
+	seen := map[string]bool{service: true}
+	var out []string
+	for _, list := range [][]string{hosts, jobs} {
+		for _, a := range list {
+			a = strings.ToLower(a)
+			if a == "" || seen[a] {
+				continue
+			}
+			seen[a] = true
+			out = append(out, a)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkContainerPath rejects a relative container path or one with a ".." segment.
+func checkContainerPath(p string) error {
+	if !path.IsAbs(p) {
+		return fmt.Errorf("container path %q is not absolute", p)
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == ".." {
+			return fmt.Errorf("container path %q has a \"..\" segment", p)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package convert
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/clocal-dev/clocal/internal/job"
+	"github.com/clocal-dev/clocal/internal/pause"
+	"github.com/docker/compose/v2/pkg/api"
+)
+
+func TestLabelConstantsMatchCompose(t *testing.T) {
+	for got, want := range map[string]string{
+		ProjectLabel: api.ProjectLabel, ServiceLabel: api.ServiceLabel, VersionLabel: api.VersionLabel,
+		WorkingDirLabel: api.WorkingDirLabel, ConfigFilesLabel: api.ConfigFilesLabel, OneoffLabel: api.OneoffLabel,
+	} {
+		if got != want {
+			t.Errorf("label %q, compose has %q", got, want)
+		}
+	}
+	if PauseImage != pause.Image {
+		t.Errorf("PauseImage %q, pause.Image %q", PauseImage, pause.Image)
+	}
+}
+
+func TestServiceName(t *testing.T) {
+	for in, want := range map[string]string{
+		"repo-manager-1": "repo-manager-1", "Web_Frontend": "web_frontend", "a b/c": "a-b-c",
+		"--x": "x", "": "job", "日本": "job", "ok.1": "ok.1",
+	} {
+		if got := ServiceName(in); got != want {
+			t.Errorf("ServiceName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestPorts(t *testing.T) {
+	for _, tc := range []struct {
+		key  string
+		want bool
+	}{{"port", true}, {"PORT", true}, {"admin_port", true}, {"HTTP_PORT", true}, {"Port", false}, {"portal", false}, {"port_env", false}} {
+		if got := MatchPortKey(tc.key, DefaultPortEnv); got != tc.want {
+			t.Errorf("MatchPortKey(%q) = %v", tc.key, got)
+		}
+	}
+	for in, want := range map[string]int{"8866": 8866, "1": 1, "65535": 65535, "0": 0, "65536": 0, "svc-1:9300": 0, "80a": 0, "-80": 0, "": 0, "123456": 0} {
+		got, ok := ParsePort(in)
+		if got != want || ok != (want != 0) {
+			t.Errorf("ParsePort(%q) = %d, %v", in, got, ok)
+		}
+	}
+	j := &job.Job{Envs: []job.Env{{Key: "port", Value: "1"}, {Key: "port", Value: "8080"}, {Key: "admin_port", Value: "9000"},
+		{Key: "markdown_port", Value: "svc-1:9300"}, {Key: "OTHER", Value: "70"}, {Key: "x_PORT", Value: "8080"}}}
+	if got := ListeningPorts(j, DefaultPortEnv); !reflect.DeepEqual(got, []int{8080, 9000}) {
+		t.Errorf("ListeningPorts = %v", got)
+	}
+	if got := ListeningPorts(j, []string{"OTHER"}); !reflect.DeepEqual(got, []int{70}) {
+		t.Errorf("custom rule: %v", got)
+	}
+	for _, tc := range []struct {
+		port int
+		addr string
+		eph  bool
+		want string
+	}{{8866, "127.0.0.1", false, "127.0.0.1:8866:8866"}, {8866, "127.0.0.1", true, "127.0.0.1::8866"}, {80, "0.0.0.0", false, "0.0.0.0:80:80"}, {80, "::1", false, "[::1]:80:80"}} {
+		if got := PublishPort(tc.port, tc.addr, tc.eph); got != tc.want {
+			t.Errorf("PublishPort(%d, %s, %v) = %s", tc.port, tc.addr, tc.eph, got)
+		}
+	}
+}
+
+func TestVolumeName(t *testing.T) {
+	for _, tc := range []struct{ group, path, want string }{
+		{"git-1", "/data", "git-1_data"},
+		{"git-1", "/data/", "git-1_data"},
+		{"git-1", "/var/lib/redis", "git-1_var_lib_redis"},
+		{"git-1", "/var/lib_redis", "git-1_var_lib-redis-"},
+		{"git-1", "/", "git-1_root-"},
+		{"Git_1", "/data", "git_1_data"},
+	} {
+		got := VolumeName(tc.group, tc.path)
+		if strings.HasSuffix(tc.want, "-") {
+			if !strings.HasPrefix(got, tc.want) || len(got) != len(tc.want)+6 {
+				t.Errorf("VolumeName(%s, %s) = %s, want %s<hash6>", tc.group, tc.path, got, tc.want)
+			}
+		} else if got != tc.want {
+			t.Errorf("VolumeName(%s, %s) = %s, want %s", tc.group, tc.path, got, tc.want)
+		}
+	}
+	if VolumeName("g", "/a/b") == VolumeName("g", "/a_b") {
+		t.Error("/a/b and /a_b share a volume")
+	}
+}
+
+func TestRestartMemEnvHealth(t *testing.T) {
+	for in, want := range map[string]string{"": "no", "never": "no", "always": "always", "unless-stopped": "unless-stopped",
+		"on_failure": "on-failure", "on-failure:3": "on-failure:3", "sometimes": "no"} {
+		got, ok := Restart(in)
+		if got != want || ok != (in != "sometimes") {
+			t.Errorf("Restart(%q) = %q, %v", in, got, ok)
+		}
+	}
+	if MemLimit(512) != "512m" || MemLimit(0) != "" {
+		t.Error("MemLimit")
+	}
+	if EscapeEnv("a$b$$c${D}") != "a$$b$$$$c$${D}" {
+		t.Error("EscapeEnv")
+	}
+	j := &job.Job{Envs: []job.Env{{Key: "A", Value: "job"}, {Key: "B", Value: "job"}, {Key: "C", Value: "job"}, {Key: "D", Value: "job"}}}
+	got := MergeEnv(j, map[string]string{"B": "svc", "C": "svc", "D": "svc"}, map[string]string{"C": "profile", "D": "profile"}, map[string]string{"D": "local"})
+	if want := map[string]string{"A": "job", "B": "svc", "C": "profile", "D": "local"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("MergeEnv = %v", got)
+	}
+	for _, tc := range []struct{ in, want []string }{
+		{[]string{"curl -f x"}, []string{"CMD-SHELL", "curl -f x"}},
+		{[]string{"CMD", "/bin/x"}, []string{"CMD", "/bin/x"}},
+		{[]string{"/bin/x", "-h"}, []string{"CMD", "/bin/x", "-h"}},
+		{[]string{"NONE"}, []string{"NONE"}},
+	} {
+		if got := HealthcheckTest(tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("HealthcheckTest(%q) = %q", tc.in, got)
+		}
+	}
+	if got := Aliases("svc", []string{"Git-1", "git-2", "svc"}, []string{"svc-1", "git-1"}); !reflect.DeepEqual(got, []string{"git-1", "git-2", "svc-1"}) {
+		t.Errorf("Aliases = %v", got)
+	}
+}
+
+func TestGroups(t *testing.T) {
+	got := Groups(map[string][]string{
+		"a": {"h1"}, "b": {"h1", "h2"}, "c": {"h2"}, // transitively one group
+		"d":       {"h3"},                           // alone
+		"e":       nil,                              // no host
+		"host-h4": {"h5"}, "f": {"h4"}, "g": {"h4"}, // pause name taken by a service
+	})
+	names := map[string]Group{}
+	for _, g := range got {
+		names[g.Name] = g
+	}
+	if g := names["host-h1"]; !g.Pause || !reflect.DeepEqual(g.Members, []string{"a", "b", "c"}) || !reflect.DeepEqual(g.Hosts, []string{"h1", "h2"}) {
+		t.Errorf("host-h1 = %+v", g)
+	}
+	if g := names["d"]; g.Pause || !reflect.DeepEqual(g.Members, []string{"d"}) {
+		t.Errorf("d = %+v", g)
+	}
+	if g := names["host-h4-pause"]; !g.Pause || !reflect.DeepEqual(g.Members, []string{"f", "g"}) {
+		t.Errorf("host-h4-pause = %+v (groups %+v)", g, got)
+	}
+	if len(got) != 5 {
+		t.Errorf("%d groups: %+v", len(got), got)
+	}
+}
+
+func TestPlanOwnerAndWarnings(t *testing.T) {
+	jobs := loadJobs(t, "testdata/jobs")
+	p, err := FromJobs(jobs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for svc, owner := range map[string]string{"repo-manager-1": "host-git-1", "markdown-1": "host-git-1", "kvstore-1": "kvstore-1", "nope": ""} {
+		if got := p.Owner(svc); got != owner {
+			t.Errorf("Owner(%s) = %q, want %q", svc, got, owner)
+		}
+	}
+	want := []string{"port 8866: already published by host-git-1; repo-manager-2 publishes it on a port the daemon picks"}
+	if !reflect.DeepEqual(p.Warnings, want) {
+		t.Errorf("warnings %q", p.Warnings)
+	}
+}
+
+func TestConvertErrors(t *testing.T) {
+	j := &job.Job{Name: "x", Image: "img", RunOnHost: "h", Pos: job.Pos{File: "f.job", Line: 1, Col: 1},
+		Volumes: []job.Volume{{ContainerPath: "data", HostPath: "/d", Pos: job.Pos{File: "f.job", Line: 3, Col: 3}},
+			{ContainerPath: "/a/../b", HostPath: "/d", Pos: job.Pos{File: "f.job", Line: 4, Col: 3}},
+			{ContainerPath: "/c", HostPath: "/d"}, {ContainerPath: "/c/", HostPath: "/e", Pos: job.Pos{File: "f.job", Line: 6, Col: 3}}}}
+	_, err := FromJobs([]*job.Job{j, {Name: "y", Pos: job.Pos{File: "f.job", Line: 9, Col: 1}}, nil}, Options{})
+	want := "f.job:9:1: job \"y\" has no image\n" +
+		"f.job:3:3: container path \"data\" is not absolute\n" +
+		"f.job:4:3: container path \"/a/../b\" has a \"..\" segment\n" +
+		"f.job:1:1: service x: host_path /d and host_path /e both mount /c"
+	if err == nil || err.Error() != want {
+		t.Errorf("err:\n%v\nwant:\n%s", err, want)
+	}
+}
