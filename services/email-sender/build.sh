@@ -1,0 +1,11 @@
+#!/bin/sh
+# Production build script for email-sender. Production builds inside a container; this
+# workspace has no registry, so the host's Go toolchain builds the same static binary.
+set -eu
+VERSION="${VERSION:-test}"
+cur_dir=$(pwd)
+mkdir -p ./.src/target
+cd "${CLOCAL_SOURCE:-../../apps/email-sender}"
+CGO_ENABLED=0 go build -trimpath -o "$cur_dir/.src/target/email-sender" .
+cd "$cur_dir"
+echo "$VERSION" > ./.src/.version
