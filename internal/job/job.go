@@ -1,5 +1,3 @@
-// Package job reads production job files (protobuf text format) unchanged and
-// validates them, reporting every problem as FILE:LINE:COL.
 package job
 
 import (
