@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/docker/docker/client"
+
+	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/engine/enginetest"
+	"github.com/clocal-dev/clocal/internal/testutil"
+)
+
+// runFake runs clocal in-process with a fake engine and records whether Docker was
+// contacted at all.
+func runFake(t *testing.T, args ...string) (result, *enginetest.Fake, *bool) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	no := false
+	io := &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, TTY: &no, NoColor: true}
+	f := NewFactory(io)
+	fake := &enginetest.Fake{}
+	contacted := false
+	f.NewEngine = func(context.Context) (engine.Engine, error) { contacted = true; return fake, nil }
+	f.NewDocker = func() (client.APIClient, error) {
+		contacted = true
+		// A client that would fail on first use: unit tests never reach a daemon.
+		return client.NewClientWithOpts(client.WithHost("unix:///nonexistent/docker.sock"))
+	}
+	root := NewRootCmd(f)
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	PrintError(&errOut, err)
+	return result{Out: out.String(), Err: errOut.String(), Code: ExitCode(err)}, fake, &contacted
+}
+
+func TestBadInputExitsTwoWithoutTouchingDocker(t *testing.T) {
+	root := testutil.RepoRoot()
+	badJob := filepath.Join(t.TempDir(), "bad.job")
+	if err := os.WriteFile(badJob, []byte("job: <\n  nmae: \"x\"\n  image: \"y\"\n>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown target", []string{"-w", root, "up", "repo-manger"}, `did you mean "repo-manager"`},
+		{"unknown service", []string{"-w", root, "logs", "kvstor"}, "kvstore"},
+		{"bad flag", []string{"-w", root, "up", "--no-such-flag", "repo-manager"}, "unknown flag"},
+		{"bad job file", []string{"validate", badJob}, "bad.job:2:3: unknown field \"nmae\""},
+		{"bad job file convert", []string{"convert", badJob}, "bad.job:2:3"},
+		{"no workspace", []string{"-w", t.TempDir(), "up", "x"}, "clocal.yaml"},
+		{"graph format", []string{"-w", root, "graph", "--format", "svg"}, "unknown --format"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r, fake, contacted := runFake(t, c.args...)
+			if r.Code != ExitBadInput {
+				t.Fatalf("exit %d, want %d\nstderr: %s", r.Code, ExitBadInput, r.Err)
+			}
+			if !strings.Contains(r.Err, c.want) {
+				t.Fatalf("stderr %q does not contain %q", r.Err, c.want)
+			}
+			if *contacted || len(fake.Calls()) > 0 {
+				t.Fatalf("bad input contacted Docker: %v", fake.Calls())
+			}
+		})
+	}
+}
+
+func TestValidateAndConfigOnTheExampleWorkspace(t *testing.T) {
+	root := testutil.RepoRoot()
+	r, _, contacted := runFake(t, "-w", root, "validate")
+	if r.Code != 0 || !strings.Contains(r.Err, "ok") {
+		t.Fatalf("validate: %d %s", r.Code, r.Err)
+	}
+	r, _, _ = runFake(t, "-w", root, "config", "--services", "repo-manager")
+	if got := strings.Fields(r.Out); strings.Join(got, ",") != "kvstore,markdown-renderer,repo-manager" {
+		t.Fatalf("config --services repo-manager = %v", got)
+	}
+	r, _, _ = runFake(t, "-w", root, "profiles")
+	if !strings.Contains(r.Out, "repo-manager") || !strings.Contains(r.Out, "DESCRIPTION") {
+		t.Fatalf("profiles:\n%s", r.Out)
+	}
+	if *contacted {
+		t.Fatal("model commands must not contact Docker")
+	}
+}
+
+func TestCompletionOfTargets(t *testing.T) {
+	root := testutil.RepoRoot()
+	r, _, _ := runFake(t, "-w", root, "__complete", "up", "repo-m")
+	if !strings.Contains(r.Out, "repo-manager") || !strings.Contains(r.Out, "repo-manager-2") {
+		t.Fatalf("completion of up repo-m:\n%s", r.Out)
+	}
+	r, _, _ = runFake(t, "-w", root, "__complete", "logs", "kv")
+	if !strings.Contains(r.Out, "kvstore") {
+		t.Fatalf("completion of logs kv:\n%s", r.Out)
+	}
+}
+
+func TestDownAndPsUseTheEngineByLabel(t *testing.T) {
+	root := testutil.RepoRoot()
+	r, fake, _ := runFake(t, "-w", root, "-p", "demo", "down", "-v")
+	if r.Code != 0 {
+		t.Fatalf("down: %d %s", r.Code, r.Err)
+	}
+	calls := fake.CallsTo("Down")
+	if len(calls) != 1 || calls[0].Project != "demo" {
+		t.Fatalf("Down calls = %+v", calls)
+	}
+	if o, ok := calls[0].Options.(engine.DownOptions); !ok || !o.Volumes {
+		t.Fatalf("down -v must remove volumes: %+v", calls[0].Options)
+	}
+	r, fake, _ = runFake(t, "-w", root, "-p", "demo", "down")
+	if o := fake.CallsTo("Down")[0].Options.(engine.DownOptions); o.Volumes {
+		t.Fatal("down without -v removed named volumes")
+	}
+}
