@@ -44,9 +44,9 @@ type Finding struct {
 
 // Env is what the checks look at; tests replace parts of it.
 type Env struct {
-	WS      *workspace.Workspace
-	Targets []string
-	Docker  client.APIClient // nil when unreachable
+	WS        *workspace.Workspace
+	Targets   []string
+	Docker    client.APIClient // nil when unreachable
 	DockerErr error
 	// LookPath finds a build tool (exec.LookPath by default).
 	LookPath func(string) (string, error)

@@ -116,7 +116,7 @@ func Ensure(ctx context.Context, docker client.APIClient) (string, error) {
 		return "", err
 	}
 	rc, err := docker.ImageImport(ctx, image.ImportSource{Source: &layer, SourceName: "-"}, Image, image.ImportOptions{
-		Changes: []string{`ENTRYPOINT ["/pause"]`, `USER 65534:65534`, `LABEL dev.clocal.managed=pause`},
+		Changes:  []string{`ENTRYPOINT ["/pause"]`, `USER 65534:65534`, `LABEL dev.clocal.managed=pause`},
 		Platform: "linux/" + arch,
 	})
 	if err != nil {

@@ -98,6 +98,12 @@ func watchTargets(ws *workspace.Workspace, services []string) []watch.Target {
 		}
 		t.Files = append(t.Files, shared...)
 		out = append(out, t)
+		for _, in := range svc.File.Build.Inputs {
+			if !filepath.IsAbs(in) {
+				in = filepath.Join(svc.Dir, in)
+			}
+			out = append(out, watch.Target{Service: name, Root: filepath.Clean(in), Outputs: t.Outputs})
+		}
 	}
 	return out
 }

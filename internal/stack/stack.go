@@ -93,6 +93,9 @@ func BuildSpec(ws *workspace.Workspace, svc *workspace.Service) (build.Spec, boo
 	for _, o := range bc.Outputs {
 		spec.Outputs = append(spec.Outputs, rel(o, ""))
 	}
+	for _, in := range bc.Inputs {
+		spec.Inputs = append(spec.Inputs, rel(in, ""))
+	}
 	return spec, true
 }
 

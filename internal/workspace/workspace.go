@@ -88,6 +88,9 @@ type BuildConfig struct {
 	Context    string   `yaml:"context"`
 	Env        Env      `yaml:"env"`
 	Outputs    []string `yaml:"outputs"`
+	// Inputs are extra folders the build reads besides the source (shared libraries):
+	// hashed and watched like the source.
+	Inputs []string `yaml:"inputs"`
 }
 
 // WatchConfig is the `watch:` section of service.yaml.

@@ -1,0 +1,316 @@
+// Package build turns a service folder into a local image, the way production
+// does it: the production build.sh runs unchanged (under a pseudo-terminal, so
+// `docker run -it` inside it works), then the production Dockerfile is built
+// through the Docker Engine API with the classic builder. Nothing is ever pulled.
+//
+// Images are tagged clocal/<service>:<hash12>, where the hash covers everything
+// the build reads (see Builder.Hash), so an unchanged service is never rebuilt.
+//
+// # The build.sh environment
+//
+// build.sh runs as `bash <script>` (`sh <script>` when bash is missing), with the
+// service folder (Spec.Dir) as working directory, stdin/stdout/stderr on a fresh
+// 120x40 pseudo-terminal in its own session and process group, and the
+// environment of the clocal process plus:
+//
+//	CLOCAL=1                 always set: lets a script tell a local build from production
+//	CLOCAL_SERVICE=<name>    the local service name (Spec.Service)
+//	CLOCAL_SOURCE=<dir>      absolute source folder (Spec.Source; empty when none)
+//	CLOCAL_HASH=<hash>       the 64-hex-digit content hash of this build
+//	CLOCAL_IMAGE=<ref>       the image that will be tagged: clocal/<service>:<hash12>
+//	<Spec.Env>               the service's extra build env (part of the hash)
+//
+// The CLOCAL_* variables win over Spec.Env and the inherited environment. TERM is
+// set to xterm-256color when the process has none. Cancelling the context
+// sends SIGTERM to the script's whole process group and SIGKILL 5 s later.
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/client"
+)
+
+// Label keys clocal sets on every image it builds.
+const (
+	LabelService   = "dev.clocal.service"
+	LabelHash      = "dev.clocal.hash"
+	LabelBuiltAt   = "dev.clocal.built-at"
+	LabelSourceRev = "dev.clocal.source-rev"
+)
+
+// ImageRepoPrefix is the repository prefix of every image clocal builds.
+const ImageRepoPrefix = "clocal/"
+
+// Spec describes how one service is built.
+type Spec struct {
+	Service    string            // local service name (lower-case image-name component)
+	Dir        string            // abs service folder (build.sh runs here, cwd)
+	Script     string            // abs path of build.sh ("" = no script, image build only)
+	Dockerfile string            // abs path
+	Context    string            // abs build context dir
+	Source     string            // abs source folder ("" if none); hashed
+	Inputs     []string          // abs extra folders the build reads (shared libraries); hashed
+	Env        map[string]string // extra build env (hashed)
+	Ignore     []string          // .dockerignore-syntax patterns relative to Source (not hashed)
+	Outputs    []string          // abs paths build.sh writes (never hashed)
+	Labels     map[string]string // extra image labels (hashed: they are part of the image)
+}
+
+// Result is what Ensure did.
+type Result struct {
+	Image     string // clocal/<service>:<hash12>
+	Hash      string // full content hash (64 hex digits)
+	Built     bool   // false: the image already existed and nothing ran
+	ScriptDur time.Duration
+	ImageDur  time.Duration
+}
+
+// Builder builds service images. The zero value plus Docker is usable; a Builder
+// is safe for concurrent use (builds of one service are serialised).
+type Builder struct {
+	Docker   client.APIClient
+	Out      io.Writer // build output, one "<service> | " prefixed line per Write; nil discards
+	CacheDir string    // where the stat cache lives, e.g. <workspace>/.clocal/cache; "" = memory only
+
+	// Shell runs build.sh; default "bash" when found in PATH, else "sh".
+	Shell string
+	// KillGrace is how long a cancelled build.sh gets between SIGTERM and SIGKILL
+	// (default 5s).
+	KillGrace time.Duration
+
+	mu     sync.Mutex
+	outMu  sync.Mutex
+	caches map[string]*statCache
+	locks  map[string]*sync.Mutex
+}
+
+// ScriptError is returned when build.sh fails. Tail holds its last output lines
+// (at most TailLines, escape sequences removed) for the caller to show.
+type ScriptError struct {
+	Service  string
+	ExitCode int // -1 when killed by a signal or not started
+	Tail     []string
+	Err      error // underlying cause (exec error, context error)
+}
+
+func (e *ScriptError) Error() string {
+	switch {
+	case e.ExitCode >= 0:
+		return fmt.Sprintf("build.sh for %s failed (exit status %d)", e.Service, e.ExitCode)
+	case e.Err != nil:
+		return fmt.Sprintf("build.sh for %s failed: %v", e.Service, e.Err)
+	default:
+		return fmt.Sprintf("build.sh for %s failed", e.Service)
+	}
+}
+
+func (e *ScriptError) Unwrap() error { return e.Err }
+
+// ImageError is returned when the Engine rejects the image build (a failing RUN,
+// a missing COPY source...). Tail holds the last lines of the build output.
+type ImageError struct {
+	Service string
+	Msg     string
+	Tail    []string
+}
+
+func (e *ImageError) Error() string {
+	return fmt.Sprintf("image build for %s failed: %s", e.Service, e.Msg)
+}
+
+// MissingImageError is returned, before anything runs, when the Dockerfile needs
+// an image (FROM, COPY --from) that does not exist locally: clocal never pulls.
+type MissingImageError struct {
+	Service string
+	Image   string
+}
+
+func (e *MissingImageError) Error() string {
+	return fmt.Sprintf("build %s: image %q is not available locally and clocal never pulls: build or load it first", e.Service, e.Image)
+}
+
+// TailLines is how many trailing output lines ScriptError and ImageError keep.
+const TailLines = 20
+
+// ImageRef returns the image reference for a service and content hash.
+func ImageRef(service, hash string) string {
+	return ImageRepoPrefix + service + ":" + short(hash)
+}
+
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
+}
+
+// serviceRe is a valid single docker repository path component.
+var serviceRe = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
+
+func (s Spec) validate() error {
+	if !serviceRe.MatchString(s.Service) {
+		return fmt.Errorf("build: invalid service name %q: must be lower-case letters, digits and single separators (. _ -) to form an image name", s.Service)
+	}
+	check := func(what, p string, required bool) error {
+		if p == "" {
+			if required {
+				return fmt.Errorf("build %s: %s is required", s.Service, what)
+			}
+			return nil
+		}
+		if !filepath.IsAbs(p) {
+			return fmt.Errorf("build %s: %s %q must be an absolute path", s.Service, what, p)
+		}
+		return nil
+	}
+	for _, c := range []struct {
+		what, p  string
+		required bool
+	}{
+		{"Dir", s.Dir, s.Script != ""},
+		{"Script", s.Script, false},
+		{"Dockerfile", s.Dockerfile, true},
+		{"Context", s.Context, true},
+		{"Source", s.Source, false},
+	} {
+		if err := check(c.what, c.p, c.required); err != nil {
+			return err
+		}
+	}
+	for _, o := range s.Outputs {
+		if err := check("output", o, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Ensure makes sure the image for the current content of s exists. When
+// clocal/<service>:<hash12> is already present and force is false nothing runs
+// (Result.Built is false). Otherwise build.sh runs, then the image is built and
+// tagged. A failing build.sh returns a *ScriptError and no image is built; a
+// Dockerfile base image missing locally returns a *MissingImageError before
+// anything runs.
+func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (Result, error) {
+	if err := s.validate(); err != nil {
+		return Result{}, err
+	}
+	if b.Docker == nil {
+		return Result{}, fmt.Errorf("build %s: no Docker client", s.Service)
+	}
+	unlock := b.lock(s.Service)
+	defer unlock()
+
+	hash, before, err := b.hash(s, true)
+	if err != nil {
+		return Result{}, fmt.Errorf("build %s: hash: %w", s.Service, err)
+	}
+	res := Result{Image: ImageRef(s.Service, hash), Hash: hash}
+
+	if !force {
+		exists, err := b.imageExists(ctx, res.Image)
+		if err != nil {
+			return res, fmt.Errorf("build %s: inspect %s: %w", s.Service, res.Image, err)
+		}
+		if exists {
+			return res, nil
+		}
+	}
+
+	df, err := os.ReadFile(s.Dockerfile)
+	if err != nil {
+		return res, fmt.Errorf("build %s: %w", s.Service, err)
+	}
+	bases, err := baseImages(df)
+	if err != nil {
+		return res, fmt.Errorf("build %s: %s: %w", s.Service, s.Dockerfile, err)
+	}
+	for _, ref := range bases {
+		exists, err := b.imageExists(ctx, ref)
+		if err != nil {
+			return res, fmt.Errorf("build %s: inspect base image %s: %w", s.Service, ref, err)
+		}
+		if !exists {
+			return res, &MissingImageError{Service: s.Service, Image: ref}
+		}
+	}
+
+	if s.Script != "" {
+		start := time.Now()
+		err := b.runScript(ctx, s, hash, res.Image)
+		res.ScriptDur = time.Since(start)
+		if err != nil {
+			return res, err
+		}
+		// build.sh must only write Outputs: anything else it changes in the
+		// hashed inputs makes the next Ensure rebuild again.
+		if _, after, err := b.hash(s, true); err == nil {
+			if changed := diffManifests(before, after, 5); len(changed) > 0 {
+				b.logf(s.Service, "warning: build.sh changed files the content hash covers (%s); list them in build.outputs or watch.ignore, or every run rebuilds", strings.Join(changed, ", "))
+			}
+		}
+	}
+
+	start := time.Now()
+	err = b.buildImage(ctx, s, hash, res.Image)
+	res.ImageDur = time.Since(start)
+	if err != nil {
+		return res, err
+	}
+	res.Built = true
+	return res, nil
+}
+
+func (b *Builder) imageExists(ctx context.Context, ref string) (bool, error) {
+	_, err := b.Docker.ImageInspect(ctx, ref)
+	if err == nil {
+		return true, nil
+	}
+	if cerrdefs.IsNotFound(err) {
+		return false, nil
+	}
+	return false, err
+}
+
+// lock serialises builds of one service.
+func (b *Builder) lock(service string) func() {
+	b.mu.Lock()
+	if b.locks == nil {
+		b.locks = map[string]*sync.Mutex{}
+	}
+	m := b.locks[service]
+	if m == nil {
+		m = &sync.Mutex{}
+		b.locks[service] = m
+	}
+	b.mu.Unlock()
+	m.Lock()
+	return m.Unlock
+}
+
+// writeLine writes one complete line to Out in a single Write.
+func (b *Builder) writeLine(line string) {
+	if b.Out == nil {
+		return
+	}
+	b.outMu.Lock()
+	defer b.outMu.Unlock()
+	_, _ = io.WriteString(b.Out, line)
+}
+
+func (b *Builder) logf(service, format string, args ...any) {
+	b.writeLine(service + " | " + strings.TrimRight(fmt.Sprintf(format, args...), "\n") + "\n")
+}
+
+var errNoShell = errors.New("neither bash nor sh found in PATH")
