@@ -1,0 +1,548 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/containerd/errdefs"
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/config"
+	"github.com/docker/cli/cli/flags"
+	"github.com/docker/compose/v2/pkg/api"
+	"github.com/docker/compose/v2/pkg/compose"
+	"github.com/docker/compose/v2/pkg/progress"
+	"github.com/docker/docker/client"
+	"github.com/sirupsen/logrus"
+)
+
+// Options configure [New].
+type Options struct {
+	// Out and Err receive everything the engine prints: progress goes to Err (compose's
+	// "status" stream), exec output to Out/Err. nil discards.
+	Out, Err io.Writer
+	// In feeds [Engine.Exec] with Interactive. nil is an empty input.
+	In io.Reader
+	// ProgressMode is compose's progress display: auto (default: tty when Err is a
+	// terminal, plain otherwise), tty, plain, quiet or json.
+	ProgressMode string
+	// Host overrides DOCKER_HOST and the docker context (like `docker -H`).
+	Host string
+	// Context selects a docker context by name (like `docker --context`). By default
+	// the engine resolves the daemon like the docker CLI: DOCKER_HOST, then
+	// DOCKER_CONTEXT, then the current context of ~/.docker/config.json.
+	Context string
+	// MaxConcurrency bounds parallel API calls of compose (0: unbounded).
+	MaxConcurrency int
+}
+
+var progressModes = map[string]bool{
+	progress.ModeAuto: true, progress.ModeTTY: true, progress.ModePlain: true,
+	progress.ModeQuiet: true, progress.ModeJSON: true,
+}
+
+// New connects to the Docker daemon the way the docker CLI would and returns the
+// compose-library engine. It pings the daemon first (within [PingTimeout]) so a dead
+// daemon fails fast with an error matching [ErrDaemonUnreachable].
+//
+// New is cheap enough to call again (or use [Engine.Reconnect]) after a daemon restart.
+// One caveat: compose caches the daemon's API version per process the first time it
+// needs it; New fills that cache right after a successful ping, so it never holds an
+// error (it would otherwise stay broken for the life of the process).
+func New(ctx context.Context, o Options) (Engine, error) {
+	mode := o.ProgressMode
+	if mode == "" {
+		mode = progress.ModeAuto
+	}
+	if !progressModes[mode] {
+		return nil, fmt.Errorf("engine: unknown progress mode %q (want auto, tty, plain, quiet or json)", o.ProgressMode)
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Err == nil {
+		o.Err = io.Discard
+	}
+	if o.In == nil {
+		o.In = strings.NewReader("")
+	}
+	c, err := connect(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	setGlobals(mode, o.Err)
+	return &composeEngine{opts: o, c: c}, nil
+}
+
+var globalsMu sync.Mutex
+
+// setGlobals sets the process-wide settings of the compose library.
+func setGlobals(mode string, errW io.Writer) {
+	globalsMu.Lock()
+	defer globalsMu.Unlock()
+	progress.Mode = mode
+	// compose logs warnings (orphans, volumes...) through logrus' standard logger,
+	// which writes to os.Stderr by default.
+	logrus.SetOutput(errW)
+	logrus.SetFormatter(plainFormatter{})
+}
+
+// plainFormatter prints "warning: message" lines.
+type plainFormatter struct{}
+
+func (plainFormatter) Format(e *logrus.Entry) ([]byte, error) {
+	return []byte(e.Level.String() + ": " + strings.TrimRight(e.Message, "\n") + "\n"), nil
+}
+
+// conn is one connection to the daemon: API client, docker CLI object, compose service.
+type conn struct {
+	api client.APIClient
+	cli command.Cli
+	svc api.Compose
+}
+
+func connect(ctx context.Context, o Options) (*conn, error) {
+	opts := flags.NewClientOptions()
+	if o.Host != "" {
+		opts.Hosts = []string{o.Host}
+	}
+	opts.Context = o.Context
+
+	// Build the API client ourselves: DockerCli.Client() calls os.Exit on endpoint errors.
+	cfg := config.LoadDefaultConfigFile(o.Err)
+	apiClient, err := command.NewAPIClientFromFlags(opts, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("docker endpoint: %w", err)
+	}
+	if err := ping(ctx, apiClient); err != nil {
+		_ = apiClient.Close()
+		return nil, err
+	}
+
+	dockerCli, err := command.NewDockerCli(
+		command.WithOutputStream(o.Out),
+		command.WithErrorStream(o.Err),
+		command.WithInputStream(io.NopCloser(o.In)),
+	)
+	if err != nil {
+		_ = apiClient.Close()
+		return nil, fmt.Errorf("docker cli: %w", err)
+	}
+	if err := dockerCli.Initialize(opts, command.WithAPIClient(apiClient)); err != nil {
+		_ = apiClient.Close()
+		return nil, fmt.Errorf("docker cli: %w", err)
+	}
+	// Run the CLI's lazy initialisation now, while we know the daemon answers.
+	_ = dockerCli.ServerInfo()
+
+	errW := o.Err
+	svc := compose.NewComposeService(dockerCli, compose.WithPrompt(func(msg string, def bool) (bool, error) {
+		_, _ = fmt.Fprintf(errW, "%s (answering %v: clocal does not prompt)\n", strings.TrimSpace(msg), def)
+		return def, nil
+	}))
+	if o.MaxConcurrency > 0 {
+		svc.MaxConcurrency(o.MaxConcurrency)
+	}
+	if rv, ok := svc.(interface {
+		RuntimeVersion(context.Context) (string, error)
+	}); ok {
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		_, err := rv.RuntimeVersion(wctx)
+		cancel()
+		if err != nil {
+			_ = apiClient.Close()
+			return nil, fmt.Errorf("compose cached a failed daemon version lookup earlier in this process, restart clocal: %w", daemonErr(apiClient, err))
+		}
+	}
+	return &conn{api: apiClient, cli: dockerCli, svc: svc}, nil
+}
+
+// composeEngine implements Engine with the compose library.
+type composeEngine struct {
+	opts Options
+	mu   sync.RWMutex
+	c    *conn
+}
+
+var errClosed = errors.New("engine: closed")
+
+func (e *composeEngine) conn() (*conn, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if e.c == nil {
+		return nil, errClosed
+	}
+	return e.c, nil
+}
+
+func (e *composeEngine) Reconnect(ctx context.Context) error {
+	c, err := connect(ctx, e.opts)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	old := e.c
+	e.c = c
+	e.mu.Unlock()
+	if old != nil {
+		_ = old.api.Close()
+	}
+	return nil
+}
+
+func (e *composeEngine) Close() error {
+	e.mu.Lock()
+	old := e.c
+	e.c = nil
+	e.mu.Unlock()
+	if old == nil {
+		return nil
+	}
+	return old.api.Close()
+}
+
+func (e *composeEngine) Ping(ctx context.Context) error {
+	c, err := e.conn()
+	if err != nil {
+		return err
+	}
+	return ping(ctx, c.api)
+}
+
+func recreate(p RecreatePolicy) (string, error) {
+	switch p {
+	case "", RecreateDiverged:
+		return api.RecreateDiverged, nil
+	case RecreateForce:
+		return api.RecreateForce, nil
+	case RecreateNever:
+		return api.RecreateNever, nil
+	}
+	return "", fmt.Errorf("unknown recreate policy %q", p)
+}
+
+// narrow returns a deep copy of p restricted to services (nil: all) and, unless
+// IgnoreDependencies is given, their dependencies; with compose labels set and
+// pull_policy forced to never (pull policy is not part of compose's config hash).
+func narrow(p *types.Project, services []string, deps ...types.DependencyOption) (*types.Project, error) {
+	for _, s := range services {
+		if _, err := p.GetService(s); err != nil {
+			return nil, err
+		}
+	}
+	cp, err := p.WithSelectedServices(services, deps...)
+	if err != nil {
+		return nil, err
+	}
+	SetComposeLabels(cp)
+	for name, s := range cp.Services {
+		s.PullPolicy = types.PullPolicyNever
+		cp.Services[name] = s
+	}
+	return cp, nil
+}
+
+// checkImages fails, naming them, when service images are not present locally.
+func (c *conn) checkImages(ctx context.Context, p *types.Project) error {
+	var missing []string
+	for _, name := range p.ServiceNames() {
+		s := p.Services[name]
+		if s.GetScale() == 0 || s.Provider != nil {
+			continue
+		}
+		img := api.GetImageNameOrDefault(s, p.Name)
+		if _, err := c.api.ImageInspect(ctx, img); err != nil {
+			if errdefs.IsNotFound(err) {
+				missing = append(missing, fmt.Sprintf("%s (service %s)", img, name))
+				continue
+			}
+			return daemonErr(c.api, err)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("images not present locally: %s (clocal never pulls: build them first)", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func waitable(p *types.Project, services []string) []string {
+	var out []string
+	for _, name := range services {
+		if s, ok := p.Services[name]; ok && s.GetScale() > 0 && s.Provider == nil {
+			out = append(out, name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (e *composeEngine) Up(ctx context.Context, p *types.Project, o UpOptions) error {
+	if p == nil {
+		return errors.New("up: nil project")
+	}
+	c, err := e.conn()
+	if err != nil {
+		return err
+	}
+	rec, err := recreate(o.Recreate)
+	if err != nil {
+		return fmt.Errorf("up %s: %w", p.Name, err)
+	}
+	recDeps, err := recreate(o.RecreateDependencies)
+	if err != nil {
+		return fmt.Errorf("up %s: %w", p.Name, err)
+	}
+	var deps []types.DependencyOption
+	if o.NoDeps {
+		deps = append(deps, types.IgnoreDependencies)
+	}
+	proj, err := narrow(p, o.Services, deps...)
+	if err != nil {
+		return fmt.Errorf("up %s: %w", p.Name, err)
+	}
+	if err := c.checkImages(ctx, proj); err != nil {
+		return fmt.Errorf("up %s: %w", p.Name, err)
+	}
+	// compose waits for depends_on conditions (service_healthy...) while starting; bound
+	// that wait too. When it times out compose goes on starting the dependents, and
+	// waitReady below reports the late dependency.
+	started := time.Now()
+	var startTimeout time.Duration
+	if o.Wait {
+		startTimeout = o.WaitTimeout
+	}
+	err = c.svc.Up(ctx, proj, api.UpOptions{
+		Create: api.CreateOptions{
+			Services:             o.Services,
+			RemoveOrphans:        o.RemoveOrphans,
+			Recreate:             rec,
+			RecreateDependencies: recDeps,
+			Inherit:              !o.RenewAnonVolumes,
+			Timeout:              o.StopTimeout,
+			QuietPull:            true,
+		},
+		Start: api.StartOptions{
+			Project:     proj,
+			Services:    o.Services,
+			WaitTimeout: startTimeout,
+		},
+	})
+	if err != nil {
+		if o.Wait && o.WaitTimeout > 0 && time.Since(started) >= o.WaitTimeout && ctx.Err() == nil {
+			// compose gave up waiting for a depends_on condition: name the late services.
+			if pending, failed, rerr := readiness(ctx, c.api, proj.Name, waitable(proj, proj.ServiceNames())); rerr == nil && len(pending)+len(failed) > 0 {
+				for s, r := range failed {
+					pending[s] = r
+				}
+				return fmt.Errorf("up %s: %w", p.Name, &WaitError{Timeout: o.WaitTimeout, Services: pending})
+			}
+		}
+		return fmt.Errorf("up %s: %w", p.Name, daemonErr(c.api, err))
+	}
+	if !o.Wait {
+		return nil
+	}
+	left := o.WaitTimeout
+	if left > 0 {
+		left = max(left-time.Since(started), waitInterval)
+	}
+	if err := waitReady(ctx, c.api, proj.Name, waitable(proj, proj.ServiceNames()), left, o.WaitTimeout); err != nil {
+		return fmt.Errorf("up %s: %w", p.Name, err)
+	}
+	return nil
+}
+
+func (e *composeEngine) Replace(ctx context.Context, p *types.Project, service string, o ReplaceOptions) error {
+	if p == nil {
+		return errors.New("replace: nil project")
+	}
+	c, err := e.conn()
+	if err != nil {
+		return err
+	}
+	proj, err := narrow(p, []string{service}, types.IgnoreDependencies)
+	if err != nil {
+		return fmt.Errorf("replace %s/%s: %w", p.Name, service, err)
+	}
+	if err := c.checkImages(ctx, proj); err != nil {
+		return fmt.Errorf("replace %s/%s: %w", p.Name, service, err)
+	}
+	err = c.svc.Up(ctx, proj, api.UpOptions{
+		Create: api.CreateOptions{
+			Services:             []string{service},
+			IgnoreOrphans:        true,
+			Recreate:             api.RecreateForce,
+			RecreateDependencies: api.RecreateNever,
+			Inherit:              !o.RenewAnonVolumes,
+			Timeout:              o.StopTimeout,
+			QuietPull:            true,
+		},
+		Start: api.StartOptions{
+			Project:  proj,
+			Services: []string{service},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("replace %s/%s: %w", p.Name, service, daemonErr(c.api, err))
+	}
+	if o.NoWait {
+		return nil
+	}
+	if err := waitReady(ctx, c.api, proj.Name, waitable(proj, []string{service}), o.WaitTimeout, o.WaitTimeout); err != nil {
+		return fmt.Errorf("replace %s/%s: %w", p.Name, service, err)
+	}
+	return nil
+}
+
+func (e *composeEngine) Down(ctx context.Context, project string, o DownOptions) error {
+	c, err := e.conn()
+	if err != nil {
+		return err
+	}
+	// compose keeps anonymous volumes unless it also removes named ones: collect them
+	// first and remove them after the containers are gone.
+	var anon []string
+	if !o.Volumes {
+		anon, err = c.anonymousVolumes(ctx, project)
+		if err != nil {
+			return fmt.Errorf("down %s: %w", project, daemonErr(c.api, err))
+		}
+	}
+	proj, err := c.projectFromLabels(ctx, project)
+	if err != nil {
+		return fmt.Errorf("down %s: %w", project, daemonErr(c.api, err))
+	}
+	err = c.svc.Down(ctx, project, api.DownOptions{
+		Project:       proj,
+		RemoveOrphans: o.RemoveOrphans,
+		Timeout:       o.Timeout,
+		Volumes:       o.Volumes,
+	})
+	if err != nil {
+		return fmt.Errorf("down %s: %w", project, daemonErr(c.api, err))
+	}
+	var errs []error
+	for _, v := range anon {
+		if err := c.api.VolumeRemove(ctx, v, false); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsConflict(err) {
+			errs = append(errs, fmt.Errorf("remove anonymous volume %s: %w", v, daemonErr(c.api, err)))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("down %s: %w", project, errors.Join(errs...))
+	}
+	return nil
+}
+
+func (e *composeEngine) Ps(ctx context.Context, project string, o PsOptions) ([]Container, error) {
+	c, err := e.conn()
+	if err != nil {
+		return nil, err
+	}
+	sums, err := c.svc.Ps(ctx, project, api.PsOptions{All: o.All, Services: o.Services})
+	if err != nil {
+		return nil, fmt.Errorf("ps %s: %w", project, daemonErr(c.api, err))
+	}
+	out := make([]Container, 0, len(sums))
+	for _, s := range sums {
+		ctr := Container{
+			ID:       s.ID,
+			Name:     s.Name,
+			Project:  s.Project,
+			Service:  s.Service,
+			Image:    s.Image,
+			State:    s.State,
+			Status:   s.Status,
+			Health:   s.Health,
+			ExitCode: s.ExitCode,
+			Created:  time.Unix(s.Created, 0),
+			Labels:   s.Labels,
+		}
+		for _, p := range s.Publishers {
+			ctr.Publishers = append(ctr.Publishers, Publisher{
+				HostIP:        p.URL,
+				PublishedPort: p.PublishedPort,
+				TargetPort:    p.TargetPort,
+				Protocol:      p.Protocol,
+			})
+		}
+		out = append(out, ctr)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Service != out[j].Service {
+			return out[i].Service < out[j].Service
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, nil
+}
+
+func (e *composeEngine) Start(ctx context.Context, project string, services []string) error {
+	c, err := e.conn()
+	if err != nil {
+		return err
+	}
+	err = c.svc.Start(ctx, project, api.StartOptions{AttachTo: services, Services: services})
+	if err != nil {
+		return fmt.Errorf("start %s: %w", project, daemonErr(c.api, err))
+	}
+	return nil
+}
+
+func (e *composeEngine) Stop(ctx context.Context, project string, services []string, o StopOptions) error {
+	c, err := e.conn()
+	if err != nil {
+		return err
+	}
+	err = c.svc.Stop(ctx, project, api.StopOptions{Services: services, Timeout: o.Timeout})
+	if err != nil {
+		return fmt.Errorf("stop %s: %w", project, daemonErr(c.api, err))
+	}
+	return nil
+}
+
+func (e *composeEngine) Restart(ctx context.Context, project string, services []string, o StopOptions) error {
+	c, err := e.conn()
+	if err != nil {
+		return err
+	}
+	err = c.restart(ctx, project, services, o)
+	if err != nil {
+		return fmt.Errorf("restart %s: %w", project, daemonErr(c.api, err))
+	}
+	return nil
+}
+
+func (e *composeEngine) Exec(ctx context.Context, project, service string, o ExecOptions) (int, error) {
+	c, err := e.conn()
+	if err != nil {
+		return 0, err
+	}
+	if len(o.Cmd) == 0 {
+		return 0, fmt.Errorf("exec %s/%s: empty command", project, service)
+	}
+	code, err := c.svc.Exec(ctx, project, api.RunOptions{
+		Service:     service,
+		Command:     o.Cmd,
+		Tty:         o.TTY,
+		Interactive: o.Interactive,
+		User:        o.User,
+		WorkingDir:  o.WorkDir,
+		Environment: o.Env,
+		Index:       o.Index,
+	})
+	var se cli.StatusError
+	if errors.As(err, &se) && se.StatusCode != 0 {
+		return se.StatusCode, nil
+	}
+	if err != nil {
+		return code, fmt.Errorf("exec %s/%s: %w", project, service, daemonErr(c.api, err))
+	}
+	return code, nil
+}
