@@ -193,6 +193,11 @@ func (s Spec) validate() error {
 			return err
 		}
 	}
+	for _, in := range s.Inputs {
+		if err := check("input", in, false); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

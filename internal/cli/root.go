@@ -42,7 +42,8 @@ type Factory struct {
 func NewFactory(io *IOStreams) *Factory {
 	f := &Factory{IO: io}
 	f.NewDocker = func() (client.APIClient, error) {
-		return client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		// The same daemon the engine talks to: DOCKER_HOST or the current docker context.
+		return engine.NewAPIClient("", "")
 	}
 	f.NewEngine = func(ctx context.Context) (engine.Engine, error) {
 		mode := "plain"

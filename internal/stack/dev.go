@@ -12,6 +12,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/devloop"
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/watch"
@@ -26,6 +27,12 @@ type Dev struct {
 	WaitTimeout time.Duration
 	// OnTargets is called with the new watch targets after a reload changed the services.
 	OnTargets func([]watch.Target)
+
+	// opMu keeps Supervise from acting while the loop changes containers: a container that
+	// Replace has just stopped is not "missing", and bringing it back with the previous
+	// project would undo the replacement (the old image would run after "ready"). Replace
+	// holds it shared (services replace in parallel), Reload and Supervise exclusively.
+	opMu sync.RWMutex
 
 	mu      sync.Mutex
 	sel     *workspace.Selection
@@ -51,6 +58,7 @@ func configFiles(ws *workspace.Workspace) map[string]bool {
 	set := map[string]bool{
 		filepath.Join(ws.Root, workspace.ConfigFile): true,
 		filepath.Join(ws.Root, workspace.LocalFile):  true,
+		filepath.Join(ws.Root, workspace.DotEnvFile): true,
 	}
 	for _, p := range ws.Profiles {
 		set[filepath.Join(ws.Root, p.File)] = true
@@ -74,7 +82,7 @@ func (d *Dev) WatchTargets() []watch.Target {
 }
 
 func watchTargets(ws *workspace.Workspace, services []string) []watch.Target {
-	shared := []string{filepath.Join(ws.Root, workspace.ConfigFile), filepath.Join(ws.Root, workspace.LocalFile)}
+	shared := []string{filepath.Join(ws.Root, workspace.ConfigFile), filepath.Join(ws.Root, workspace.LocalFile), filepath.Join(ws.Root, workspace.DotEnvFile)}
 	for _, p := range ws.ProfileNames() {
 		shared = append(shared, filepath.Join(ws.Root, ws.Profiles[p].File))
 	}
@@ -134,7 +142,7 @@ func (d *Dev) Build(ctx context.Context, service string) (devloop.BuildResult, e
 	}
 	res, err := d.St.Builder.Ensure(ctx, spec, false)
 	if err != nil {
-		return devloop.BuildResult{}, err
+		return devloop.BuildResult{}, withTail(err)
 	}
 	return devloop.BuildResult{Image: res.Image, Built: res.Built, ScriptDur: res.ScriptDur, ImageDur: res.ImageDur}, nil
 }
@@ -143,6 +151,8 @@ func (d *Dev) Build(ctx context.Context, service string) (devloop.BuildResult, e
 // wait for it to be healthy. Dependents restart only when the service file asks
 // (restart_dependents).
 func (d *Dev) Replace(ctx context.Context, service, image string) error {
+	d.opMu.RLock()
+	defer d.opMu.RUnlock()
 	d.mu.Lock()
 	images := make(map[string]string, len(d.images))
 	for k, v := range d.images {
@@ -181,6 +191,8 @@ func (d *Dev) Replace(ctx context.Context, service, image string) error {
 // is new, and converge: compose recreates only services whose configuration changed and
 // removes the ones no longer selected.
 func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
+	d.opMu.Lock()
+	defer d.opMu.Unlock()
 	ws, err := workspace.Load(d.St.WS.Root)
 	if err != nil {
 		return devloop.Diff{}, err
@@ -273,46 +285,90 @@ func (d *Dev) Supervise(ctx context.Context, interval time.Duration, report func
 			return
 		case <-t.C:
 		}
-		p := d.Project()
-		ctrs, err := d.St.Engine.Ps(ctx, d.St.Name, engine.PsOptions{All: true})
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			if errors.Is(err, engine.ErrDaemonUnreachable) || !down {
-				if !down {
-					report(devloop.Event{Kind: "error", Error: "Docker daemon unreachable: " + err.Error() + " (retrying)"})
-				}
-				down = true
-				_ = d.St.Engine.Reconnect(ctx)
-			}
-			continue
-		}
-		if down {
-			down = false
-			report(devloop.Event{Kind: "reconnected"})
-		}
-		running := map[string]bool{}
-		for _, c := range ctrs {
-			if c.State == "running" || c.State == "restarting" {
-				running[c.Service] = true
-			}
-		}
-		var missing []string
-		for name := range p.Services {
-			if !running[name] {
-				missing = append(missing, name)
-			}
-		}
-		if len(missing) == 0 {
-			continue
-		}
-		sort.Strings(missing)
-		for _, m := range missing {
-			report(devloop.Event{Kind: "restored", Service: m})
-		}
-		if err := d.St.Engine.Up(ctx, p, engine.UpOptions{Services: missing, Wait: true, WaitTimeout: d.WaitTimeout}); err != nil && ctx.Err() == nil {
-			report(devloop.Event{Kind: "error", Error: "bring back " + fmt.Sprint(missing) + ": " + err.Error()})
+		if !d.superviseOnce(ctx, &down, report) {
+			return
 		}
 	}
+}
+
+// superviseOnce is one check of Supervise; false when ctx ended. It holds opMu exclusively
+// so that it never sees a container the loop is replacing, and restores with the project
+// the loop runs now.
+func (d *Dev) superviseOnce(ctx context.Context, down *bool, report func(devloop.Event)) bool {
+	d.opMu.Lock()
+	defer d.opMu.Unlock()
+	if ctx.Err() != nil {
+		return false
+	}
+	p := d.Project()
+	ctrs, err := d.St.Engine.Ps(ctx, d.St.Name, engine.PsOptions{All: true})
+	if err != nil {
+		if ctx.Err() != nil {
+			return false
+		}
+		if errors.Is(err, engine.ErrDaemonUnreachable) || !*down {
+			if !*down {
+				report(devloop.Event{Kind: "error", Error: "Docker daemon unreachable: " + err.Error() + " (retrying)"})
+			}
+			*down = true
+			_ = d.St.Engine.Reconnect(ctx)
+		}
+		return true
+	}
+	if *down {
+		*down = false
+		report(devloop.Event{Kind: "reconnected"})
+	}
+	running := map[string]bool{}
+	for _, c := range ctrs {
+		if c.State == "running" || c.State == "restarting" {
+			running[c.Service] = true
+		}
+	}
+	var missing []string
+	for name := range p.Services {
+		if !running[name] {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return true
+	}
+	sort.Strings(missing)
+	for _, m := range missing {
+		report(devloop.Event{Kind: "restored", Service: m})
+	}
+	if err := d.St.Engine.Up(ctx, p, engine.UpOptions{Services: missing, Wait: true, WaitTimeout: d.WaitTimeout}); err != nil && ctx.Err() == nil {
+		report(devloop.Event{Kind: "error", Error: "bring back " + fmt.Sprint(missing) + ": " + err.Error()})
+	}
+	return true
+}
+
+// tailError carries the last lines of a failed build in its message, so that the dev loop's
+// build-failed event (text and --json) shows the compiler error, not only "exit status 1".
+type tailError struct {
+	err  error
+	tail []string
+}
+
+func (e *tailError) Error() string {
+	msg := e.err.Error()
+	for _, l := range e.tail {
+		msg += "\n" + l
+	}
+	return msg
+}
+
+func (e *tailError) Unwrap() error { return e.err }
+
+func withTail(err error) error {
+	var se *build.ScriptError
+	if errors.As(err, &se) && len(se.Tail) > 0 {
+		return &tailError{err: err, tail: se.Tail}
+	}
+	var ie *build.ImageError
+	if errors.As(err, &ie) && len(ie.Tail) > 0 {
+		return &tailError{err: err, tail: ie.Tail}
+	}
+	return err
 }

@@ -84,7 +84,6 @@ func BuildSpec(ws *workspace.Workspace, svc *workspace.Service) (build.Spec, boo
 		Source:     svc.Source,
 		Env:        map[string]string(bc.Env),
 		Ignore:     append([]string(nil), svc.File.Watch.Ignore...),
-		Labels:     map[string]string{"dev.clocal.workspace": ws.Root},
 	}
 	script := rel(bc.Script, "build.sh")
 	if _, err := os.Stat(script); err == nil {
@@ -309,6 +308,12 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 	if err != nil {
 		return nil, err
 	}
+	// One up at a time per project: two concurrent ups would race on container names.
+	unlock, err := s.LockProject(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	builds, err := s.Build(ctx, sel.Services, o.ForceBuild)
 	if err != nil {
 		return nil, err
@@ -324,6 +329,7 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 	if err := s.ensureSupportImages(ctx, plan); err != nil {
 		return nil, err
 	}
+	s.warnPrivileges(sel)
 	if err := s.makeMountDirs(sel); err != nil {
 		return nil, err
 	}
@@ -474,4 +480,21 @@ func (s *Stack) makeMountDirs(sel *workspace.Selection) error {
 		}
 	}
 	return nil
+}
+
+// warnPrivileges prints one warning line per service that its service file makes privileged
+// or gives the Docker socket: both are root on the host, so up says so every time.
+func (s *Stack) warnPrivileges(sel *workspace.Selection) {
+	for _, name := range sel.Services {
+		svc := s.WS.Services[name]
+		if svc == nil {
+			continue
+		}
+		if svc.File.Privileged {
+			fmt.Fprintf(s.Out, "warning: %s runs privileged (%s asks for it): it has full access to the host\n", name, svc.FilePath)
+		}
+		if svc.File.DockerSocket {
+			fmt.Fprintf(s.Out, "warning: %s gets the Docker socket /var/run/docker.sock (%s asks for it): it controls the host's Docker\n", name, svc.FilePath)
+		}
+	}
 }

@@ -1,0 +1,28 @@
+package engine
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/config"
+	"github.com/docker/cli/cli/flags"
+	"github.com/docker/docker/client"
+)
+
+// NewAPIClient returns a Docker Engine API client for the daemon the docker CLI would use
+// (host, else DOCKER_HOST, else DOCKER_CONTEXT, else the current context), exactly as New
+// resolves it, so that image builds and the compose engine always talk to the same daemon.
+// It does not contact the daemon.
+func NewAPIClient(host, contextName string) (client.APIClient, error) {
+	opts := flags.NewClientOptions()
+	if host != "" {
+		opts.Hosts = []string{host}
+	}
+	opts.Context = contextName
+	c, err := command.NewAPIClientFromFlags(opts, config.LoadDefaultConfigFile(io.Discard))
+	if err != nil {
+		return nil, fmt.Errorf("docker endpoint: %w", err)
+	}
+	return c, nil
+}

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package stack
+
+import "context"
+
+// LockProject is a no-op where flock is not available.
+func (s *Stack) LockProject(ctx context.Context) (func(), error) { return func() {}, nil }
