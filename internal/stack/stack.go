@@ -84,6 +84,9 @@ func BuildSpec(ws *workspace.Workspace, svc *workspace.Service) (build.Spec, boo
 		Source:     svc.Source,
 		Env:        map[string]string(bc.Env),
 		Ignore:     append([]string(nil), svc.File.Watch.Ignore...),
+		// The workspace label lets `update` and tests find the images of one checkout; it
+		// is part of the hash, so another checkout (or a moved one) builds its own images.
+		Labels: map[string]string{"dev.clocal.workspace": ws.Root},
 	}
 	script := rel(bc.Script, "build.sh")
 	if _, err := os.Stat(script); err == nil {
