@@ -28,7 +28,7 @@ for t in "${targets[@]}"; do
   "$clocal" -p "$pd" config "$t" --ephemeral-ports > "$out/$t.compose.yaml"
   [ -z "$(grep -l 'clocal/pause' "$out/$t.compose.yaml")" ] || true
   COMPOSE_BAKE=false "$compose" -f "$out/$t.compose.yaml" -p "$pd" up -d --wait >/dev/null 2>&1
-  echo "== $t: $(grep -c '^  [a-z]' "$out/$t.compose.yaml") services, nothing to do"
+  echo "== $t: $("$clocal" config --services "$t" | wc -l) services, nothing to do"
   COMPOSE_BAKE=false hyperfine -N --warmup 2 --runs "$runs" --export-markdown "$out/up-$t.md" \
     -n "clocal up $t" "$clocal -p $pc up $t --ephemeral-ports" \
     -n "compose up -d --wait" "$compose -f $out/$t.compose.yaml -p $pd up -d --wait"
