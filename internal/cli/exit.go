@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 
 	"github.com/clocal-dev/clocal/internal/job"
+	"github.com/clocal-dev/clocal/internal/redact"
 )
 
 // Exit statuses, documented in the README.
@@ -75,6 +77,15 @@ func PrintError(w io.Writer, err error) {
 		fmt.Fprintln(w, "clocal: interrupted")
 		return
 	}
-	msg := strings.TrimRight(err.Error(), "\n")
+	// credentials embedded in URLs or DSNs (user:password@) never reach the terminal
+	msg := redactMessage(strings.TrimRight(err.Error(), "\n"))
 	fmt.Fprintf(w, "clocal: %s\n", msg)
+}
+
+// credToken is a word that may carry user:password@ credentials.
+var credToken = regexp.MustCompile(`\S*:\S*@\S*`)
+
+// redactMessage hides the password of credentials embedded in the words of a message.
+func redactMessage(msg string) string {
+	return credToken.ReplaceAllStringFunc(msg, redact.Credentials)
 }

@@ -19,6 +19,11 @@ type GCOptions struct {
 	F      *Factory
 	Keep   int
 	DryRun bool
+	// Services limits gc to these services' images and containers (nil: every service).
+	Services []string
+	// MinAge protects containers that were created but never started: an up in progress
+	// creates them all before starting them one by one.
+	MinAge time.Duration
 }
 
 // NewCmdGC creates `clocal gc`.
@@ -29,10 +34,13 @@ func NewCmdGC(f *Factory, runF func(context.Context, *GCOptions) error) *cobra.C
 		Short: "Remove superseded images, dangling build leftovers and stopped containers clocal made",
 		Long: `Remove images clocal built that are superseded: for each service it keeps every image a
 container uses and the newest --keep images. Also removes dangling images left by
-clocal's builds and stopped containers of clocal stacks. Never touches volumes or
-anything clocal did not create. --dry-run shows what would go.`,
+clocal's builds and stopped containers of clocal stacks that have no running container.
+Never touches volumes or anything clocal did not create (images and containers without
+the dev.clocal.service label). --service limits it to some services. --dry-run shows
+what would go.`,
 		Example: `  clocal gc --dry-run
-  clocal gc --keep 1`,
+  clocal gc --keep 1
+  clocal gc --service repo-manager --keep 0`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -43,6 +51,8 @@ anything clocal did not create. --dry-run shows what would go.`,
 	}
 	cmd.Flags().IntVar(&o.Keep, "keep", 3, "images to keep per service besides the ones in use")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "only show what would be removed")
+	cmd.Flags().StringSliceVar(&o.Services, "service", nil, "only this service's images and containers (repeatable)")
+	cmd.Flags().DurationVar(&o.MinAge, "min-age", 10*time.Minute, "keep containers created but never started for less than this (an up in progress)")
 	return cmd
 }
 
@@ -62,29 +72,44 @@ func runGC(ctx context.Context, o *GCOptions) error {
 	}
 	defer eng.Close()
 	clocalLabel := filters.Arg("label", "dev.clocal.service")
-	// Stopped containers of clocal stacks.
-	ctrs, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(clocalLabel)})
+	wanted := func(labels map[string]string) bool {
+		if len(o.Services) == 0 {
+			return true
+		}
+		for _, s := range o.Services {
+			if labels["dev.clocal.service"] == s {
+				return true
+			}
+		}
+		return false
+	}
+	// Every container counts for "in use", clocal's or not: an image a container runs is
+	// never removed.
+	all, err := docker.ContainerList(ctx, container.ListOptions{All: true})
 	if err != nil {
 		return err
 	}
 	inUse := map[string]bool{}
+	var ctrs []container.Summary
+	for _, c := range all {
+		if _, ok := c.Labels["dev.clocal.service"]; ok {
+			ctrs = append(ctrs, c)
+		}
+	}
 	var plan GCPlan
-	var stopped []container.Summary
-	for _, c := range ctrs {
-		if c.State == "exited" || c.State == "created" || c.State == "dead" {
-			stopped = append(stopped, c)
+	now := time.Now()
+	for _, c := range all {
+		_, ours := c.Labels["dev.clocal.service"]
+		removable := ours && wanted(c.Labels) && (c.State == "exited" || c.State == "dead" ||
+			c.State == "created" && now.Sub(time.Unix(c.Created, 0)) >= o.MinAge) &&
+			// A stopped container of a stack that still has running containers was
+			// stopped on purpose (clocal stop): keep it and its image.
+			!projectRunning(ctrs, c.Labels["com.docker.compose.project"])
+		if removable {
+			plan.Containers = append(plan.Containers, strings.TrimPrefix(firstName(c.Names), "/"))
 			continue
 		}
 		inUse[c.ImageID] = true
-	}
-	for _, c := range stopped {
-		// A stopped container of a stack that still has running containers was stopped on
-		// purpose (clocal stop): keep it and its image.
-		if projectRunning(ctrs, c.Labels["com.docker.compose.project"]) {
-			inUse[c.ImageID] = true
-			continue
-		}
-		plan.Containers = append(plan.Containers, strings.TrimPrefix(firstName(c.Names), "/"))
 	}
 	imgs, err := docker.ImageList(ctx, image.ListOptions{All: false, Filters: filters.NewArgs(clocalLabel)})
 	if err != nil {
@@ -92,6 +117,9 @@ func runGC(ctx context.Context, o *GCOptions) error {
 	}
 	byService := map[string][]image.Summary{}
 	for _, im := range imgs {
+		if !wanted(im.Labels) {
+			continue
+		}
 		if len(im.RepoTags) == 0 || im.RepoTags[0] == "<none>:<none>" {
 			if !inUse[im.ID] {
 				plan.Images = append(plan.Images, im.ID) // dangling leftover of a clocal build
@@ -102,7 +130,16 @@ func runGC(ctx context.Context, o *GCOptions) error {
 		byService[svc] = append(byService[svc], im)
 	}
 	for _, list := range byService {
-		sort.Slice(list, func(i, j int) bool { return builtAt(list[i]).After(builtAt(list[j])) })
+		sort.Slice(list, func(i, j int) bool {
+			ti, tj := builtAt(list[i]), builtAt(list[j])
+			if !ti.Equal(tj) {
+				return ti.After(tj)
+			}
+			if list[i].Created != list[j].Created {
+				return list[i].Created > list[j].Created
+			}
+			return list[i].ID < list[j].ID
+		})
 		kept := 0
 		for _, im := range list {
 			if inUse[im.ID] {

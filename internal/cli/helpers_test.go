@@ -104,5 +104,7 @@ func cleanupProject(t testing.TB, project string) {
 
 func TestMain(m *testing.M) {
 	// Build output of in-process runs must never reach the real stdout; tests check it.
-	os.Exit(m.Run())
+	code := m.Run()
+	removeTestBinary() // the clocal binary the reliability tests run as a subprocess
+	os.Exit(code)
 }

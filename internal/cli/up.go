@@ -133,7 +133,7 @@ func runUp(ctx context.Context, o *UpOptions) error {
 		printEndpoints(o.IO, eps)
 	}
 	if o.Watch {
-		return runWatchLoop(ctx, o.F, st, o.Targets, o.JSON, o.DownOnExit)
+		return runWatchLoop(ctx, o.F, st, o.Targets, res, o.JSON, o.DownOnExit)
 	}
 	return nil
 }

@@ -34,7 +34,8 @@ func NewCmdUpdate(f *Factory, runF func(context.Context, *UpdateOptions) error) 
 	cmd := &cobra.Command{
 		Use:   "update SERVICE",
 		Short: "Switch a service to another of its local images, rolling back if it is unhealthy",
-		Long: `List the service's local images (tag, build time, source revision, which one runs now),
+		Long: `List the service's local images built from this workspace (tag, build time, source
+revision when the source is a git checkout, which one runs now),
 let you pick one (or --to TAG), replace the container, wait for health, and roll back to
 the previous image automatically when the new one does not become healthy.`,
 		Example: `  clocal update repo-manager
@@ -73,6 +74,10 @@ func listServiceImages(ctx context.Context, st *stack.Stack, service, running st
 	}
 	var out []ServiceImage
 	for _, im := range imgs {
+		// Images another checkout built (other sources) are not this stack's to switch to.
+		if w, ok := im.Labels["dev.clocal.workspace"]; ok && w != st.WS.Root && im.ID != running && !isRef(im.RepoTags, running) {
+			continue
+		}
 		for _, ref := range im.RepoTags {
 			if !strings.HasPrefix(ref, "clocal/"+service+":") {
 				continue
@@ -87,7 +92,14 @@ func listServiceImages(ctx context.Context, st *stack.Stack, service, running st
 			out = append(out, si)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].BuiltAt.After(out[j].BuiltAt) })
+	// Newest first; built-at has second resolution, so ties are broken by tag to keep the
+	// numbering of the list stable between two runs.
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].BuiltAt.Equal(out[j].BuiltAt) {
+			return out[i].BuiltAt.After(out[j].BuiltAt)
+		}
+		return out[i].Tag < out[j].Tag
+	})
 	return out, nil
 }
 
@@ -109,6 +121,17 @@ func runUpdate(ctx context.Context, o *UpdateOptions) error {
 	current := map[string]string{}
 	for _, c := range ctrs {
 		current[c.Service] = c.Image
+		// Keep the owner labels of test stacks (prune --stale relies on them).
+		if c.Service == service {
+			for _, k := range []string{stack.LabelOwnerPID, stack.LabelOwnerHost} {
+				if v, ok := c.Labels[k]; ok {
+					if st.Labels == nil {
+						st.Labels = map[string]string{}
+					}
+					st.Labels[k] = v
+				}
+			}
+		}
 	}
 	imgs, err := listServiceImages(ctx, st, service, current[service])
 	if err != nil {
@@ -152,6 +175,11 @@ func runUpdate(ctx context.Context, o *UpdateOptions) error {
 	if err != nil {
 		return &ExitError{Code: ExitFailure, Err: err}
 	}
+	// Publish ports the way the stack was started (an isolated stack keeps daemon-chosen
+	// ports instead of suddenly claiming the fixed ones).
+	if state, ok := st.LoadState(); ok {
+		st.Convert.EphemeralPorts, st.Convert.BindAddress = state.EphemeralPorts, state.BindAddress
+	}
 	images := map[string]string{}
 	for _, s := range sel.Services {
 		if img := current[s]; strings.HasPrefix(img, "clocal/") {
@@ -183,6 +211,15 @@ func runUpdate(ctx context.Context, o *UpdateOptions) error {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("roll back %s to %s failed: %w", service, previous, err)}
 	}
 	return &ExitError{Code: ExitFailure, Err: fmt.Errorf("update of %s to %s failed and was rolled back to %s: %w", service, chosen.Ref, previous, rerr)}
+}
+
+func isRef(tags []string, ref string) bool {
+	for _, t := range tags {
+		if t == ref {
+			return true
+		}
+	}
+	return false
 }
 
 func printImages(io *IOStreams, imgs []ServiceImage) {

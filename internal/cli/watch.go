@@ -60,12 +60,16 @@ func runWatch(ctx context.Context, o *WatchOptions) error {
 	}
 	defer st.Engine.Close()
 	targets := o.Targets
+	state, hasState := st.LoadState()
 	if len(targets) == 0 {
-		state, ok := st.LoadState()
-		if !ok {
+		if !hasState {
 			return BadInputf("no running stack %s to watch: name a target (clocal watch TARGET) or start one with clocal up TARGET", st.Name)
 		}
 		targets = state.Targets
+	}
+	if hasState {
+		// Keep the running stack's port mode: without this, watching a stack started with
+		// --ephemeral-ports (or --bind) would recreate every container with fixed ports.
 		st.Convert.EphemeralPorts, st.Convert.BindAddress = state.EphemeralPorts, state.BindAddress
 	}
 	if _, err := st.WS.Resolve(targets); err != nil {
@@ -73,25 +77,19 @@ func runWatch(ctx context.Context, o *WatchOptions) error {
 	}
 	// Bring the stack to the current sources first (a no-op when it is current): files
 	// changed while clocal was not watching are picked up.
-	if _, err := st.Up(ctx, targets, stack.UpOptions{Wait: true, WaitTimeout: o.Timeout}); err != nil {
-		if ctx.Err() != nil {
-			return context.Canceled
-		}
-		return upError(err)
-	}
-	return runWatchLoop(ctx, o.F, st, targets, o.JSON, o.DownOnExit)
-}
-
-// runWatchLoop watches and rebuilds until ctx ends (Ctrl-C), then leaves the stack running
-// unless downOnExit.
-func runWatchLoop(ctx context.Context, f *Factory, st *stack.Stack, targets []string, jsonOut, downOnExit bool) error {
-	res, err := st.Up(ctx, targets, stack.UpOptions{Wait: true, WaitTimeout: 5 * time.Minute})
+	res, err := st.Up(ctx, targets, stack.UpOptions{Wait: true, WaitTimeout: o.Timeout})
 	if err != nil {
 		if ctx.Err() != nil {
 			return context.Canceled
 		}
 		return upError(err)
 	}
+	return runWatchLoop(ctx, o.F, st, targets, res, o.JSON, o.DownOnExit)
+}
+
+// runWatchLoop watches and rebuilds the stack res describes (what Up just started) until ctx
+// ends (Ctrl-C), then leaves the stack running unless downOnExit.
+func runWatchLoop(ctx context.Context, f *Factory, st *stack.Stack, targets []string, res *stack.UpResult, jsonOut, downOnExit bool) error {
 	var reporter devloop.Reporter = &devloop.TextReporter{W: f.IO.ErrOut}
 	if jsonOut {
 		reporter = &devloop.JSONReporter{W: f.IO.Out}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -412,12 +413,9 @@ func renderUnit(u *unit, opts Options, volGroup string, p *Plan, logging *compos
 	return s, nil
 }
 
-func cleanPath(p string) string {
-	if len(p) > 1 {
-		p = strings.TrimRight(p, "/")
-	}
-	return p
-}
+// cleanPath cleans a container path checked by checkContainerPath ("/data/" and "//data" are
+// "/data").
+func cleanPath(p string) string { return path.Clean(p) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))

@@ -126,18 +126,36 @@ func (e *emitter) indent(n int) {
 	}
 }
 
+// maxImplicitKey is the longest key written as "key: value": YAML limits implicit keys to
+// 1024 characters, longer ones (a 2 KB env key in a job file) use the explicit "? key" form.
+const maxImplicitKey = 1000
+
+// writeKey writes "<indent>key:" (no newline), in the explicit form for very long keys.
+func (e *emitter) writeKey(n int, k string) {
+	e.indent(n)
+	sk := scalar(k)
+	if len(sk) > maxImplicitKey {
+		e.b.WriteString("? ")
+		e.b.WriteString(sk)
+		e.b.WriteByte('\n')
+		e.indent(n)
+		e.b.WriteByte(':')
+		return
+	}
+	e.b.WriteString(sk)
+	e.b.WriteByte(':')
+}
+
 // key writes "<indent>key:" and a newline.
 func (e *emitter) key(n int, k string) {
-	e.indent(n)
-	e.b.WriteString(scalar(k))
-	e.b.WriteString(":\n")
+	e.writeKey(n, k)
+	e.b.WriteByte('\n')
 }
 
 // raw writes "<indent>key: value" with value already formatted.
 func (e *emitter) raw(n int, k, v string) {
-	e.indent(n)
-	e.b.WriteString(scalar(k))
-	e.b.WriteString(": ")
+	e.writeKey(n, k)
+	e.b.WriteByte(' ')
 	e.b.WriteString(v)
 	e.b.WriteByte('\n')
 }

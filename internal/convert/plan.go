@@ -207,6 +207,18 @@ func (p *Plan) Services() []string {
 	return out
 }
 
+// MaxNameLen is the longest job or host name: both become DNS names (network aliases), whose
+// labels are at most 63 characters.
+const MaxNameLen = 63
+
+// abbrev shortens a long name for an error message.
+func abbrev(s string) string {
+	if len(s) <= 40 {
+		return s
+	}
+	return strings.ToValidUTF8(s[:37], "") + "..."
+}
+
 // FromJobs converts production jobs as they are (`clocal convert PATH...`): one service per job
 // named by the job name, production images, no profiles and no depends_on between jobs.
 func FromJobs(jobs []*job.Job, opts Options) (*Plan, error) {
@@ -216,6 +228,14 @@ func FromJobs(jobs []*job.Job, opts Options) (*Plan, error) {
 	var errs []string
 	for _, j := range jobs {
 		if j == nil {
+			continue
+		}
+		if len(j.Name) > MaxNameLen {
+			errs = append(errs, fmt.Sprintf("%s: job name %q is %d characters long: it becomes a service name and network alias, at most %d", j.Pos, abbrev(j.Name), len(j.Name), MaxNameLen))
+			continue
+		}
+		if len(j.RunOnHost) > MaxNameLen {
+			errs = append(errs, fmt.Sprintf("%s: run_on_host %q is %d characters long: it becomes a network alias, at most %d", j.Pos, abbrev(j.RunOnHost), len(j.RunOnHost), MaxNameLen))
 			continue
 		}
 		name := ServiceName(j.Name)

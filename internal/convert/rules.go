@@ -126,10 +126,15 @@ func MergeEnv(j *job.Job, layers ...map[string]string) map[string]string {
 	return out
 }
 
+// maxVolumePath bounds the host-path part of a volume name (Docker keeps a volume in a folder
+// of that name: it must stay well under the 255-byte file name limit).
+const maxVolumePath = 64
+
 // VolumeName names the volume standing for a production host path in one network-namespace
 // group: "<group>_<path with / as _>", e.g. ("git-1", "/data") -> "git-1_data". When the path
 // holds characters other than letters, digits, '.', '-' (or is "/"), they become '-' and a
-// hash of the path is appended, so two host paths never share a volume.
+// hash of the path is appended, so two host paths never share a volume; so it is when the
+// path part is longer than 64 characters (then cut to 64).
 func VolumeName(group, hostPath string) string {
 	p := strings.Trim(path.Clean("/"+hostPath), "/")
 	clean := true
@@ -148,6 +153,9 @@ func VolumeName(group, hostPath string) string {
 	name := b.String()
 	if name == "" {
 		name, clean = "root", false
+	}
+	if len(name) > maxVolumePath {
+		name, clean = name[:maxVolumePath], false
 	}
 	if !clean {
 		sum := sha256.Sum256([]byte("/" + p))
@@ -215,6 +223,9 @@ func checkContainerPath(p string) error {
 		if seg == ".." {
 			return fmt.Errorf("container path %q has a \"..\" segment", p)
 		}
+	}
+	if path.Clean(p) == "/" {
+		return fmt.Errorf("container path %q is the container's root: nothing can be mounted there", p)
 	}
 	return nil
 }

@@ -64,7 +64,7 @@ type Event struct {
 	Paths     int       `json:"paths,omitempty"`
 	Image     string    `json:"image,omitempty"`
 	Total     Millis    `json:"total_ms,omitempty"`
-	Detect    Millis    `json:"detect_ms,omitempty"` // first file event to build start (debounce + queueing)
+	Detect    Millis    `json:"detect_ms,omitempty"` // change set emitted (after the debounce) to build start: queueing behind a running build
 	Script    Millis    `json:"build_sh_ms,omitempty"`
 	ImageTime Millis    `json:"image_ms,omitempty"`
 	Start     Millis    `json:"start_health_ms,omitempty"`

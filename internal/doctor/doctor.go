@@ -251,11 +251,20 @@ var shellWords = map[string]bool{
 	"{": true, "}": true, "!": true, "time": true, "declare": true, "readonly": true, "let": true, "alias": true,
 }
 
-var commandStart = regexp.MustCompile(`(?:^|&&|\|\||;|\||\$\(|` + "`" + `|\bthen\b|\bdo\b|\belse\b)\s*([A-Za-z0-9_./+-]+)`)
+// separators end one simple command and start the next (or a command substitution).
+var separators = regexp.MustCompile("&&|\\|\\||;|\\||\\$\\(|`|\\(|\\)")
 var assignment = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*=`)
+var toolName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.+-]*$`)
+
+// prefixWords are followed by the command they run.
+var prefixWords = map[string]bool{
+	"if": true, "then": true, "else": true, "elif": true, "while": true, "until": true, "do": true,
+	"!": true, "time": true, "{": true, "}": true, "exec": true, "nohup": true,
+}
 
 // ScriptTools returns the external commands a build script runs, best effort: the first word
-// of each command (after assignments), minus shell builtins and keywords.
+// of each simple command (after VAR=value assignments and keywords such as if/then/do),
+// minus shell builtins and ./relative or $variable commands.
 func ScriptTools(script string) []string {
 	set := map[string]bool{}
 	sc := bufio.NewScanner(strings.NewReader(script))
@@ -267,20 +276,16 @@ func ScriptTools(script string) []string {
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
-		// strip leading VAR=value assignments
-		for {
-			f := strings.Fields(line)
-			if len(f) == 0 || !assignment.MatchString(f[0]) {
-				break
+		for _, seg := range separators.Split(line, -1) {
+			words := strings.Fields(seg)
+			for len(words) > 0 && (assignment.MatchString(words[0]) || prefixWords[words[0]]) {
+				words = words[1:]
 			}
-			line = strings.TrimSpace(strings.TrimPrefix(line, f[0]))
-		}
-		for _, m := range commandStart.FindAllStringSubmatch(line, -1) {
-			w := m[1]
-			if shellWords[w] || assignment.MatchString(w+"=") && strings.Contains(line, w+"=") || strings.HasPrefix(w, "./") || strings.HasPrefix(w, "$") {
+			if len(words) == 0 {
 				continue
 			}
-			if strings.ContainsAny(w, "=") {
+			w := words[0]
+			if shellWords[w] || !toolName.MatchString(w) {
 				continue
 			}
 			set[w] = true

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -73,6 +74,12 @@ func New(ctx context.Context, o Options) (Engine, error) {
 	if o.In == nil {
 		o.In = strings.NewReader("")
 	}
+	// compose writes progress events from one goroutine per service: writers that are not
+	// files (buffers in tests, a test log) get one lock shared by Out and Err. Files are
+	// left as they are (concurrent writes are safe, and compose looks at them to detect a
+	// terminal).
+	var mu sync.Mutex
+	o.Out, o.Err = lockWriter(o.Out, &mu), lockWriter(o.Err, &mu)
 	c, err := connect(ctx, o)
 	if err != nil {
 		return nil, err
@@ -82,6 +89,26 @@ func New(ctx context.Context, o Options) (Engine, error) {
 }
 
 var globalsMu sync.Mutex
+
+// lockedWriter serialises writes to a writer that is not safe for concurrent use.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func lockWriter(w io.Writer, mu *sync.Mutex) io.Writer {
+	switch w.(type) {
+	case *os.File, *lockedWriter:
+		return w
+	}
+	return &lockedWriter{mu: mu, w: w}
+}
 
 // setGlobals sets the process-wide settings of the compose library.
 func setGlobals(mode string, errW io.Writer) {

@@ -235,7 +235,11 @@ func dockerSince(rfc3339 string) string {
 	return fmt.Sprintf("%d.%09d", t.Unix(), t.Nanosecond())
 }
 
-// lineWriter splits what it is given into lines.
+// maxLogLine bounds one emitted log line: output without newlines (a service writing
+// hundreds of MB in one "line") is cut into pieces of this size instead of being buffered.
+const maxLogLine = 64 << 10
+
+// lineWriter splits what it is given into lines of at most maxLogLine bytes.
 type lineWriter struct {
 	buf  []byte
 	emit func(string)
@@ -249,8 +253,17 @@ func (w *lineWriter) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
+		for i > maxLogLine {
+			w.emit(string(w.buf[start : start+maxLogLine]))
+			start += maxLogLine
+			i -= maxLogLine
+		}
 		w.emit(strings.TrimSuffix(string(w.buf[start:start+i]), "\r"))
 		start += i + 1
+	}
+	for len(w.buf)-start >= maxLogLine {
+		w.emit(string(w.buf[start : start+maxLogLine]))
+		start += maxLogLine
 	}
 	w.buf = append(w.buf[:0], w.buf[start:]...)
 	return len(p), nil

@@ -147,6 +147,7 @@ type Service struct {
 	JobFiles []string     // job files, workspace-relative (slash separated), sorted
 	Hosts    []string     // distinct production hosts (run_on_host), sorted
 	Source   string       // absolute source folder after clocal.local.yaml; "" when none
+	DotEnv   Env          // env from the workspace's .env (after the profile, before LocalEnv)
 	LocalEnv Env          // env from clocal.local.yaml (applied last)
 
 	lines map[string]int // service.yaml key lines
@@ -172,6 +173,7 @@ type Workspace struct {
 	Root     string // absolute
 	Config   Config // with defaults applied
 	Local    LocalConfig
+	DotEnv   Env // the workspace's .env (per developer, git-ignored), nil when absent
 	Services map[string]*Service
 	Profiles map[string]*Profile
 	// Edges is every dependency edge, sorted by From, To, Kind. Cyclic edges are included.
@@ -251,10 +253,11 @@ func (ws *Workspace) Lookup(name string) []string {
 	return ws.index[name]
 }
 
-// Env returns the env layers of a service after the job's own env: service.yaml env, then the
-// given profile overrides (may be nil), then clocal.local.yaml env. Later layers win.
+// EnvLayers returns the env layers of a service after the job's own env: service.yaml env,
+// then the given profile overrides (may be nil), then the workspace's .env, then
+// clocal.local.yaml env. Later layers win.
 func (s *Service) EnvLayers(profile map[string]string) []Env {
-	return []Env{s.File.Env, profile, s.LocalEnv}
+	return []Env{s.File.Env, profile, s.DotEnv, s.LocalEnv}
 }
 
 var profileNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
@@ -322,6 +325,7 @@ func Load(root string) (*Workspace, error) {
 	l.buildIndex(ws)
 	l.loadProfiles(ws)
 	l.applyLocal(ws, localLines)
+	l.loadDotEnv(ws)
 	l.checkServiceFiles(ws)
 	l.buildEdges(ws)
 

@@ -43,6 +43,8 @@ type Stack struct {
 	Project string
 	// Services maps each service of the closure to its published addresses.
 	Services map[string]Service
+
+	t testing.TB
 }
 
 // Service is one service's published ports.
@@ -58,7 +60,12 @@ type Service struct {
 func (s *Stack) URL(service string) string {
 	svc, ok := s.Services[service]
 	if !ok || svc.Addr == "" {
-		panic(fmt.Sprintf("stacktest: service %q publishes no port in %s", service, s.Project))
+		msg := fmt.Sprintf("stacktest: service %q publishes no port in %s", service, s.Project)
+		if s.t == nil {
+			panic(msg)
+		}
+		s.t.Helper()
+		s.t.Fatal(msg)
 	}
 	return "http://" + svc.Addr
 }
@@ -148,7 +155,7 @@ func StartStack(t testing.TB, target string, opts ...Option) *Stack {
 	if err != nil {
 		t.Fatalf("stacktest: %v", err)
 	}
-	out := &Stack{Project: name, Services: map[string]Service{}}
+	out := &Stack{Project: name, Services: map[string]Service{}, t: t}
 	for _, s := range res.Selection.Services {
 		out.Services[s] = Service{Ports: map[int]string{}}
 	}

@@ -1,0 +1,244 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/clocal-dev/clocal/internal/testutil"
+)
+
+// TestDaemonUnreachable: with no daemon at DOCKER_HOST (a missing socket, or a socket that
+// accepts and never answers) every command fails with exit 1 and one line saying how to fix
+// it, in about 2 s, before touching anything.
+func TestDaemonUnreachable(t *testing.T) {
+	root := repoRoot(t)
+	clocalBinary(t) // built before the clock starts
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		var held []net.Conn
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
+				return
+			}
+			held = append(held, c) // never answer
+		}
+	}()
+	hosts := map[string]string{
+		"missing socket": "unix:///nonexistent.sock",
+		"silent daemon":  "tcp://" + silent.Addr().String(),
+	}
+	for name, host := range hosts {
+		for _, args := range [][]string{{"up", "repo-manager"}, {"ps"}, {"down"}, {"watch", "repo-manager"}} {
+			t.Run(name+"/"+args[0], func(t *testing.T) {
+				start := time.Now()
+				r := runClocal(t, time.Minute, []string{"DOCKER_HOST=" + host, "DOCKER_CONTEXT=", "DOCKER_TLS_VERIFY="},
+					append([]string{"-w", root, "-p", testProject(t)}, args...)...)
+				took := time.Since(start)
+				t.Logf("%s: exit %d in %s: %s", host, r.Code, took.Round(time.Millisecond), strings.TrimSpace(r.Err))
+				if r.Code != ExitFailure {
+					t.Errorf("exit %d, want 1", r.Code)
+				}
+				lines := strings.Split(strings.TrimSpace(r.Err), "\n")
+				if len(lines) != 1 {
+					t.Errorf("want one line, got %d:\n%s", len(lines), r.Err)
+				}
+				if !strings.Contains(r.Err, "cannot reach the Docker daemon") || !strings.Contains(r.Err, "DOCKER_HOST") {
+					t.Errorf("message does not say what is wrong and how to fix it: %s", r.Err)
+				}
+				// The bound is 2 s of ping; allow for a loaded machine (process start, workspace load).
+				if took > 20*time.Second {
+					t.Errorf("took %s", took)
+				}
+			})
+		}
+	}
+}
+
+// dockerProxy forwards a unix socket to the real daemon's; stop and start simulate a
+// daemon restart without touching the machine's daemon.
+type dockerProxy struct {
+	path, upstream string
+	mu             sync.Mutex
+	ln             net.Listener
+	conns          map[net.Conn]bool
+}
+
+func newDockerProxy(t *testing.T) *dockerProxy {
+	upstream := "/var/run/docker.sock"
+	if h := os.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "unix://") {
+		upstream = strings.TrimPrefix(h, "unix://")
+	} else if h != "" {
+		t.Skipf("DOCKER_HOST=%s is not a unix socket", h)
+	}
+	dir, err := os.MkdirTemp("", "clocal-proxy-") // short path: unix socket paths are limited
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	p := &dockerProxy{path: filepath.Join(dir, "docker.sock"), upstream: upstream, conns: map[net.Conn]bool{}}
+	p.start(t)
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *dockerProxy) host() string { return "unix://" + p.path }
+
+func (p *dockerProxy) start(t *testing.T) {
+	ln, err := net.Listen("unix", p.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("unix", p.upstream)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns[c], p.conns[up] = true, true
+			p.mu.Unlock()
+			done := func() {
+				c.Close()
+				up.Close()
+				p.mu.Lock()
+				delete(p.conns, c)
+				delete(p.conns, up)
+				p.mu.Unlock()
+			}
+			go func() { _, _ = io.Copy(up, c); done() }()
+			go func() { _, _ = io.Copy(c, up); done() }()
+		}
+	}()
+}
+
+// stop closes the listener (which removes the socket file) and every open connection.
+func (p *dockerProxy) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+}
+
+// TestWatchDaemonRestart: the daemon goes away for a few seconds under `up --watch`
+// (a proxy socket closed with all its connections); clocal reports the outage, reconnects,
+// and a source change afterwards is still rebuilt and replaced.
+func TestWatchDaemonRestart(t *testing.T) {
+	docker := testutil.RequireDocker(t)
+	proxy := newDockerProxy(t)
+	root := testutil.CopyWorkspace(t)
+	project := testProject(t)
+	cleanupStack(t, docker, root, project)
+	p := startClocal(t, []string{"DOCKER_HOST=" + proxy.host()}, "-w", root, "-p", project, "up", "kvstore", "--ephemeral-ports", "--watch", "--json")
+	p.waitOutput(`"kind":"watching"`, 8*time.Minute)
+	before := projectContainers(t, docker, project)
+	if len(before) != 1 {
+		t.Fatalf("%d containers after up", len(before))
+	}
+
+	outage := time.Now()
+	proxy.stop()
+	p.waitOutput("Docker daemon unreachable", time.Minute)
+	time.Sleep(4 * time.Second)
+	proxy.start(t)
+	p.waitOutput(`"kind":"reconnected"`, time.Minute)
+	t.Logf("outage reported and recovered %s after the proxy went down", time.Since(outage).Round(time.Millisecond))
+
+	src := filepath.Join(root, "apps", "kvstore", "after_restart.go")
+	if err := os.WriteFile(src, []byte("package main\n\nconst afterRestart = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.waitOutput(`"kind":"ready"`, 5*time.Minute)
+	after := projectContainers(t, docker, project)
+	if len(after) != 1 || after[0].ID == before[0].ID || after[0].State != "running" {
+		t.Errorf("after the rebuild: %v; want one new running container (old %s)", containerStates(t, docker, project), before[0].ID[:12])
+	}
+	if strings.Contains(p.out.String(), `"kind":"build-failed"`) {
+		t.Errorf("a build failed:\n%s", p.out.String())
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	if r := p.wait(time.Minute); r.Code != ExitInterrupted {
+		t.Errorf("watch exit %d after Ctrl-C, want 130", r.Code)
+	}
+}
+
+// TestWatchRestoresKilledContainer: a container killed from outside while watch runs is
+// reported and brought back, and the service answers again.
+func TestWatchRestoresKilledContainer(t *testing.T) {
+	docker := testutil.RequireDocker(t)
+	root := repoRoot(t)
+	project := testProject(t)
+	cleanupStack(t, docker, root, project)
+	p := startClocal(t, nil, "-w", root, "-p", project, "up", "kvstore", "--ephemeral-ports", "--watch", "--json")
+	p.waitOutput(`"kind":"watching"`, 8*time.Minute)
+	ctrs := projectContainers(t, docker, project)
+	if len(ctrs) != 1 {
+		t.Fatalf("%d containers after up", len(ctrs))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := docker.ContainerKill(ctx, ctrs[0].ID, "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	p.waitOutput(`"service":"kvstore","kind":"restored"`, 2*time.Minute)
+	waitFor(t, 2*time.Minute, "kvstore to answer again", func() bool {
+		r := runCLI(t, ctx, "-w", root, "-p", project, "port", "kvstore", "7700")
+		if r.Code != 0 {
+			return false
+		}
+		c := &http.Client{Timeout: 2 * time.Second}
+		resp, err := c.Get(fmt.Sprintf("http://%s/healthz", strings.TrimSpace(r.Out)))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	t.Logf("killed container restored and answering after %s", time.Since(killed).Round(time.Millisecond))
+	in, err := docker.ContainerInspect(ctx, ctrs[0].ID)
+	if err == nil && in.State != nil && !in.State.Running {
+		// compose may restart the same container or create a new one; either way one runs
+		t.Logf("old container state %s", in.State.Status)
+	}
+	running := 0
+	for _, c := range projectContainers(t, docker, project) {
+		if c.State == "running" {
+			running++
+		}
+	}
+	if running != 1 {
+		t.Errorf("%d running kvstore containers, want 1: %v", running, containerStates(t, docker, project))
+	}
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	p.wait(time.Minute)
+}

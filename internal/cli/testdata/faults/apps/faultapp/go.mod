@@ -1,0 +1,3 @@
+module faultapp
+
+go 1.25

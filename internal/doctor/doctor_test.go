@@ -1,0 +1,301 @@
+package doctor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/client"
+
+	"github.com/clocal-dev/clocal/internal/testutil"
+	"github.com/clocal-dev/clocal/internal/workspace"
+)
+
+func find(fs []Finding, check string) []Finding {
+	var out []Finding
+	for _, f := range fs {
+		if f.Check == check {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func one(t *testing.T, fs []Finding, check string) Finding {
+	t.Helper()
+	got := find(fs, check)
+	if len(got) != 1 {
+		t.Fatalf("%d %q findings, want 1: %+v", len(got), check, fs)
+	}
+	return got[0]
+}
+
+func load(t *testing.T, root string) *workspace.Workspace {
+	t.Helper()
+	ws, err := workspace.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
+// noFaults are hooks that find nothing wrong, so a test sees only the fault it injects.
+func noFaults(e Env) Env {
+	if e.LookPath == nil {
+		e.LookPath = func(s string) (string, error) { return "/usr/bin/" + s, nil }
+	}
+	if e.InotifyLimits == nil {
+		e.InotifyLimits = func() (int, int, error) { return 1 << 20, 1024, nil }
+	}
+	return e
+}
+
+func TestDockerUnreachable(t *testing.T) {
+	// A real client pointed at a socket that does not exist: the check fails (fast: the
+	// dial error is immediate) and says how to fix it.
+	docker, err := client.NewClientWithOpts(client.WithHost("unix:///nonexistent/docker.sock"), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer docker.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // hang guard only
+	defer cancel()
+	fs := Run(ctx, noFaults(Env{Docker: docker}))
+	f := one(t, fs, "docker")
+	if f.Severity != Blocker || !strings.Contains(f.Message, "unreachable") || !strings.Contains(f.Fix, "DOCKER_HOST") {
+		t.Errorf("docker finding = %+v", f)
+	}
+	if !Blocking(fs) {
+		t.Error("an unreachable daemon does not block up")
+	}
+	// What the CLI passes when it could not even connect.
+	fs = Run(ctx, noFaults(Env{DockerErr: errors.New("Cannot connect to the Docker daemon at unix:///x")}))
+	if f := one(t, fs, "docker"); f.Severity != Blocker || !strings.Contains(f.Message, "Cannot connect") || f.Fix == "" {
+		t.Errorf("docker finding = %+v", f)
+	}
+	if len(find(fs, "disk")) != 0 {
+		t.Errorf("disk checked without a daemon: %+v", fs)
+	}
+}
+
+func TestDockerVersionAndDisk(t *testing.T) {
+	docker := testutil.RequireDocker(t)
+	ctx := context.Background()
+	info, err := docker.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := Run(ctx, noFaults(Env{Docker: docker}))
+	v, _ := docker.ServerVersion(ctx)
+	if f := one(t, fs, "docker"); f.Severity != OK || !strings.Contains(f.Message, v.Version) {
+		t.Errorf("docker finding = %+v, want OK naming version %s", f, v.Version)
+	}
+	d := one(t, fs, "disk")
+	if !strings.Contains(d.Message, info.DockerRootDir) || !strings.Contains(d.Message, "free") {
+		t.Errorf("disk finding = %+v, want the free space under %s", d, info.DockerRootDir)
+	}
+	// Less free space than required: blocks, with the fix.
+	fs = Run(ctx, noFaults(Env{Docker: docker, MinFreeBytes: 1 << 62}))
+	if d := one(t, fs, "disk"); d.Severity != Blocker || !strings.Contains(d.Fix, "clocal gc") {
+		t.Errorf("disk finding with a huge minimum = %+v", d)
+	}
+}
+
+func TestInotify(t *testing.T) {
+	ws := load(t, testutil.RepoRoot())
+	cases := []struct {
+		name    string
+		limits  func() (int, int, error)
+		want    Severity
+		message string
+		fix     string
+	}{
+		{"plenty", func() (int, int, error) { return 524288, 128, nil }, OK, "max_user_watches=524288", ""},
+		{"too low for the sources", func() (int, int, error) { return 2, 128, nil }, Warn, "too low", "sudo sysctl fs.inotify.max_user_watches=524288"},
+		{"unreadable", func() (int, int, error) {
+			return 0, 0, fmt.Errorf("open /proc/sys/fs/inotify/max_user_watches: permission denied")
+		}, Warn, "cannot read", ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fs := Run(context.Background(), noFaults(Env{WS: ws, Targets: []string{"repo-manager"}, DockerErr: errors.New("x"), InotifyLimits: c.limits}))
+			f := one(t, fs, "inotify")
+			if f.Severity != c.want || !strings.Contains(f.Message, c.message) || !strings.Contains(f.Fix, c.fix) {
+				t.Errorf("inotify finding = %+v", f)
+			}
+		})
+	}
+}
+
+// setPort makes the copy's kvstore listen on port (service.yaml ports: replaces the rule).
+func setPort(t *testing.T, root string, port int) {
+	t.Helper()
+	p := filepath.Join(root, "services", "kvstore", "service.yaml")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, append(data, []byte(fmt.Sprintf("ports: [%d]\n", port))...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPortTaken(t *testing.T) {
+	root := testutil.CopyWorkspace(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	setPort(t, root, port)
+	ws := load(t, root)
+	env := noFaults(Env{WS: ws, Targets: []string{"kvstore"}, DockerErr: errors.New("x")})
+
+	fs := Run(context.Background(), env)
+	f := one(t, fs, "ports")
+	if f.Severity != Blocker || !strings.Contains(f.Message, fmt.Sprintf("port %d (kvstore) is already in use", port)) ||
+		!strings.Contains(f.Fix, fmt.Sprintf("ss -ltnp 'sport = :%d'", port)) || !strings.Contains(f.Fix, "--isolated") {
+		t.Errorf("ports finding = %+v", f)
+	}
+	// Published by the workspace's own running stack: not a conflict.
+	env.PortOwner = func(p int) string {
+		if p == port {
+			return "kvstore"
+		}
+		return ""
+	}
+	if f := one(t, Run(context.Background(), env), "ports"); f.Severity != OK {
+		t.Errorf("own stack's port reported: %+v", f)
+	}
+	// Freed: ok.
+	env.PortOwner = nil
+	l.Close()
+	if f := one(t, Run(context.Background(), env), "ports"); f.Severity != OK {
+		t.Errorf("after closing the listener: %+v", f)
+	}
+}
+
+func git(t *testing.T, dir string, args ...string) {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir}, args...)...)
+	cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@example.com")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
+
+func TestSourceMissing(t *testing.T) {
+	root := testutil.CopyWorkspace(t)
+	src := filepath.Join(root, "apps", "markdown-renderer")
+	if err := os.RemoveAll(src); err != nil {
+		t.Fatal(err)
+	}
+	env := noFaults(Env{WS: load(t, root), Targets: []string{"repo-manager"}, DockerErr: errors.New("x")})
+	fs := Run(context.Background(), env)
+	f := one(t, fs, "sources")
+	if f.Severity != Blocker || !strings.Contains(f.Message, "source folder of markdown-renderer is missing: "+src) ||
+		!strings.Contains(f.Fix, "sources.markdown-renderer in clocal.local.yaml") {
+		t.Errorf("sources finding (not a git checkout, no repo:) = %+v", f)
+	}
+
+	// With repo: in service.yaml, the fix is the clone command.
+	sy := filepath.Join(root, "services", "markdown-renderer", "service.yaml")
+	data, _ := os.ReadFile(sy)
+	if err := os.WriteFile(sy, append(data, []byte("repo: git@example.com:coding/markdown-renderer.git\n")...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env.WS = load(t, root)
+	if f := one(t, Run(context.Background(), env), "sources"); f.Fix != "git clone git@example.com:coding/markdown-renderer.git "+src {
+		t.Errorf("fix with repo: = %q", f.Fix)
+	}
+}
+
+func TestSourceMissingFromGitCheckoutFixRestoresIt(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	root := testutil.CopyWorkspace(t)
+	git(t, root, "init", "-q")
+	git(t, root, "add", "-A")
+	git(t, root, "commit", "-q", "-m", "workspace")
+	if err := os.RemoveAll(filepath.Join(root, "apps", "kvstore")); err != nil {
+		t.Fatal(err)
+	}
+	env := noFaults(Env{WS: load(t, root), Targets: []string{"kvstore"}, DockerErr: errors.New("x")})
+	f := one(t, Run(context.Background(), env), "sources")
+	want := fmt.Sprintf("git -C %s checkout HEAD -- apps/kvstore", root)
+	if f.Severity != Blocker || f.Fix != want {
+		t.Fatalf("sources finding = %+v, want fix %q", f, want)
+	}
+	// The fix is a command that works.
+	if out, err := exec.Command("sh", "-c", f.Fix).CombinedOutput(); err != nil {
+		t.Fatalf("running the fix %q: %v\n%s", f.Fix, err, out)
+	}
+	if f := one(t, Run(context.Background(), env), "sources"); f.Severity != OK {
+		t.Errorf("after the fix: %+v", f)
+	}
+}
+
+func TestBuildToolMissing(t *testing.T) {
+	ws := load(t, testutil.RepoRoot())
+	env := noFaults(Env{WS: ws, Targets: []string{"repo-manager"}, DockerErr: errors.New("x")})
+	env.LookPath = func(tool string) (string, error) {
+		if tool == "go" {
+			return "", exec.ErrNotFound
+		}
+		return "/usr/bin/" + tool, nil
+	}
+	fs := find(Run(context.Background(), env), "build-tools")
+	if len(fs) != 3 {
+		t.Fatalf("build-tools findings = %+v, want one per service of repo-manager's closure", fs)
+	}
+	for _, f := range fs {
+		if f.Severity != Blocker || !strings.Contains(f.Message, `runs "go", which is not on PATH`) || !strings.Contains(f.Fix, "install Go") {
+			t.Errorf("build-tools finding = %+v", f)
+		}
+	}
+	env.LookPath = func(tool string) (string, error) { return "/usr/bin/" + tool, nil }
+	if f := one(t, Run(context.Background(), env), "build-tools"); f.Severity != OK {
+		t.Errorf("all tools present: %+v", f)
+	}
+}
+
+func TestScriptTools(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "services", "repo-manager", "build.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(ScriptTools(string(data)), ",")
+	if got != "go,mkdir" {
+		t.Errorf("tools of repo-manager's build.sh = %s, want go,mkdir", got)
+	}
+	cases := map[string]string{
+		"set -eu\ncd x && make -j4\n":                      "make",
+		"VERSION=1 CGO_ENABLED=0 go build .\n":             "go",
+		"# npm install\nif command -v yarn; then yarn; fi": "yarn",
+		"docker run -it --rm img sh -c 'x' | tee log\n":    "docker,tee",
+		"out=$(git rev-parse HEAD)\n":                      "git",
+		"./gradlew build\n":                                "",
+	}
+	for script, want := range cases {
+		if got := strings.Join(ScriptTools(script), ","); got != want {
+			t.Errorf("ScriptTools(%q) = %q, want %q", script, got, want)
+		}
+	}
+}
+
+func TestUnknownTargetBlocks(t *testing.T) {
+	ws := load(t, testutil.RepoRoot())
+	fs := Run(context.Background(), noFaults(Env{WS: ws, Targets: []string{"no-such-profile"}, DockerErr: errors.New("x")}))
+	if f := one(t, fs, "targets"); f.Severity != Blocker || !strings.Contains(f.Fix, "clocal profiles") {
+		t.Errorf("targets finding = %+v", f)
+	}
+}

@@ -1,0 +1,129 @@
+package workspace_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/clocal-dev/clocal/internal/convert"
+	"github.com/clocal-dev/clocal/internal/workspace"
+)
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	for p, c := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+const dotenvJob = `job {
+  name: "a-1"
+  image: "img"
+  run_on_host: "h-a"
+  envs { key: "port" value: "80" }
+  envs { key: "FROM_JOB" value: "job" }
+  envs { key: "LAYER" value: "job" }
+}
+`
+
+// TestDotEnvLayering: .env variables reach every service, after the service file's env and
+// the profile's overrides, before clocal.local.yaml.
+func TestDotEnvLayering(t *testing.T) {
+	root := writeFiles(t, map[string]string{
+		"clocal.yaml":             "name: t\n",
+		"services/a/a.job":        dotenvJob,
+		"services/a/service.yaml": "env: {LAYER: service, SVC_ONLY: s, PROFILE_BEATEN: service}\n",
+		"services/b/b.job":        strings.ReplaceAll(dotenvJob, "a-1", "b-1"),
+		"profiles/p.yaml":         "services: [a, b]\noverrides:\n  a: {env: {LAYER: profile, PROFILE_BEATEN: profile}}\n",
+		".env":                    "# my secrets\n\nexport API_TOKEN=\"s3cr=t\"\nLAYER=dotenv\nDOT='quoted # not a comment'\nLOCAL_BEATS=dotenv\n",
+		"clocal.local.yaml":       "env:\n  a: {LOCAL_BEATS: local}\n",
+	})
+	ws, err := workspace.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := ws.Resolve([]string{"p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := convert.FromWorkspace(ws, sel, convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml, err := plan.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := convert.Load(t.Context(), yaml, "t", root)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, yaml)
+	}
+	want := map[string]map[string]string{
+		"a": {"FROM_JOB": "job", "SVC_ONLY": "s", "LAYER": "dotenv", "PROFILE_BEATEN": "profile", "API_TOKEN": "s3cr=t", "DOT": "quoted # not a comment", "LOCAL_BEATS": "local"},
+		"b": {"FROM_JOB": "job", "LAYER": "dotenv", "API_TOKEN": "s3cr=t", "LOCAL_BEATS": "dotenv"},
+	}
+	for svc, env := range want {
+		got := p.Services[svc].Environment
+		for k, v := range env {
+			if got[k] == nil || *got[k] != v {
+				t.Errorf("%s: %s = %v, want %q", svc, k, got[k], v)
+			}
+		}
+	}
+}
+
+// TestDotEnvBad: every bad .env line is one FILE:LINE error; the workspace does not load.
+func TestDotEnvBad(t *testing.T) {
+	root := writeFiles(t, map[string]string{
+		"clocal.yaml":      "name: t\n",
+		"services/a/a.job": dotenvJob,
+		".env":             "OK=1\nno equals sign\n1BAD=x\nA B=c\n=empty\n",
+	})
+	_, err := workspace.Load(root)
+	if err == nil {
+		t.Fatal("bad .env loaded")
+	}
+	want := []string{
+		`.env:2: want KEY=VALUE (no "=" on the line)`,
+		`.env:3: invalid variable name "1BAD" (letters, digits, '_', '.', '-'; not starting with a digit)`,
+		`.env:4: invalid variable name "A B" (letters, digits, '_', '.', '-'; not starting with a digit)`,
+		`.env:5: invalid variable name "" (letters, digits, '_', '.', '-'; not starting with a digit)`,
+	}
+	if got := err.Error(); got != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	for _, data := range []string{"A=\x00\n", "A=\xff\n"} {
+		if _, errs := workspace.ParseDotEnv(".env", []byte(data)); len(errs) != 1 {
+			t.Errorf("ParseDotEnv(%q): %v, want one error", data, errs)
+		}
+	}
+}
+
+// TestDotEnvIgnored: .env and clocal.local.yaml are git-ignored in the repository.
+func TestDotEnvIgnored(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", ".gitignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	for _, want := range []string{".env", "/clocal.local.yaml", "/.clocal/"} {
+		found := false
+		for _, l := range lines {
+			if strings.TrimSpace(l) == want {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf(".gitignore lacks %q", want)
+		}
+	}
+}

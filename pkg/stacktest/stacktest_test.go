@@ -1,0 +1,128 @@
+package stacktest_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+
+	"github.com/clocal-dev/clocal/internal/stack"
+	"github.com/clocal-dev/clocal/internal/testutil"
+	"github.com/clocal-dev/clocal/pkg/stacktest"
+)
+
+// A test suite starts the trimmed stack it needs with one call; the teardown is registered
+// with t.Cleanup. (This example is compiled, not run: it needs the *testing.T of a test.)
+func ExampleStartStack() {
+	testRepoManager := func(t *testing.T) {
+		s := stacktest.StartStack(t, "repo-manager") // repo-manager, kvstore, markdown-renderer
+		resp, err := http.Get(s.URL("repo-manager") + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("healthz: %s", resp.Status)
+		}
+		t.Logf("project %s, kvstore at %s", s.Project, s.Services["kvstore"].Addr)
+	}
+	_ = testRepoManager
+}
+
+// labelled counts what carries the project's compose label.
+func labelled(t *testing.T, docker client.APIClient, project string) (ctrs []container.Summary, nets, vols int) {
+	t.Helper()
+	ctx := context.Background()
+	f := filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project))
+	ctrs, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nl, err := docker.NetworkList(ctx, network.ListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vl, err := docker.VolumeList(ctx, volume.ListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctrs, len(nl), len(vl.Volumes)
+}
+
+// TestStartStack starts two stacks of the same target at once (the workspace found from the
+// working directory, as in a company test suite), checks they are separate, healthy,
+// labelled with this process as owner, and that t.Cleanup leaves nothing of either.
+func TestStartStack(t *testing.T) {
+	docker := testutil.RequireDocker(t)
+	host, _ := os.Hostname()
+	var mu sync.Mutex
+	var projects []string
+	t.Run("two stacks", func(t *testing.T) {
+		// Two parallel subtests: StartStack reports with t.Fatalf, which belongs on the
+		// test's own goroutine.
+		stacks := make([]*stacktest.Stack, 2)
+		for i := range stacks {
+			t.Run("start", func(t *testing.T) {
+				t.Parallel()
+				s := stacktest.StartStack(t, "kvstore", stacktest.WithTimeout(8*time.Minute))
+				mu.Lock()
+				projects = append(projects, s.Project)
+				stacks[i] = s
+				mu.Unlock()
+				check(t, docker, s, host)
+			})
+		}
+	})
+	if len(projects) != 2 || projects[0] == projects[1] {
+		t.Fatalf("projects %v, want two distinct", projects)
+	}
+	for _, p := range projects {
+		if ctrs, nets, vols := labelled(t, docker, p); len(ctrs)+nets+vols > 0 {
+			t.Errorf("after t.Cleanup %s still has %d containers, %d networks, %d volumes", p, len(ctrs), nets, vols)
+		}
+	}
+}
+
+func check(t *testing.T, docker client.APIClient, s *stacktest.Stack, host string) {
+	t.Helper()
+	if len(s.Services) != 1 {
+		t.Errorf("services %v, want kvstore only", s.Services)
+	}
+	kv := s.Services["kvstore"]
+	if kv.Ports[7700] == "" || kv.Ports[7700] != kv.Addr {
+		t.Errorf("kvstore ports %v addr %q", kv.Ports, kv.Addr)
+	}
+	if !strings.HasPrefix(kv.Addr, "127.0.0.1:") || kv.Addr == "127.0.0.1:7700" {
+		t.Errorf("kvstore published on %s: want a daemon-chosen port on 127.0.0.1", kv.Addr)
+	}
+	resp, err := http.Get(s.URL("kvstore") + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || body["service"] != "kvstore" {
+		t.Errorf("GET / = %s %v", resp.Status, body)
+	}
+	ctrs, nets, _ := labelled(t, docker, s.Project)
+	if len(ctrs) != 1 || nets != 1 {
+		t.Errorf("%s: %d containers, %d networks", s.Project, len(ctrs), nets)
+	}
+	for _, c := range ctrs {
+		if c.Labels[stack.LabelOwnerPID] != strconv.Itoa(os.Getpid()) || c.Labels[stack.LabelOwnerHost] != host {
+			t.Errorf("container %v owner labels %q@%q, want this process %d@%s", c.Names, c.Labels[stack.LabelOwnerPID], c.Labels[stack.LabelOwnerHost], os.Getpid(), host)
+		}
+	}
+}
