@@ -121,8 +121,8 @@ func TestInterruptMidStart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			editFile(t, svcFile, "-healthcheck], interval: 1s, timeout: 2s, retries: 30",
-				"-no-such-flag], interval: 1s, timeout: 2s, retries: 1000")
+			editFile(t, svcFile, "-healthcheck], interval: 1s, timeout: 10s, retries: 60",
+				"-no-such-flag], interval: 1s, timeout: 10s, retries: 1000")
 			project := testProject(t)
 			cleanupStack(t, docker, root, project)
 			p := startClocal(t, nil, "-w", root, "-p", project, "up", "repo-manager", "--ephemeral-ports")

@@ -108,8 +108,8 @@ func TestUpdateRollsBackUnhealthyImage(t *testing.T) {
 	defer cancel()
 	ws := testutil.CopyWorkspace(t)
 	project := testProject(t)
-	// Fewer retries: B is found unhealthy within seconds instead of 30.
-	ugEdit(t, filepath.Join(ws, "services/kvstore/service.yaml"), "retries: 30", "retries: 3")
+	// Fewer retries: B is found unhealthy within seconds instead of a minute.
+	ugEdit(t, filepath.Join(ws, "services/kvstore/service.yaml"), "retries: 60", "retries: 3")
 	var created []string
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
