@@ -20,6 +20,8 @@ import (
 	"github.com/docker/compose/v2/pkg/api"
 	"github.com/docker/compose/v2/pkg/compose"
 	"github.com/docker/compose/v2/pkg/progress"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 	"github.com/sirupsen/logrus"
 )
@@ -299,6 +301,37 @@ func (c *conn) checkImages(ctx context.Context, p *types.Project) error {
 	return nil
 }
 
+// allRunning reports whether every service of p that runs containers has at least its
+// scale of running containers (one-off containers aside).
+func (c *conn) allRunning(ctx context.Context, p *types.Project) (bool, error) {
+	list, err := c.api.ContainerList(ctx, container.ListOptions{
+		All: true,
+		Filters: filters.NewArgs(
+			filters.Arg("label", api.ProjectLabel+"="+p.Name),
+			filters.Arg("label", api.OneoffLabel+"=False"),
+		),
+	})
+	if err != nil {
+		return false, err
+	}
+	running := map[string]int{}
+	for _, ctr := range list {
+		if ctr.State != container.StateRunning {
+			return false, nil
+		}
+		running[ctr.Labels[api.ServiceLabel]]++
+	}
+	for name, s := range p.Services {
+		if s.Provider != nil {
+			continue
+		}
+		if running[name] < s.GetScale() {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 func waitable(p *types.Project, services []string) []string {
 	var out []string
 	for _, name := range services {
@@ -345,22 +378,30 @@ func (e *composeEngine) Up(ctx context.Context, p *types.Project, o UpOptions) e
 	if o.Wait {
 		startTimeout = o.WaitTimeout
 	}
-	err = c.svc.Up(ctx, proj, api.UpOptions{
-		Create: api.CreateOptions{
-			Services:             o.Services,
-			RemoveOrphans:        o.RemoveOrphans,
-			Recreate:             rec,
-			RecreateDependencies: recDeps,
-			Inherit:              !o.RenewAnonVolumes,
-			Timeout:              o.StopTimeout,
-			QuietPull:            true,
-		},
-		Start: api.StartOptions{
-			Project:     proj,
-			Services:    o.Services,
-			WaitTimeout: startTimeout,
-		},
+	// compose's Up is Create then Start. Start walks the dependency graph and, before each
+	// service with a depends_on condition, polls on a 500 ms ticker even when everything
+	// already runs: half a second per level of the graph for an up with nothing to do. So
+	// Create (which recreates whatever changed), and Start only when some container of
+	// the project is not running; readiness is checked by waitReady below either way.
+	err = c.svc.Create(ctx, proj, api.CreateOptions{
+		Services:             o.Services,
+		RemoveOrphans:        o.RemoveOrphans,
+		Recreate:             rec,
+		RecreateDependencies: recDeps,
+		Inherit:              !o.RenewAnonVolumes,
+		Timeout:              o.StopTimeout,
+		QuietPull:            true,
 	})
+	if err == nil {
+		var running bool
+		if running, err = c.allRunning(ctx, proj); err == nil && !running {
+			err = c.svc.Start(ctx, proj.Name, api.StartOptions{
+				Project:     proj,
+				Services:    o.Services,
+				WaitTimeout: startTimeout,
+			})
+		}
+	}
 	if err != nil {
 		if o.Wait && o.WaitTimeout > 0 && time.Since(started) >= o.WaitTimeout && ctx.Err() == nil {
 			// compose gave up waiting for a depends_on condition: name the late services.

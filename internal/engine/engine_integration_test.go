@@ -308,6 +308,10 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("Up after Replace recreated containers: before %v/%v after %v/%v",
 				after3["db"].ID[:12], after3["web"].ID[:12], final["db"].ID[:12], final["web"].ID[:12])
 		}
+		// Up skips compose's start phase only when everything runs: the stopped db is started.
+		if final["db"].State != "running" || final["web"].State != "running" {
+			t.Errorf("after Up: db %s, web %s; want both running", final["db"].State, final["web"].State)
+		}
 		webURL = fmt.Sprintf("http://127.0.0.1:%d/", final["web"].Publishers[0].PublishedPort)
 	})
 
