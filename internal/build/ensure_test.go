@@ -25,24 +25,6 @@ import (
 	"github.com/clocal-dev/clocal/internal/testutil"
 )
 
-// syncBuffer is an io.Writer safe for the concurrent writes of a build.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // service writes a service folder: files relative to it; returns its Spec with
 // Dir = Context = the folder, Outputs = .src/, no source.
 func service(t *testing.T, name string, files map[string]string) build.Spec {
@@ -62,8 +44,8 @@ func service(t *testing.T, name string, files map[string]string) build.Spec {
 	return s
 }
 
-func newBuilder(t *testing.T, cli client.APIClient) (*build.Builder, *syncBuffer) {
-	out := &syncBuffer{}
+func newBuilder(t *testing.T, cli client.APIClient) (*build.Builder, *testutil.SyncBuffer) {
+	out := &testutil.SyncBuffer{}
 	return &build.Builder{Docker: cli, Out: out, CacheDir: filepath.Join(t.TempDir(), "cache")}, out
 }
 

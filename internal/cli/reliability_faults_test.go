@@ -63,7 +63,7 @@ func TestChattyService(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logsErr syncBuffer
+	var logsErr testutil.SyncBuffer
 	logs.Stderr = &logsErr
 	if err := logs.Start(); err != nil {
 		t.Fatal(err)

@@ -4,9 +4,7 @@ package cli
 // subprocess, fixture workspaces copied into temp dirs, and Docker-side checks.
 
 import (
-	"bytes"
 	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +17,8 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+
+	"github.com/clocal-dev/clocal/internal/testutil"
 )
 
 var (
@@ -64,29 +64,11 @@ func removeTestBinary() {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer goroutine and a polling reader.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // proc is a clocal subprocess.
 type proc struct {
 	t        testing.TB
 	cmd      *exec.Cmd
-	out, err syncBuffer
+	out, err testutil.SyncBuffer
 	done     chan struct{}
 	code     int
 }
@@ -164,38 +146,7 @@ func (p *proc) waitOutput(s string, timeout time.Duration) {
 // copyFixture copies a folder (a fixture workspace) into a fresh temp dir.
 func copyFixture(t testing.TB, src string) string {
 	t.Helper()
-	dst := t.TempDir()
-	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if info.IsDir() && (info.Name() == ".src" || info.Name() == ".clocal") {
-			return filepath.SkipDir
-		}
-		target := filepath.Join(dst, rel)
-		if info.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		in, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer in.Close()
-		out, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, info.Mode().Perm())
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-		return out.Close()
-	})
-	if err != nil {
-		t.Fatalf("copy %s: %v", src, err)
-	}
-	return dst
+	return testutil.CopyDir(t, src)
 }
 
 // faultsWorkspace returns a copy of testdata/faults (a chatty and a zombie-making service).

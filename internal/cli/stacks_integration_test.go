@@ -296,23 +296,6 @@ func TestStacktestHelperProcess(t *testing.T) {
 	select {}
 }
 
-type skSyncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *skSyncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *skSyncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type killedRun struct {
 	cmd     *exec.Cmd
 	project string
@@ -322,7 +305,7 @@ type killedRun struct {
 func startKilledRun(t *testing.T, target string) (*killedRun, error) {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestStacktestHelperProcess$", "-test.timeout=20m")
 	cmd.Env = append(os.Environ(), "CLOCAL_STACKTEST_HELPER=1", "CLOCAL_STACKTEST_TARGET="+target)
-	stderr := &skSyncBuf{}
+	stderr := &testutil.SyncBuffer{}
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

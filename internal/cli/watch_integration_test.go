@@ -63,29 +63,10 @@ func (e dlEvent) String() string {
 
 // dlJSONLog is the stdout of a running command: it collects what is written and decodes the
 // JSON values (the indented `up --json` object, then one event per line).
-type dlJSONLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
+type dlJSONLog struct{ testutil.SyncBuffer }
 
-func (l *dlJSONLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *dlJSONLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// values decodes every complete JSON value written so far. Anything that is not JSON on
-// stdout is a failure: --json output must be machine-readable.
 func (l *dlJSONLog) values() ([]json.RawMessage, error) {
-	l.mu.Lock()
-	data := append([]byte(nil), l.buf.Bytes()...)
-	l.mu.Unlock()
+	data := []byte(l.String())
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var out []json.RawMessage
 	for {
@@ -114,30 +95,13 @@ func (l *dlJSONLog) events() ([]dlEvent, error) {
 	return evs, err
 }
 
-type dlSyncBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *dlSyncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *dlSyncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
-
 // dlRun is a clocal command running in the background with a context the test cancels
 // (Ctrl-C).
 type dlRun struct {
 	t      *testing.T
 	args   []string
 	out    *dlJSONLog
-	errOut *dlSyncBuf
+	errOut *testutil.SyncBuffer
 	cancel context.CancelFunc
 	done   chan int // exit code
 	code   int
@@ -147,7 +111,7 @@ type dlRun struct {
 func dlStart(t *testing.T, args ...string) *dlRun {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &dlRun{t: t, args: args, out: &dlJSONLog{}, errOut: &dlSyncBuf{}, cancel: cancel, done: make(chan int, 1)}
+	r := &dlRun{t: t, args: args, out: &dlJSONLog{}, errOut: &testutil.SyncBuffer{}, cancel: cancel, done: make(chan int, 1)}
 	no := false
 	ios := &IOStreams{In: strings.NewReader(""), Out: r.out, ErrOut: r.errOut, TTY: &no, NoColor: true}
 	go func() {

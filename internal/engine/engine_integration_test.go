@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -65,34 +64,16 @@ func serverImage(t *testing.T) string {
 	return imageTag
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type testEnv struct {
 	e        engine.Engine
 	api      client.APIClient
-	out, err *syncBuffer
+	out, err *testutil.SyncBuffer
 }
 
 func newEnv(t *testing.T) *testEnv {
 	t.Helper()
 	api := testutil.RequireDocker(t)
-	out, errw := &syncBuffer{}, &syncBuffer{}
+	out, errw := &testutil.SyncBuffer{}, &testutil.SyncBuffer{}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	e, err := engine.New(ctx, engine.Options{Out: out, Err: errw, ProgressMode: "plain"})

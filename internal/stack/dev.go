@@ -218,12 +218,16 @@ func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
 		return devloop.Diff{}, err
 	}
 	if err := d.St.ensureSupportImages(ctx, plan); err != nil {
+		d.St.WS = old
 		return devloop.Diff{}, err
 	}
 	d.mu.Lock()
 	diff := diffProjects(d.project, p)
 	d.mu.Unlock()
 	if err := d.St.Engine.Up(ctx, p, engine.UpOptions{RemoveOrphans: true, Wait: true, WaitTimeout: d.WaitTimeout}); err != nil {
+		// Keep the workspace, selection and project of the loop consistent (the ones it
+		// ran before): the next save of a config file tries the whole reload again.
+		d.St.WS = old
 		return diff, err
 	}
 	_ = d.St.SaveState(State{Targets: d.Targets, Services: sel.Services, EphemeralPorts: d.St.Convert.EphemeralPorts, BindAddress: d.St.Convert.BindAddress})

@@ -32,6 +32,17 @@ func CopyWorkspace(t testing.TB) string {
 	return dst
 }
 
+// CopyDir copies the folder src (a fixture workspace) into a fresh temp dir and returns
+// its path; build outputs (.src), clocal state (.clocal) and .git are left out.
+func CopyDir(t testing.TB, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	if err := copyTree(src, dst); err != nil {
+		t.Fatalf("copy %s: %v", src, err)
+	}
+	return dst
+}
+
 func copyTree(src, dst string) error {
 	return filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
 		if err != nil {

@@ -1,0 +1,453 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/clocal-dev/clocal/internal/build"
+	"github.com/clocal-dev/clocal/internal/devloop"
+	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/engine/enginetest"
+	"github.com/clocal-dev/clocal/internal/watch"
+	"github.com/clocal-dev/clocal/internal/workspace"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+func loadProject(t *testing.T, name, yaml string) *types.Project {
+	t.Helper()
+	p, err := engine.LoadProject(context.Background(), name, t.TempDir(), []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDiffProjects(t *testing.T) {
+	const base = `
+services:
+  db: {image: db:1, environment: {A: "1"}}
+  web: {image: web:1, depends_on: [db], labels: {dev.clocal.service: web}}
+  cache: {image: cache:1}
+`
+	for _, tc := range []struct {
+		name string
+		b    string
+		// labels are added to every service of b as CustomLabels (like Stack.Labels)
+		labels map[string]string
+		// bName is b's project name (compose labels differ with it)
+		bName string
+		want  devloop.Diff
+	}{
+		{name: "identical", b: base},
+		{
+			name: "custom labels and project name ignored", b: base, bName: "other",
+			labels: map[string]string{LabelOwnerPID: "1234"},
+		},
+		{
+			name: "added, removed, changed",
+			b: `
+services:
+  db: {image: db:1, environment: {A: "1"}}
+  web: {image: web:2, depends_on: [db], labels: {dev.clocal.service: web}}
+  queue: {image: queue:1}
+  api: {image: api:1}
+`,
+			want: devloop.Diff{Added: []string{"api", "queue"}, Removed: []string{"cache"}, Changed: []string{"web"}},
+		},
+		{
+			name: "env change",
+			b: `
+services:
+  db: {image: db:1, environment: {A: "2"}}
+  web: {image: web:1, depends_on: [db], labels: {dev.clocal.service: web}}
+  cache: {image: cache:1}
+`,
+			want: devloop.Diff{Changed: []string{"db"}},
+		},
+		{
+			// the service's own labels: are configuration, not clocal's bookkeeping
+			name: "compose labels are configuration",
+			b: `
+services:
+  db: {image: db:1, environment: {A: "1"}}
+  web: {image: web:1, depends_on: [db], labels: {dev.clocal.service: web2}}
+  cache: {image: cache:1}
+`,
+			want: devloop.Diff{Changed: []string{"web"}},
+		},
+		{
+			name: "dependency change",
+			b: `
+services:
+  db: {image: db:1, environment: {A: "1"}}
+  web: {image: web:1, labels: {dev.clocal.service: web}}
+  cache: {image: cache:1}
+`,
+			want: devloop.Diff{Changed: []string{"web"}},
+		},
+		{
+			name: "everything removed",
+			b:    "services:\n  other: {image: o:1}\n",
+			want: devloop.Diff{Added: []string{"other"}, Removed: []string{"cache", "db", "web"}},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := loadProject(t, "p", base)
+			name := tc.bName
+			if name == "" {
+				name = "p"
+			}
+			b := loadProject(t, name, tc.b)
+			for n, svc := range b.Services {
+				for k, v := range tc.labels {
+					svc.CustomLabels[k] = v
+				}
+				b.Services[n] = svc
+			}
+			got := diffProjects(a, b)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("diffProjects = %+v, want %+v", got, tc.want)
+			}
+			// diffProjects must not strip the labels of the projects it compares
+			for n, svc := range b.Services {
+				if svc.CustomLabels["com.docker.compose.project"] != name {
+					t.Errorf("service %s lost its labels: %v", n, svc.CustomLabels)
+				}
+			}
+		})
+	}
+}
+
+// buildFixture is the fixture workspace with repo-manager built locally (Dockerfile,
+// build.sh, outputs, an extra input folder, an ignore list).
+func buildFixture(t *testing.T) string {
+	return CopyFixture(t, map[string]string{
+		"services/repo-manager/Dockerfile": "FROM scratch\n",
+		"services/repo-manager/build.sh":   "#!/bin/sh\n",
+		"services/repo-manager/service.yaml": `source: ../../apps/repo-manager
+depends_on: [kvstore]
+env: {LOG_LEVEL: debug}
+mounts: {/cache: ./.data/repo-manager}
+configs: [{source: config/app.json, target: /etc/app/app.json}]
+build: {outputs: [.src, bin/server], inputs: [../../lib]}
+watch: {ignore: ["*.log", tmp/]}
+`,
+	})
+}
+
+func TestWatchTargets(t *testing.T) {
+	ws := LoadFixture(t, nil)
+	r := ws.Root
+	shared := []string{filepath.Join(r, "clocal.yaml"), filepath.Join(r, "clocal.local.yaml"), filepath.Join(r, ".env"),
+		filepath.Join(r, "profiles", "dev.yaml"), filepath.Join(r, "profiles", "mailer.yaml")}
+	// services without a Dockerfile or source: only their definition files; unknown names skipped
+	got := watchTargets(ws, []string{"kvstore", "nope", "search-2"})
+	want := []watch.Target{
+		{Service: "kvstore", Files: append([]string{
+			filepath.Join(r, "services", "kvstore", "service.yaml"),
+			filepath.Join(r, "services", "kvstore", "kvstore.job"),
+		}, shared...)},
+		{Service: "search-2", Files: append([]string{
+			filepath.Join(r, "services", "search", "service.yaml"),
+			filepath.Join(r, "services", "search", "search.job"),
+		}, shared...)},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("watchTargets =\n%+v\nwant\n%+v", got, want)
+	}
+
+	ws2, err := workspace.Load(buildFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = ws2.Root
+	dir := filepath.Join(r, "services", "repo-manager")
+	got = watchTargets(ws2, []string{"repo-manager"})
+	outputs := []string{filepath.Join(dir, ".src"), filepath.Join(dir, "bin", "server")}
+	want = []watch.Target{
+		{
+			Service: "repo-manager",
+			Root:    filepath.Join(r, "elsewhere", "rm"), // clocal.local.yaml's source wins
+			Ignore:  []string{"*.log", "tmp/"},
+			Outputs: outputs,
+			Files: []string{
+				filepath.Join(dir, "Dockerfile"),
+				filepath.Join(dir, "build.sh"),
+				filepath.Join(dir, "service.yaml"),
+				filepath.Join(dir, "repo-manager.job"),
+				filepath.Join(r, "clocal.yaml"), filepath.Join(r, "clocal.local.yaml"), filepath.Join(r, ".env"),
+				filepath.Join(r, "profiles", "dev.yaml"), filepath.Join(r, "profiles", "mailer.yaml"),
+			},
+		},
+		{Service: "repo-manager", Root: filepath.Join(r, "lib"), Outputs: outputs},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("watchTargets =\n%+v\nwant\n%+v", got, want)
+	}
+	// build outputs are never watched themselves
+	for _, tg := range got {
+		for _, o := range tg.Outputs {
+			if tg.Root == o || strings.HasPrefix(tg.Root, o+string(filepath.Separator)) {
+				t.Errorf("root %s is a build output", tg.Root)
+			}
+			for _, f := range tg.Files {
+				if f == o || strings.HasPrefix(f, o+string(filepath.Separator)) {
+					t.Errorf("file %s is a build output", f)
+				}
+			}
+		}
+	}
+}
+
+func TestConfigFiles(t *testing.T) {
+	ws, err := workspace.Load(buildFixture(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ws.Root
+	want := map[string]bool{}
+	for _, p := range []string{
+		"clocal.yaml", "clocal.local.yaml", ".env",
+		"profiles/dev.yaml", "profiles/mailer.yaml",
+		// service files count even where absent (mailer, markdown): creating one changes the project
+		"services/kvstore/service.yaml", "services/kvstore/kvstore.job",
+		"services/mailer/service.yaml", "services/mailer/mailer.job",
+		"services/markdown/service.yaml", "services/markdown/markdown.job",
+		"services/repo-manager/service.yaml", "services/repo-manager/repo-manager.job",
+		"services/search/service.yaml", "services/search/search.job",
+	} {
+		want[filepath.Join(r, filepath.FromSlash(p))] = true
+	}
+	if got := configFiles(ws); !reflect.DeepEqual(got, want) {
+		t.Errorf("configFiles =\n%v\nwant\n%v", got, want)
+	}
+
+	// Dev.IsConfig answers from the same set: sources, build files and outputs are not config.
+	s := New(ws, "cfg", nil, nil, nil)
+	d := NewDev(s, []string{"dev"}, &UpResult{Selection: resolve(t, ws, "dev"), Builds: map[string]build.Result{"repo-manager": {Image: "clocal/repo-manager:abc"}}}, time.Second)
+	for path, want := range map[string]bool{
+		filepath.Join(r, "services", "repo-manager", "repo-manager.job"): true,
+		filepath.Join(r, "profiles", "mailer.yaml"):                      true,
+		filepath.Join(r, ".env"):                                         true,
+		filepath.Join(r, "services", "repo-manager", "Dockerfile"):       false,
+		filepath.Join(r, "services", "repo-manager", "build.sh"):         false,
+		filepath.Join(r, "services", "repo-manager", ".src", "x"):        false,
+		filepath.Join(r, "elsewhere", "rm", "main.go"):                   false,
+		"services/kvstore/kvstore.job":                                   false, // relative: the watcher reports absolute paths
+	} {
+		if got := d.IsConfig(path); got != want {
+			t.Errorf("IsConfig(%s) = %v, want %v", path, got, want)
+		}
+	}
+	if img, _ := d.Current(context.Background(), "repo-manager"); img != "clocal/repo-manager:abc" {
+		t.Errorf("Current(repo-manager) = %q", img)
+	}
+	if img, _ := d.Current(context.Background(), "kvstore"); img != "" {
+		t.Errorf("Current(kvstore) = %q, want \"\" (production image, not built)", img)
+	}
+	if got := d.WatchTargets(); len(got) == 0 || got[0].Service != "kvstore" {
+		t.Errorf("WatchTargets of dev = %+v", got)
+	}
+}
+
+// startDev brings search-2 (and kvstore) up on a fake engine and returns its dev loop.
+func startDev(t *testing.T) (*Dev, *enginetest.Fake) {
+	t.Helper()
+	ws := LoadFixture(t, nil)
+	f := &enginetest.Fake{}
+	s := New(ws, "dev", f, nil, nil)
+	res, err := s.Up(context.Background(), []string{"search-2"}, UpOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Reset()
+	return NewDev(s, []string{"search-2"}, res, 3*time.Second), f
+}
+
+func TestDevReplace(t *testing.T) {
+	ctx := context.Background()
+	d, f := startDev(t)
+	d.St.WS.Services["kvstore"].File.RestartDependents = true
+
+	if err := d.Replace(ctx, "search-2", "search:dev"); err != nil {
+		t.Fatal(err)
+	}
+	calls := f.Calls()
+	if len(calls) != 1 || calls[0].Method != "Replace" || !reflect.DeepEqual(calls[0].Services, []string{"search-2"}) ||
+		calls[0].Options.(engine.ReplaceOptions).WaitTimeout != 3*time.Second {
+		t.Fatalf("calls %+v", calls)
+	}
+	if img, _ := d.Current(ctx, "search-2"); img != "search:dev" {
+		t.Errorf("Current = %q", img)
+	}
+	if got := d.Project().Services["search-2"].Image; got != "search:dev" {
+		t.Errorf("project image %q", got)
+	}
+	data, err := os.ReadFile(filepath.Join(d.St.ProjectDir(), "compose.yaml"))
+	if err != nil || !strings.Contains(string(data), "image: search:dev") {
+		t.Errorf("compose.yaml not rewritten with the new image (%v):\n%s", err, data)
+	}
+
+	// restart_dependents: search-2 depends on kvstore and is restarted after it
+	f.Reset()
+	if err := d.Replace(ctx, "kvstore", "kvstore:dev"); err != nil {
+		t.Fatal(err)
+	}
+	if rs := f.CallsTo("Restart"); len(rs) != 1 || !reflect.DeepEqual(rs[0].Services, []string{"search-2"}) || rs[0].Project != "dev" {
+		t.Errorf("Restart calls %+v", rs)
+	}
+	// both replacements are kept
+	if got := d.Project().Services["search-2"].Image; got != "search:dev" {
+		t.Errorf("search-2 image after kvstore's replacement: %q", got)
+	}
+
+	// a failed replacement keeps the previous image
+	f.Reset()
+	boom := errors.New("boom")
+	f.FailNext("Replace", boom)
+	if err := d.Replace(ctx, "search-2", "search:broken"); !errors.Is(err, boom) {
+		t.Errorf("err %v", err)
+	}
+	if img, _ := d.Current(ctx, "search-2"); img != "search:dev" {
+		t.Errorf("Current after a failed Replace = %q", img)
+	}
+	if len(f.CallsTo("Restart")) != 0 {
+		t.Error("dependents restarted after a failed replacement")
+	}
+}
+
+func TestSuperviseOnce(t *testing.T) {
+	ctx := context.Background()
+	d, f := startDev(t)
+	var events []devloop.Event
+	report := func(e devloop.Event) { events = append(events, e) }
+	down := false
+
+	// everything runs: nothing to do
+	if !d.superviseOnce(ctx, &down, report) || len(events) != 0 || len(f.CallsTo("Up")) != 0 {
+		t.Fatalf("healthy stack: events %+v, calls %+v", events, f.Calls())
+	}
+
+	// a container stopped outside clocal is reported and brought back
+	_ = f.Stop(ctx, "dev", []string{"search-2"}, engine.StopOptions{})
+	f.Reset()
+	d.superviseOnce(ctx, &down, report)
+	if len(events) != 1 || events[0].Kind != "restored" || events[0].Service != "search-2" {
+		t.Errorf("events %+v", events)
+	}
+	ups := f.CallsTo("Up")
+	if len(ups) != 1 || !reflect.DeepEqual(ups[0].Services, []string{"search-2"}) || !ups[0].Options.(engine.UpOptions).Wait {
+		t.Errorf("Up calls %+v", ups)
+	}
+
+	// an unreachable daemon is reported once, then reconnected
+	events = nil
+	f.Reset()
+	unreachable := fmt.Errorf("ps: %w", engine.ErrDaemonUnreachable)
+	f.FailNext("Ps", unreachable)
+	f.FailNext("Ps", unreachable)
+	d.superviseOnce(ctx, &down, report)
+	d.superviseOnce(ctx, &down, report)
+	if len(events) != 1 || events[0].Kind != "error" || !strings.Contains(events[0].Error, "unreachable") || !down {
+		t.Errorf("events %+v, down %v", events, down)
+	}
+	if n := len(f.CallsTo("Reconnect")); n != 2 {
+		t.Errorf("Reconnect calls: %d, want 2", n)
+	}
+	d.superviseOnce(ctx, &down, report)
+	if len(events) != 2 || events[1].Kind != "reconnected" || down {
+		t.Errorf("events %+v, down %v", events, down)
+	}
+
+	// a cancelled ctx stops it
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if d.superviseOnce(cctx, &down, report) {
+		t.Error("superviseOnce with a cancelled ctx: true")
+	}
+}
+
+func TestWithTail(t *testing.T) {
+	plain := errors.New("plain")
+	se := &build.ScriptError{Service: "rm", ExitCode: 2, Tail: []string{"main.go:3: undefined: x"}}
+	ie := &build.ImageError{Service: "rm", Msg: "RUN failed", Tail: []string{"step 3", "exit 1"}}
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{plain, "plain"},
+		{se, "build.sh for rm failed (exit status 2)\nmain.go:3: undefined: x"},
+		{fmt.Errorf("wrapped: %w", ie), "wrapped: image build for rm failed: RUN failed\nstep 3\nexit 1"},
+		{&build.ScriptError{Service: "rm", ExitCode: 1}, "build.sh for rm failed (exit status 1)"},
+	} {
+		got := withTail(tc.err)
+		if got.Error() != tc.want {
+			t.Errorf("withTail(%v) = %q, want %q", tc.err, got.Error(), tc.want)
+		}
+		if !errors.Is(got, tc.err) {
+			t.Errorf("withTail(%v) does not unwrap to the original", tc.err)
+		}
+	}
+}
+
+// TestDevReload: a changed service file is re-derived and converged (Up with the new
+// project); when that Up fails, the loop keeps the workspace, selection and project it ran
+// before, so a later Replace renders the old, consistent configuration.
+func TestDevReload(t *testing.T) {
+	ctx := context.Background()
+	d, f := startDev(t)
+	svcFile := filepath.Join(d.St.WS.Root, "services", "search", "service.yaml")
+	appendEnv := func(kv string) {
+		t.Helper()
+		data, err := os.ReadFile(svcFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = append(data, []byte("env: {"+kv+"}\n")...)
+		if err := os.WriteFile(svcFile, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orig, _ := os.ReadFile(svcFile)
+
+	appendEnv("RELOADED: one")
+	diff, err := d.Reload(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(diff.Changed, []string{"search-2"}) || len(diff.Added)+len(diff.Removed) != 0 {
+		t.Errorf("diff %+v", diff)
+	}
+	ups := f.CallsTo("Up")
+	if len(ups) != 1 || !ups[0].Options.(engine.UpOptions).RemoveOrphans {
+		t.Fatalf("Up calls %+v", ups)
+	}
+	if v := d.Project().Services["search-2"].Environment["RELOADED"]; v == nil || *v != "one" {
+		t.Errorf("project env after reload: %v", d.Project().Services["search-2"].Environment)
+	}
+	wsAfter, projAfter := d.St.WS, d.Project()
+
+	if err := os.WriteFile(svcFile, orig, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	appendEnv("RELOADED: two")
+	f.Reset()
+	boom := errors.New("boom")
+	f.FailNext("Up", boom)
+	if _, err := d.Reload(ctx); !errors.Is(err, boom) {
+		t.Fatalf("Reload with a failing Up: %v", err)
+	}
+	if d.St.WS != wsAfter || d.Project() != projAfter {
+		t.Error("a failed reload changed the loop's workspace or project")
+	}
+	if v := d.Project().Services["search-2"].Environment["RELOADED"]; v == nil || *v != "one" {
+		t.Errorf("project env after a failed reload: %v", d.Project().Services["search-2"].Environment)
+	}
+}
