@@ -40,7 +40,7 @@ leftovers of a killed test run: clocal down -p NAME.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&o.Volumes, "volumes", "v", false, "also remove named data volumes (deletes their data)")
-	cmd.Flags().DurationVarP(&o.Timeout, "timeout", "t", 10*time.Second, "graceful stop timeout")
+	durationFlag(cmd.Flags(), &o.Timeout, "timeout", "t", 10*time.Second, "graceful stop timeout")
 	return cmd
 }
 

@@ -37,7 +37,7 @@ func newLifecycleCmd(f *Factory, verb, short, long string, runF func(context.Con
 		},
 	}
 	if verb != "start" {
-		cmd.Flags().DurationVarP(&o.Timeout, "timeout", "t", 10*time.Second, "graceful stop timeout")
+		durationFlag(cmd.Flags(), &o.Timeout, "timeout", "t", 10*time.Second, "graceful stop timeout")
 	}
 	return cmd
 }

@@ -60,7 +60,7 @@ changed builds nothing and recreates nothing.`,
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&o.Wait, "wait", true, "wait until every service is healthy (--wait=false returns once started)")
-	fl.DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait for health")
+	durationFlag(fl, &o.Timeout, "timeout", "", 5*time.Minute, "how long to wait for health")
 	fl.BoolVar(&o.Build, "build", false, "rebuild images even when their content hash is unchanged")
 	fl.BoolVar(&o.Watch, "watch", false, "then watch sources and rebuild and replace services on change")
 	fl.BoolVar(&o.DownOnExit, "down", false, "with --watch: tear the stack down when watching stops")

@@ -53,7 +53,7 @@ the previous image automatically when the new one does not become healthy.`,
 	}
 	cmd.Flags().StringVar(&o.To, "to", "", "image tag (or full reference) to switch to")
 	cmd.Flags().BoolVar(&o.List, "list", false, "only list the images")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", 2*time.Minute, "how long to wait for health before rolling back")
+	durationFlag(cmd.Flags(), &o.Timeout, "timeout", "", 2*time.Minute, "how long to wait for health before rolling back")
 	return cmd
 }
 

@@ -49,7 +49,7 @@ difference. Ctrl-C stops watching and leaves the stack running (--down tears it 
 	}
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print events as JSON lines")
 	cmd.Flags().BoolVar(&o.DownOnExit, "down", false, "tear the stack down when watching stops")
-	cmd.Flags().DurationVar(&o.Timeout, "timeout", 5*time.Minute, "how long to wait for health")
+	durationFlag(cmd.Flags(), &o.Timeout, "timeout", "", 5*time.Minute, "how long to wait for health")
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -513,6 +514,14 @@ func (e *composeEngine) Ps(ctx context.Context, project string, o PsOptions) ([]
 	if err != nil {
 		return nil, err
 	}
+	if o.Quick {
+		out, err := c.quickPs(ctx, project, o)
+		if err != nil {
+			return nil, fmt.Errorf("ps %s: %w", project, daemonErr(c.api, err))
+		}
+		sortContainers(out)
+		return out, nil
+	}
 	sums, err := c.svc.Ps(ctx, project, api.PsOptions{All: o.All, Services: o.Services})
 	if err != nil {
 		return nil, fmt.Errorf("ps %s: %w", project, daemonErr(c.api, err))
@@ -542,13 +551,85 @@ func (e *composeEngine) Ps(ctx context.Context, project string, o PsOptions) ([]
 		}
 		out = append(out, ctr)
 	}
+	sortContainers(out)
+	return out, nil
+}
+
+func sortContainers(out []Container) {
 	sort.Slice(out, func(i, j int) bool {
 		if out[i].Service != out[j].Service {
 			return out[i].Service < out[j].Service
 		}
 		return out[i].Name < out[j].Name
 	})
+}
+
+// quickPs is Ps from the container list alone (see [PsOptions.Quick]).
+func (c *conn) quickPs(ctx context.Context, project string, o PsOptions) ([]Container, error) {
+	list, err := c.api.ContainerList(ctx, container.ListOptions{
+		All: o.All,
+		Filters: filters.NewArgs(
+			filters.Arg("label", api.ProjectLabel+"="+strings.ToLower(project)),
+			filters.Arg("label", api.OneoffLabel+"=False"),
+		),
+	})
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, s := range o.Services {
+		want[s] = true
+	}
+	var out []Container
+	for _, ctr := range list {
+		svc := ctr.Labels[api.ServiceLabel]
+		if len(want) > 0 && !want[svc] {
+			continue
+		}
+		name := ctr.ID
+		if len(ctr.Names) > 0 {
+			name = strings.TrimPrefix(ctr.Names[0], "/")
+		}
+		health, exit := statusDetails(ctr.State, ctr.Status)
+		x := Container{
+			ID: ctr.ID, Name: name, Project: ctr.Labels[api.ProjectLabel], Service: svc,
+			Image: ctr.Image, State: ctr.State, Status: ctr.Status, Health: health,
+			ExitCode: exit, Created: time.Unix(ctr.Created, 0), Labels: ctr.Labels,
+		}
+		ports := append([]container.Port(nil), ctr.Ports...)
+		sort.Slice(ports, func(i, j int) bool { return ports[i].PrivatePort < ports[j].PrivatePort })
+		for _, p := range ports {
+			x.Publishers = append(x.Publishers, Publisher{
+				HostIP: p.IP, PublishedPort: int(p.PublicPort), TargetPort: int(p.PrivatePort), Protocol: p.Type,
+			})
+		}
+		out = append(out, x)
+	}
 	return out, nil
+}
+
+// statusDetails reads health and exit code from the daemon's status text, the way
+// `docker ps` shows them: "Up 5 minutes (healthy)", "Up 2 seconds (health: starting)",
+// "Exited (137) 3 seconds ago".
+func statusDetails(state, status string) (health string, exitCode int) {
+	switch state {
+	case container.StateRunning:
+		switch {
+		case strings.Contains(status, "(healthy)"):
+			health = container.Healthy
+		case strings.Contains(status, "(unhealthy)"):
+			health = container.Unhealthy
+		case strings.Contains(status, "(health: starting)"):
+			health = container.Starting
+		}
+	case container.StateExited, container.StateDead:
+		if i := strings.Index(status, "("); i >= 0 {
+			if j := strings.Index(status[i:], ")"); j > 0 {
+				exitCode, _ = strconv.Atoi(status[i+1 : i+j])
+			}
+		}
+	}
+	return health, exitCode
 }
 
 func (e *composeEngine) Start(ctx context.Context, project string, services []string) error {

@@ -137,6 +137,11 @@ type PsOptions struct {
 	All bool
 	// Services restricts the listing (nil: all).
 	Services []string
+	// Quick lists without inspecting each container: health and exit code come from the
+	// daemon's status text ("Up 2 minutes (healthy)", "Exited (1) …"). An inspect waits
+	// for the container's lock, which a running health probe holds, so Quick is the cheap
+	// listing for callers that run often or only need states and ports.
+	Quick bool
 }
 
 // StopOptions configure [Engine.Stop] and [Engine.Restart].

@@ -174,3 +174,35 @@ func TestErrors(t *testing.T) {
 		t.Errorf("bad progress mode accepted")
 	}
 }
+
+// TestStatusDetails: the daemon's status texts (as `docker ps` shows them) give the same
+// health and exit code an inspect would; listedReady lets only plainly ready containers
+// skip the inspect.
+func TestStatusDetails(t *testing.T) {
+	cases := []struct {
+		state, status string
+		health        string
+		exit          int
+		listedReady   bool
+	}{
+		{"running", "Up 5 minutes (healthy)", "healthy", 0, true},
+		{"running", "Up 2 seconds (health: starting)", "starting", 0, false},
+		{"running", "Up 3 minutes (unhealthy)", "unhealthy", 0, false},
+		{"running", "Up Less than a second", "", 0, true},
+		{"exited", "Exited (137) 3 seconds ago", "", 137, false},
+		{"exited", "Exited (0) About a minute ago", "", 0, false},
+		{"dead", "Dead", "", 0, false},
+		{"created", "Created", "", 0, false},
+		{"paused", "Up 2 minutes (Paused)", "", 0, false},
+		{"restarting", "Restarting (1) 2 seconds ago", "", 0, false},
+	}
+	for _, c := range cases {
+		health, exit := statusDetails(c.state, c.status)
+		if health != c.health || exit != c.exit {
+			t.Errorf("statusDetails(%q, %q) = %q, %d; want %q, %d", c.state, c.status, health, exit, c.health, c.exit)
+		}
+		if got := listedReady(container.Summary{State: c.state, Status: c.status}); got != c.listedReady {
+			t.Errorf("listedReady(%q, %q) = %v, want %v", c.state, c.status, got, c.listedReady)
+		}
+	}
+}

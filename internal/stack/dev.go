@@ -305,7 +305,7 @@ func (d *Dev) superviseOnce(ctx context.Context, down *bool, report func(devloop
 		return false
 	}
 	p := d.Project()
-	ctrs, err := d.St.Engine.Ps(ctx, d.St.Name, engine.PsOptions{All: true})
+	ctrs, err := d.St.Engine.Ps(ctx, d.St.Name, engine.PsOptions{All: true, Quick: true})
 	if err != nil {
 		if ctx.Err() != nil {
 			return false

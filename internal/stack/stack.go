@@ -376,7 +376,7 @@ func (e Endpoint) Address() string { return fmt.Sprintf("%s:%d", e.Host, e.HostP
 // Endpoints returns the published ports of the stack's services, attributing ports published
 // by a pause container to the member service that listens on them.
 func (s *Stack) Endpoints(ctx context.Context, plan *convert.Plan) ([]Endpoint, error) {
-	ctrs, err := s.Engine.Ps(ctx, s.Name, engine.PsOptions{})
+	ctrs, err := s.Engine.Ps(ctx, s.Name, engine.PsOptions{Quick: true})
 	if err != nil {
 		return nil, err
 	}
