@@ -47,6 +47,7 @@ const localTemplate = `# Per-developer overrides (git-ignored). Nothing here is 
 #   repo-manager: ../repo-manager
 # env:                     # extra env per service
 #   repo-manager: {LOG_LEVEL: debug}
+# healthcheck_interval: 3s # probe less often: less idle CPU, a little slower to be ready
 `
 
 func runInit(ctx context.Context, o *InitOptions) error {

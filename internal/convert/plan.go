@@ -299,7 +299,7 @@ func FromWorkspace(ws *workspace.Workspace, sel *workspace.Selection, opts Optio
 		}
 		rep := s.Jobs[0]
 		u := &unit{name: name, local: name, jobs: s.Jobs, hosts: s.Hosts, sources: s.JobFiles,
-			image: rep.Image, healthcheck: s.File.Healthcheck, configs: s.File.Configs,
+			image: rep.Image, healthcheck: ws.Healthcheck(s), configs: s.File.Configs,
 			privileged: s.File.Privileged, dockerSocket: s.File.DockerSocket, profiles: tags[name]}
 		if img, ok := opts.Images[name]; ok && img != "" {
 			u.image = img

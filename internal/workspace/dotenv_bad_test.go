@@ -131,3 +131,50 @@ func TestDotEnvIgnored(t *testing.T) {
 		}
 	}
 }
+
+// TestLocalHealthcheckInterval: a developer's healthcheck_interval replaces the interval of
+// every service healthcheck in the generated project, and nothing else of it.
+func TestLocalHealthcheckInterval(t *testing.T) {
+	files := map[string]string{
+		"clocal.yaml":             "name: t\n",
+		"services/a/a.job":        dotenvJob,
+		"services/a/service.yaml": "healthcheck: {test: [CMD, /a, -healthcheck], interval: 1s, timeout: 10s, retries: 60}\n",
+		"services/b/b.job":        strings.ReplaceAll(dotenvJob, "a-1", "b-1"),
+	}
+	for _, c := range []struct{ local, want string }{{"", "1s"}, {"healthcheck_interval: 4s\n", "4s"}} {
+		if c.local != "" {
+			files["clocal.local.yaml"] = c.local
+		}
+		root := writeFiles(t, files)
+		ws, err := workspace.Load(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sel, err := ws.Resolve([]string{"a", "b"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := convert.FromWorkspace(ws, sel, convert.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		yaml, err := plan.YAML()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := convert.Load(t.Context(), yaml, "t", root)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, yaml)
+		}
+		h := p.Services["a"].HealthCheck
+		if h == nil || h.Interval == nil || h.Interval.String() != c.want || h.Timeout.String() != "10s" || *h.Retries != 60 {
+			t.Errorf("local %q: healthcheck %+v, want interval %s", c.local, h, c.want)
+		}
+		if p.Services["b"].HealthCheck != nil {
+			t.Errorf("local %q: b got a healthcheck", c.local)
+		}
+		if ws.Services["a"].File.Healthcheck.Interval != "1s" {
+			t.Error("the service file's healthcheck was modified")
+		}
+	}
+}

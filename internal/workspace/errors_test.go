@@ -88,10 +88,11 @@ func TestLoadErrors(t *testing.T) {
 				`profiles/p.yaml:1: services[1]: unknown service "c"`,
 				`profiles/p.yaml:3: overrides: unknown service "bb" (did you mean "b"?)`,
 			}},
-		{"local file", with(base(), "clocal.local.yaml", "sources:\n  aa: ../x\nenv:\n  b: {X: [1]}\n"),
+		{"local file", with(base(), "clocal.local.yaml", "sources:\n  aa: ../x\nenv:\n  b: {X: [1]}\nhealthcheck_interval: 3 seconds\n"),
 			[]string{
 				`clocal.local.yaml:4: env.b.X: expected a string value, got a list`,
 				`clocal.local.yaml:2: sources: unknown service "aa" (did you mean "a"?)`,
+				`clocal.local.yaml:5: healthcheck_interval: invalid duration "3 seconds" (e.g. 1s, 500ms, 1m30s)`,
 			}},
 		{"mounts and configs", with(base(), "services/a/service.yaml", "mounts: {/data: ../outside, rel: ./x}\nconfigs: [{source: nope.json, target: /etc/x}, {source: a.job, target: etc}]\nports: [0]\nhealthcheck: {interval: 1x}\n"),
 			[]string{

@@ -134,6 +134,23 @@ type Override struct {
 type LocalConfig struct {
 	Sources map[string]string `yaml:"sources" want:"a mapping of service names to source folders"`
 	Env     map[string]Env    `yaml:"env" want:"a mapping of service names to env mappings"`
+	// HealthcheckInterval replaces the interval of every service's healthcheck on this
+	// machine: each probe is a runc exec, so a small laptop running a whole stack all day
+	// may prefer 3s (less idle CPU) to the example's 1s (faster ready after a rebuild).
+	HealthcheckInterval string `yaml:"healthcheck_interval"`
+}
+
+// Healthcheck returns the service's healthcheck as it runs on this machine (with the
+// developer's healthcheck_interval applied), or nil.
+func (ws *Workspace) Healthcheck(s *Service) *Healthcheck {
+	if s == nil || s.File == nil || s.File.Healthcheck == nil {
+		return nil
+	}
+	h := *s.File.Healthcheck
+	if ws.Local.HealthcheckInterval != "" {
+		h.Interval = ws.Local.HealthcheckInterval
+	}
+	return &h
 }
 
 // Service is one local service.
@@ -613,6 +630,9 @@ func (l *loader) applyLocal(ws *Workspace, lines map[string]int) {
 		for _, s := range svcs {
 			ws.Services[s].LocalEnv = mergeEnv(ws.Services[s].LocalEnv, ws.Local.Env[k])
 		}
+	}
+	if d := ws.Local.HealthcheckInterval; d != "" && !validDuration(d) {
+		l.errorf(LocalFile, lines["healthcheck_interval"], "healthcheck_interval: invalid duration %q (e.g. 1s, 500ms, 1m30s)", d)
 	}
 	for _, name := range ws.ServiceNames() {
 		s := ws.Services[name]
