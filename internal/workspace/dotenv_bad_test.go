@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/clocal-dev/clocal/internal/convert"
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
@@ -47,26 +49,7 @@ func TestDotEnvLayering(t *testing.T) {
 		".env":                    "# my secrets\n\nexport API_TOKEN=\"s3cr=t\"\nLAYER=dotenv\nDOT='quoted # not a comment'\nLOCAL_BEATS=dotenv\n",
 		"clocal.local.yaml":       "env:\n  a: {LOCAL_BEATS: local}\n",
 	})
-	ws, err := workspace.Load(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sel, err := ws.Resolve([]string{"p"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan, err := convert.FromWorkspace(ws, sel, convert.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	yaml, err := plan.YAML()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := convert.Load(t.Context(), yaml, "t", root)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, yaml)
-	}
+	_, p := loadProject(t, root, "p")
 	want := map[string]map[string]string{
 		"a": {"FROM_JOB": "job", "SVC_ONLY": "s", "LAYER": "dotenv", "PROFILE_BEATEN": "profile", "API_TOKEN": "s3cr=t", "DOT": "quoted # not a comment", "LOCAL_BEATS": "local"},
 		"b": {"FROM_JOB": "job", "LAYER": "dotenv", "API_TOKEN": "s3cr=t", "LOCAL_BEATS": "dotenv"},
@@ -146,26 +129,7 @@ func TestLocalHealthcheckInterval(t *testing.T) {
 			files["clocal.local.yaml"] = c.local
 		}
 		root := writeFiles(t, files)
-		ws, err := workspace.Load(root)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sel, err := ws.Resolve([]string{"a", "b"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		plan, err := convert.FromWorkspace(ws, sel, convert.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		yaml, err := plan.YAML()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, err := convert.Load(t.Context(), yaml, "t", root)
-		if err != nil {
-			t.Fatalf("%v\n%s", err, yaml)
-		}
+		ws, p := loadProject(t, root, "a", "b")
 		h := p.Services["a"].HealthCheck
 		if h == nil || h.Interval == nil || h.Interval.String() != c.want || h.Timeout.String() != "10s" || *h.Retries != 60 {
 			t.Errorf("local %q: healthcheck %+v, want interval %s", c.local, h, c.want)
@@ -177,4 +141,31 @@ func TestLocalHealthcheckInterval(t *testing.T) {
 			t.Error("the service file's healthcheck was modified")
 		}
 	}
+}
+
+// loadProject loads the workspace at root, converts the targets' closure and loads the
+// generated YAML through compose-go, as up would.
+func loadProject(t *testing.T, root string, targets ...string) (*workspace.Workspace, *types.Project) {
+	t.Helper()
+	ws, err := workspace.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel, err := ws.Resolve(targets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := convert.FromWorkspace(ws, sel, convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yaml, err := plan.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := convert.Load(t.Context(), yaml, "t", root)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, yaml)
+	}
+	return ws, p
 }
