@@ -32,6 +32,7 @@ type UpOptions struct {
 	Ephemeral   bool
 	BindAddress string
 	Recreate    bool
+	Debounce    time.Duration
 }
 
 // NewCmdUp creates `clocal up TARGET...`.
@@ -69,6 +70,7 @@ changed builds nothing and recreates nothing.`,
 	fl.BoolVar(&o.Ephemeral, "ephemeral-ports", false, "let the daemon pick free host ports")
 	fl.StringVar(&o.BindAddress, "bind", "127.0.0.1", "host address ports are published on")
 	fl.BoolVar(&o.Recreate, "force-recreate", false, "recreate containers even if nothing changed")
+	debounceFlag(fl, &o.Debounce)
 	return cmd
 }
 
@@ -133,7 +135,7 @@ func runUp(ctx context.Context, o *UpOptions) error {
 		printEndpoints(o.IO, eps)
 	}
 	if o.Watch {
-		return runWatchLoop(ctx, o.F, st, o.Targets, res, o.JSON, o.DownOnExit)
+		return runWatchLoop(ctx, o.F, st, o.Targets, res, loopOptions{JSON: o.JSON, DownOnExit: o.DownOnExit, Timeout: o.Timeout, Debounce: o.Debounce})
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/clocal-dev/clocal/internal/devloop"
 	"github.com/clocal-dev/clocal/internal/engine"
@@ -22,6 +23,7 @@ type WatchOptions struct {
 	JSON       bool
 	DownOnExit bool
 	Timeout    time.Duration
+	Debounce   time.Duration
 }
 
 // NewCmdWatch creates `clocal watch [TARGET...]`.
@@ -50,7 +52,22 @@ difference. Ctrl-C stops watching and leaves the stack running (--down tears it 
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print events as JSON lines")
 	cmd.Flags().BoolVar(&o.DownOnExit, "down", false, "tear the stack down when watching stops")
 	durationFlag(cmd.Flags(), &o.Timeout, "timeout", "", 5*time.Minute, "how long to wait for health")
+	debounceFlag(cmd.Flags(), &o.Debounce)
 	return cmd
+}
+
+// debounceFlag defines --debounce, the quiet period after a file change before a rebuild.
+func debounceFlag(fs *pflag.FlagSet, p *time.Duration) {
+	fs.DurationVar(p, "debounce", watch.DefaultDebounce,
+		"quiet period after a change before rebuilding (raise it if a large git checkout triggers two rebuilds)")
+}
+
+// loopOptions configure the watch loop of `watch` and `up --watch`.
+type loopOptions struct {
+	JSON, DownOnExit bool
+	// Timeout bounds the wait for a replaced container's health.
+	Timeout  time.Duration
+	Debounce time.Duration
 }
 
 func runWatch(ctx context.Context, o *WatchOptions) error {
@@ -84,18 +101,23 @@ func runWatch(ctx context.Context, o *WatchOptions) error {
 		}
 		return upError(err)
 	}
-	return runWatchLoop(ctx, o.F, st, targets, res, o.JSON, o.DownOnExit)
+	return runWatchLoop(ctx, o.F, st, targets, res, loopOptions{JSON: o.JSON, DownOnExit: o.DownOnExit, Timeout: o.Timeout, Debounce: o.Debounce})
 }
 
 // runWatchLoop watches and rebuilds the stack res describes (what Up just started) until ctx
 // ends (Ctrl-C), then leaves the stack running unless downOnExit.
-func runWatchLoop(ctx context.Context, f *Factory, st *stack.Stack, targets []string, res *stack.UpResult, jsonOut, downOnExit bool) error {
+func runWatchLoop(ctx context.Context, f *Factory, st *stack.Stack, targets []string, res *stack.UpResult, lo loopOptions) error {
+	jsonOut, downOnExit := lo.JSON, lo.DownOnExit
 	var reporter devloop.Reporter = &devloop.TextReporter{W: f.IO.ErrOut}
 	if jsonOut {
 		reporter = &devloop.JSONReporter{W: f.IO.Out}
 	}
-	dev := stack.NewDev(st, targets, res, 5*time.Minute)
-	w, err := watch.New(dev.WatchTargets(), watch.Options{})
+	timeout := lo.Timeout
+	if timeout <= 0 {
+		timeout = 5 * time.Minute
+	}
+	dev := stack.NewDev(st, targets, res, timeout)
+	w, err := watch.New(dev.WatchTargets(), watch.Options{Debounce: lo.Debounce})
 	if err != nil {
 		var le *watch.LimitError
 		if errors.As(err, &le) {

@@ -41,7 +41,7 @@ func (c ChangeSet) Merge(o ChangeSet) ChangeSet {
 // Options tune a Watcher. The zero value is usable.
 type Options struct {
 	// Debounce is the quiet period: a service's ChangeSet is emitted once no event
-	// for it arrived for this long (sliding). Default 200ms.
+	// for it arrived for this long (sliding). Default DefaultDebounce (100ms).
 	Debounce time.Duration
 	// MaxWait caps the wait from a service's first pending event, so a never-ending
 	// stream of writes still fires. Default max(2s, 4×Debounce).
@@ -55,7 +55,10 @@ type Options struct {
 }
 
 // DefaultDebounce is the default quiet period.
-const DefaultDebounce = 200 * time.Millisecond
+// 100 ms keeps clocal's share of edit → running small (the debounce is most of it) while
+// still coalescing an editor's save (write, rename, chmod) and a git checkout, whose
+// writes come much closer together than that; MaxWait bounds an endless stream.
+const DefaultDebounce = 100 * time.Millisecond
 
 // ErrClosed is returned by SetTargets after Close.
 var ErrClosed = errors.New("watch: watcher closed")

@@ -379,7 +379,7 @@ func TestSlowConsumerGetsMergedChangeSet(t *testing.T) {
 	if len(got) != 1 || !reflect.DeepEqual(got[0].Paths, []string{filepath.Join(root, "1"), filepath.Join(root, "2")}) {
 		t.Fatalf("got %+v, want one merged ChangeSet", got)
 	}
-	if got[0].At != t0.Add(1200*time.Millisecond) {
+	if got[0].At != t0.Add(time.Second+DefaultDebounce) {
 		t.Errorf("At = %v", got[0].At.Sub(t0))
 	}
 }

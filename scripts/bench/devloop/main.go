@@ -46,7 +46,7 @@ var (
 
 var errUnhealthy = errors.New("new container unhealthy")
 
-const debounce = watch.DefaultDebounce // clocal's quiet period (not configurable from the CLI)
+const debounce = watch.DefaultDebounce // clocal's default quiet period (clocal watch --debounce)
 
 var docker *client.Client
 
@@ -222,7 +222,7 @@ type event struct {
 
 // ClocalSample is one edit under `clocal watch`. Times are milliseconds.
 type ClocalSample struct {
-	WriteToChange float64 // file write → "change" event (detection + 200 ms debounce + queueing)
+	WriteToChange float64 // file write → "change" event (detection + debounce + queueing)
 	Queue         float64 // detect_ms of the ready event: change set → build start
 	Script        float64 // build.sh
 	Image         float64 // image build through the Engine API
