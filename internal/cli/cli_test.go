@@ -3,16 +3,20 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/client"
 
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/engine/enginetest"
+	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/testutil"
+	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
 // runFake runs clocal in-process with a fake engine and records whether Docker was
@@ -120,5 +124,46 @@ func TestDownAndPsUseTheEngineByLabel(t *testing.T) {
 	r, fake, _ = runFake(t, "-w", root, "-p", "demo", "down")
 	if o := fake.CallsTo("Down")[0].Options.(engine.DownOptions); o.Volumes {
 		t.Fatal("down without -v removed named volumes")
+	}
+}
+
+// TestDownWaitsForUpInProgress: down on a project whose lock an up holds waits (one
+// "waiting" line) and tears down only once the up released it.
+func TestDownWaitsForUpInProgress(t *testing.T) {
+	root := testutil.CopyWorkspace(t)
+	ws, err := workspace.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := &stack.Stack{WS: ws, Name: "demo-locked", Out: io.Discard}
+	unlock, err := holder.LockProject(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan result, 1)
+	var fake *enginetest.Fake
+	go func() {
+		r, f, _ := runFake(t, "-w", root, "-p", "demo-locked", "down")
+		fake = f
+		done <- r
+	}()
+	select {
+	case r := <-done:
+		unlock()
+		t.Fatalf("down finished while an up held the project: %+v", r)
+	case <-time.After(700 * time.Millisecond):
+	}
+	unlock()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("down still waiting after the lock was released")
+	}
+	if r.Code != 0 || len(fake.CallsTo("Down")) != 1 {
+		t.Fatalf("down: %+v, calls %+v", r, fake.Calls())
+	}
+	if n := strings.Count(r.Err, "waiting for another clocal up on demo-locked"); n != 1 {
+		t.Errorf("%d waiting lines in:\n%s", n, r.Err)
 	}
 }

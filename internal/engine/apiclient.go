@@ -8,6 +8,7 @@ import (
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/flags"
 	"github.com/docker/docker/client"
+	"github.com/spf13/pflag"
 )
 
 // NewAPIClient returns a Docker Engine API client for the daemon the docker CLI would use
@@ -15,14 +16,25 @@ import (
 // resolves it, so that image builds and the compose engine always talk to the same daemon.
 // It does not contact the daemon.
 func NewAPIClient(host, contextName string) (client.APIClient, error) {
-	opts := flags.NewClientOptions()
-	if host != "" {
-		opts.Hosts = []string{host}
-	}
-	opts.Context = contextName
+	opts := clientOptions(host, contextName)
 	c, err := command.NewAPIClientFromFlags(opts, config.LoadDefaultConfigFile(io.Discard))
 	if err != nil {
 		return nil, fmt.Errorf("docker endpoint: %w", err)
 	}
 	return c, nil
+}
+
+// clientOptions are the docker CLI's client options as `docker` would set them with no
+// flags: DOCKER_TLS, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (default ~/.docker) are read
+// from the environment, then host (like -H) and contextName (like --context) apply.
+func clientOptions(host, contextName string) *flags.ClientOptions {
+	opts := flags.NewClientOptions()
+	fs := pflag.NewFlagSet("docker", pflag.ContinueOnError)
+	opts.InstallFlags(fs)
+	opts.SetDefaultOptions(fs)
+	if host != "" {
+		opts.Hosts = []string{host}
+	}
+	opts.Context = contextName
+	return opts
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/config"
-	"github.com/docker/cli/cli/flags"
 	"github.com/docker/compose/v2/pkg/api"
 	"github.com/docker/compose/v2/pkg/compose"
 	"github.com/docker/compose/v2/pkg/progress"
@@ -139,11 +138,7 @@ type conn struct {
 }
 
 func connect(ctx context.Context, o Options) (*conn, error) {
-	opts := flags.NewClientOptions()
-	if o.Host != "" {
-		opts.Hosts = []string{o.Host}
-	}
-	opts.Context = o.Context
+	opts := clientOptions(o.Host, o.Context)
 
 	// Build the API client ourselves: DockerCli.Client() calls os.Exit on endpoint errors.
 	cfg := config.LoadDefaultConfigFile(o.Err)
