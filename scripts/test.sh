@@ -22,8 +22,15 @@ go vet ./...
 # Images the integration tests build on (busybox shell image; no registry here).
 bash scripts/base-image.sh >/dev/null
 
+# The Docker Compose CLI v2.40.3, built from the Go module proxy: the convert tests check
+# that `docker compose config` accepts every generated project (clocal itself never runs it).
+if [ -z "${CLOCAL_COMPOSE_CLI:-}" ]; then
+  echo "== Docker Compose CLI v2.40.3 (for the compose config checks)"
+  CLOCAL_COMPOSE_CLI=$(bash scripts/bench/compose-cli.sh)
+  export CLOCAL_COMPOSE_CLI
+fi
+
 echo "== go test (race detector on)"
-# -p 1 keeps Docker-heavy packages from starving each other on a 2-core machine.
 go test -race -count=1 -timeout 25m "$@" ./...
 
 echo "== separate test module using the clocal Go package"
