@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/config"
@@ -24,13 +25,19 @@ func NewAPIClient(host, contextName string) (client.APIClient, error) {
 	return c, nil
 }
 
+var installFlagsMu sync.Mutex
+
 // clientOptions are the docker CLI's client options as `docker` would set them with no
 // flags: DOCKER_TLS, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH (default ~/.docker) are read
 // from the environment, then host (like -H) and contextName (like --context) apply.
 func clientOptions(host, contextName string) *flags.ClientOptions {
 	opts := flags.NewClientOptions()
 	fs := pflag.NewFlagSet("docker", pflag.ContinueOnError)
+	// InstallFlags writes a package variable of the docker CLI (the default cert path):
+	// parallel stacks connect concurrently.
+	installFlagsMu.Lock()
 	opts.InstallFlags(fs)
+	installFlagsMu.Unlock()
 	opts.SetDefaultOptions(fs)
 	if host != "" {
 		opts.Hosts = []string{host}

@@ -36,3 +36,18 @@ func TestClientOptionsReadTLSEnv(t *testing.T) {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
 }
+
+// TestClientOptionsConcurrent: parallel stacks (stacktest, --isolated in one process)
+// connect at the same time; building the client options must be race-free (go test -race).
+func TestClientOptionsConcurrent(t *testing.T) {
+	done := make(chan struct{})
+	for i := 0; i < 8; i++ {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			_ = clientOptions("", "")
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		<-done
+	}
+}
