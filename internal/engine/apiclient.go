@@ -39,6 +39,10 @@ func clientOptions(host, contextName string) *flags.ClientOptions {
 	opts.InstallFlags(fs)
 	installFlagsMu.Unlock()
 	opts.SetDefaultOptions(fs)
+	// InstallFlags fills ConfigDir with the default, and DockerCli.Initialize then calls
+	// config.SetDir (a package variable again) for it: leave it empty, as the CLI does
+	// without --config, so the default (DOCKER_CONFIG or ~/.docker) is used unchanged.
+	opts.ConfigDir = ""
 	if host != "" {
 		opts.Hosts = []string{host}
 	}
