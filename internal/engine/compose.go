@@ -21,7 +21,6 @@ import (
 	"github.com/docker/compose/v2/pkg/compose"
 	"github.com/docker/compose/v2/pkg/progress"
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 	"github.com/sirupsen/logrus"
 )
@@ -300,13 +299,7 @@ func (c *conn) checkImages(ctx context.Context, p *types.Project) error {
 // allRunning reports whether every service of p that runs containers has at least its
 // scale of running containers (one-off containers aside).
 func (c *conn) allRunning(ctx context.Context, p *types.Project) (bool, error) {
-	list, err := c.api.ContainerList(ctx, container.ListOptions{
-		All: true,
-		Filters: filters.NewArgs(
-			filters.Arg("label", api.ProjectLabel+"="+p.Name),
-			filters.Arg("label", api.OneoffLabel+"=False"),
-		),
-	})
+	list, err := serviceContainers(ctx, c.api, p.Name, true)
 	if err != nil {
 		return false, err
 	}
@@ -561,13 +554,7 @@ func sortContainers(out []Container) {
 
 // quickPs is Ps from the container list alone (see [PsOptions.Quick]).
 func (c *conn) quickPs(ctx context.Context, project string, o PsOptions) ([]Container, error) {
-	list, err := c.api.ContainerList(ctx, container.ListOptions{
-		All: o.All,
-		Filters: filters.NewArgs(
-			filters.Arg("label", api.ProjectLabel+"="+strings.ToLower(project)),
-			filters.Arg("label", api.OneoffLabel+"=False"),
-		),
-	})
+	list, err := serviceContainers(ctx, c.api, strings.ToLower(project), o.All)
 	if err != nil {
 		return nil, err
 	}

@@ -100,13 +100,7 @@ func (c *conn) projectFromLabels(ctx context.Context, project string) (*types.Pr
 // like compose. compose's Restart is not used: it has a data race (a shared err variable
 // written by parallel goroutines) and goes through WithServicesTransform.
 func (c *conn) restart(ctx context.Context, project string, services []string, o StopOptions) error {
-	ctrs, err := c.api.ContainerList(ctx, container.ListOptions{
-		All: true,
-		Filters: filters.NewArgs(
-			filters.Arg("label", api.ProjectLabel+"="+project),
-			filters.Arg("label", api.OneoffLabel+"=False"),
-		),
-	})
+	ctrs, err := serviceContainers(ctx, c.api, project, true)
 	if err != nil {
 		return err
 	}

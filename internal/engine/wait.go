@@ -94,13 +94,7 @@ func waitReady(ctx context.Context, c client.APIClient, project string, services
 
 // readiness returns the services not ready yet and those that failed, with reasons.
 func readiness(ctx context.Context, c client.APIClient, project string, services []string) (pending, failed map[string]string, err error) {
-	list, err := c.ContainerList(ctx, container.ListOptions{
-		All: true,
-		Filters: filters.NewArgs(
-			filters.Arg("label", api.ProjectLabel+"="+project),
-			filters.Arg("label", api.OneoffLabel+"=False"),
-		),
-	})
+	list, err := serviceContainers(ctx, c, project, true)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -150,6 +144,18 @@ func listedReady(ctr container.Summary) bool {
 	}
 	health, _ := statusDetails(ctr.State, ctr.Status)
 	return health == "" || health == container.Healthy
+}
+
+// serviceContainers lists the project's service containers (one-off `run` containers
+// aside); all includes stopped ones.
+func serviceContainers(ctx context.Context, c client.APIClient, project string, all bool) ([]container.Summary, error) {
+	return c.ContainerList(ctx, container.ListOptions{
+		All: all,
+		Filters: filters.NewArgs(
+			filters.Arg("label", api.ProjectLabel+"="+project),
+			filters.Arg("label", api.OneoffLabel+"=False"),
+		),
+	})
 }
 
 func containerReady(in container.InspectResponse) (ready bool, reason string, fatal bool) {
