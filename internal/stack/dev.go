@@ -201,11 +201,19 @@ func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
 	if err != nil {
 		return devloop.Diff{}, err
 	}
+	// Until the new project runs, a failure keeps the workspace, selection and project the
+	// loop ran before (consistent for a later Replace); the next save of a config file tries
+	// the whole reload again.
 	old := d.St.WS
 	d.St.WS = ws
+	applied := false
+	defer func() {
+		if !applied {
+			d.St.WS = old
+		}
+	}()
 	builds, err := d.St.Build(ctx, sel.Services, false)
 	if err != nil {
-		d.St.WS = old
 		return devloop.Diff{}, err
 	}
 	images := map[string]string{}
@@ -214,22 +222,18 @@ func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
 	}
 	p, plan, err := d.St.Project(ctx, sel, images)
 	if err != nil {
-		d.St.WS = old
 		return devloop.Diff{}, err
 	}
 	if err := d.St.ensureSupportImages(ctx, plan); err != nil {
-		d.St.WS = old
 		return devloop.Diff{}, err
 	}
 	d.mu.Lock()
 	diff := diffProjects(d.project, p)
 	d.mu.Unlock()
 	if err := d.St.Engine.Up(ctx, p, engine.UpOptions{RemoveOrphans: true, Wait: true, WaitTimeout: d.WaitTimeout}); err != nil {
-		// Keep the workspace, selection and project of the loop consistent (the ones it
-		// ran before): the next save of a config file tries the whole reload again.
-		d.St.WS = old
 		return diff, err
 	}
+	applied = true
 	_ = d.St.SaveState(State{Targets: d.Targets, Services: sel.Services, EphemeralPorts: d.St.Convert.EphemeralPorts, BindAddress: d.St.Convert.BindAddress})
 	d.mu.Lock()
 	d.sel, d.project, d.images, d.config = sel, p, images, configFiles(ws)
