@@ -196,26 +196,9 @@ func zombies(t *testing.T, docker *client.Client, id string) (all, z int) {
 	if in.State == nil || in.State.Pid == 0 {
 		t.Fatalf("container %s is not running", id[:12])
 	}
-	type proc struct {
-		ppid  int
-		state string
-	}
-	procs := map[int]proc{}
-	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, st := range stats {
-		data, err := os.ReadFile(st)
-		if err != nil {
-			continue
-		}
-		s := string(data)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		pid, _ := strconv.Atoi(strings.Fields(s)[0])
-		ppid, _ := strconv.Atoi(f[1])
-		procs[pid] = proc{ppid: ppid, state: f[0]}
+	procs := map[int]procStat{}
+	for _, p := range hostProcs() {
+		procs[p.pid] = p
 	}
 	in2 := map[int]bool{in.State.Pid: true}
 	for changed := true; changed; {

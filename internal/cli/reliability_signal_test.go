@@ -23,22 +23,43 @@ func slowBuild(t *testing.T, root string) (flag string) {
 	return flag
 }
 
-// groupAlive reports whether any process of process group pgid is left (zombies aside).
-func groupAlive(pgid int) bool {
+// procStat is one process of the host, as /proc/PID/stat shows it.
+type procStat struct {
+	pid, ppid, pgrp int
+	state           string // R, S, Z, ...
+}
+
+// hostProcs reads /proc/*/stat (the tests run on the daemon's host). The fields are
+// "pid (comm) state ppid pgrp ..."; comm may hold spaces, so they are split after the last ')'.
+func hostProcs() []procStat {
+	var out []procStat
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, st := range stats {
 		data, err := os.ReadFile(st)
 		if err != nil {
 			continue
 		}
-		// pid (comm) state ppid pgrp ...; comm may hold spaces: split after the last ')'
 		s := string(data)
 		i := strings.LastIndexByte(s, ')')
 		if i < 0 {
 			continue
 		}
 		f := strings.Fields(s[i+1:])
-		if len(f) > 2 && f[0] != "Z" && f[2] == strconv.Itoa(pgid) {
+		if len(f) < 3 {
+			continue
+		}
+		pid, _ := strconv.Atoi(strings.Fields(s)[0])
+		ppid, _ := strconv.Atoi(f[1])
+		pgrp, _ := strconv.Atoi(f[2])
+		out = append(out, procStat{pid: pid, ppid: ppid, pgrp: pgrp, state: f[0]})
+	}
+	return out
+}
+
+// groupAlive reports whether any process of process group pgid is left (zombies aside).
+func groupAlive(pgid int) bool {
+	for _, p := range hostProcs() {
+		if p.state != "Z" && p.pgrp == pgid {
 			return true
 		}
 	}

@@ -42,21 +42,6 @@ func runCLIWith(t testing.TB, ctx context.Context, in string, tty bool, args ...
 	return result{Out: out.String(), Err: errOut.String(), Code: ExitCode(err)}
 }
 
-// ugEdit replaces old by new in a file of the workspace copy.
-func ugEdit(t *testing.T, path, old, new string) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(data), old) {
-		t.Fatalf("%s does not contain %q", path, old)
-	}
-	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // ugBuild builds the workspace copy's images of service with the build package, as up would.
 func ugBuild(t *testing.T, ctx context.Context, docker client.APIClient, ws, service string) string {
 	t.Helper()
@@ -109,7 +94,7 @@ func TestUpdateRollsBackUnhealthyImage(t *testing.T) {
 	ws := testutil.CopyWorkspace(t)
 	project := testProject(t)
 	// Fewer retries: B is found unhealthy within seconds instead of a minute.
-	ugEdit(t, filepath.Join(ws, "services/kvstore/service.yaml"), "retries: 60", "retries: 3")
+	editFile(t, filepath.Join(ws, "services/kvstore/service.yaml"), "retries: 60", "retries: 3")
 	var created []string
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -159,16 +144,16 @@ func TestUpdateRollsBackUnhealthyImage(t *testing.T) {
 	mainGo := filepath.Join(ws, "apps/kvstore/main.go")
 	markerGo := filepath.Join(ws, "apps/kvstore/marker.go")
 	origMain, _ := os.ReadFile(mainGo)
-	ugEdit(t, mainGo, "func main() {\n", "func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"-healthcheck\" {\n\t\tos.Exit(1)\n\t}\n")
-	ugEdit(t, mainGo, "import (\n", "import (\n\t\"os\"\n")
-	ugEdit(t, markerGo, `"kvstore-v1"`, `"kvstore-broken"`)
+	editFile(t, mainGo, "func main() {\n", "func main() {\n\tif len(os.Args) > 1 && os.Args[1] == \"-healthcheck\" {\n\t\tos.Exit(1)\n\t}\n")
+	editFile(t, mainGo, "import (\n", "import (\n\t\"os\"\n")
+	editFile(t, markerGo, `"kvstore-v1"`, `"kvstore-broken"`)
 	imgB := ugBuild(t, ctx, docker, ws, "kvstore")
 	created = append(created, imgB)
 	// C: healthy, another marker.
 	if err := os.WriteFile(mainGo, origMain, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ugEdit(t, markerGo, `"kvstore-broken"`, `"kvstore-v3"`)
+	editFile(t, markerGo, `"kvstore-broken"`, `"kvstore-v3"`)
 	imgC := ugBuild(t, ctx, docker, ws, "kvstore")
 	created = append(created, imgC)
 	if imgA == imgB || imgB == imgC || imgA == imgC {

@@ -1,8 +1,6 @@
 package stack
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/clocal-dev/clocal/internal/testutil"
@@ -19,16 +17,7 @@ const fixtureWS = "../workspace/testdata/ws"
 func CopyFixture(t testing.TB, extra map[string]string) string {
 	t.Helper()
 	dst := testutil.CopyDir(t, fixtureWS)
-	for rel, content := range extra {
-		p := filepath.Join(dst, filepath.FromSlash(rel))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dst
+	return testutil.WriteFiles(t, dst, extra)
 }
 
 // LoadFixture copies the fixture workspace (see CopyFixture) and loads it.

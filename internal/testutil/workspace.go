@@ -32,6 +32,22 @@ func CopyWorkspace(t testing.TB) string {
 	return dst
 }
 
+// WriteFiles writes files (slash-separated path relative to root -> content) under root,
+// creating folders as needed, and returns root.
+func WriteFiles(t testing.TB, root string, files map[string]string) string {
+	t.Helper()
+	for p, c := range files {
+		full := filepath.Join(root, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
 // CopyDir copies the folder src (a fixture workspace) into a fresh temp dir and returns
 // its path; build outputs (.src), clocal state (.clocal) and .git are left out.
 func CopyDir(t testing.TB, src string) string {

@@ -1,10 +1,10 @@
 package workspace
 
 import (
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/clocal-dev/clocal/internal/testutil"
 )
 
 func jobText(name, host string, env ...string) string {
@@ -22,16 +22,7 @@ func writeWS(t *testing.T, files map[string]string) string {
 	if _, ok := files["clocal.yaml"]; !ok {
 		files["clocal.yaml"] = "name: t\n"
 	}
-	for p, c := range files {
-		full := filepath.Join(root, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(c), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return root
+	return testutil.WriteFiles(t, root, files)
 }
 
 func base() map[string]string {
