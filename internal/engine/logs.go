@@ -165,7 +165,7 @@ func (ls *logStreamer) run(ctx context.Context, id string, fromStart bool) error
 			if startedAt == lastStart {
 				return nil // nothing new was started
 			}
-			since, tail = dockerSince(startedAt), ""
+			since, tail = runSince(in.State), ""
 		}
 		lastStart = startedAt
 		service := in.Config.Labels[api.ServiceLabel]
@@ -224,6 +224,31 @@ func (ls *logStreamer) stream(ctx context.Context, id, service, name string, tty
 		return nil
 	}
 	return err
+}
+
+// runSince is the Since for the logs of the run a start event announced. StartedAt
+// itself is not usable: the daemon records it after the process was started, so the
+// first lines a fast process writes carry earlier timestamps and would be dropped. What
+// separates this run from the previous one is when the previous one finished (the daemon
+// drains a run's output before it records FinishedAt); a container that never finished
+// has only this run, so all of its logs are wanted. Only when this run has already
+// ended again (a crash loop) is FinishedAt its own, and StartedAt is the best bound left.
+func runSince(st *container.State) string {
+	if st == nil {
+		return ""
+	}
+	finished, err := time.Parse(time.RFC3339Nano, st.FinishedAt)
+	if err != nil || finished.IsZero() {
+		return ""
+	}
+	started, err := time.Parse(time.RFC3339Nano, st.StartedAt)
+	if err != nil {
+		return dockerSince(st.FinishedAt)
+	}
+	if !st.Running && !finished.Before(started) {
+		return dockerSince(st.StartedAt)
+	}
+	return dockerSince(st.FinishedAt)
 }
 
 // dockerSince formats an RFC 3339 time as the API's "seconds.nanoseconds" timestamp.

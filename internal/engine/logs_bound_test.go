@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"github.com/docker/docker/api/types/container"
 	"strings"
 	"testing"
 )
@@ -41,5 +42,31 @@ func TestLineWriterBounded(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the short line was not emitted on its own")
+	}
+}
+
+// TestRunSince: a re-attached follow asks for the logs after the previous run finished,
+// not after StartedAt, which the daemon records only once the process already runs (the
+// first lines of a fast process are older than it: seen as a flaky follow in CI).
+func TestRunSince(t *testing.T) {
+	const zero = "0001-01-01T00:00:00Z"
+	cases := []struct {
+		name string
+		st   *container.State
+		want string
+	}{
+		{"no state", nil, ""},
+		{"first run, running", &container.State{Running: true, StartedAt: "2026-11-29T05:00:01.5Z", FinishedAt: zero}, ""},
+		{"first run, already exited", &container.State{StartedAt: "2026-11-29T05:00:01Z", FinishedAt: "2026-11-29T05:00:02Z"}, "1795928401.000000000"},
+		{"restarted, running", &container.State{Running: true, StartedAt: "2026-11-29T05:00:05Z", FinishedAt: "2026-11-29T05:00:02.25Z"}, "1795928402.250000000"},
+		{"restarted, exited again", &container.State{StartedAt: "2026-11-29T05:00:05Z", FinishedAt: "2026-11-29T05:00:06Z"}, "1795928405.000000000"},
+		{"unparsable start", &container.State{Running: true, StartedAt: "", FinishedAt: "2026-11-29T05:00:02Z"}, "1795928402.000000000"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := runSince(c.st); got != c.want {
+				t.Errorf("runSince = %q, want %q", got, c.want)
+			}
+		})
 	}
 }
