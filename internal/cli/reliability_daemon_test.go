@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/clocal-dev/clocal/internal/testutil"
+	"github.com/docker/docker/client"
 )
 
 // TestDaemonUnreachable: with no daemon at DOCKER_HOST (a missing socket, or a socket that
@@ -191,19 +192,27 @@ func TestWatchDaemonRestart(t *testing.T) {
 	}
 }
 
+// watchKvstore starts `up kvstore --watch --json` on a fresh test project of the example
+// workspace and waits until it watches, with kvstore's one container up.
+func watchKvstore(t *testing.T) (docker *client.Client, root, project string, p *proc) {
+	t.Helper()
+	docker = testutil.RequireDocker(t)
+	root = repoRoot(t)
+	project = testProject(t)
+	cleanupStack(t, docker, root, project)
+	p = startClocal(t, nil, "-w", root, "-p", project, "up", "kvstore", "--ephemeral-ports", "--watch", "--json")
+	p.waitOutput(`"kind":"watching"`, 8*time.Minute)
+	if n := len(projectContainers(t, docker, project)); n != 1 {
+		t.Fatalf("%d containers after up", n)
+	}
+	return docker, root, project, p
+}
+
 // TestWatchRestoresKilledContainer: a container killed from outside while watch runs is
 // reported and brought back, and the service answers again.
 func TestWatchRestoresKilledContainer(t *testing.T) {
-	docker := testutil.RequireDocker(t)
-	root := repoRoot(t)
-	project := testProject(t)
-	cleanupStack(t, docker, root, project)
-	p := startClocal(t, nil, "-w", root, "-p", project, "up", "kvstore", "--ephemeral-ports", "--watch", "--json")
-	p.waitOutput(`"kind":"watching"`, 8*time.Minute)
+	docker, root, project, p := watchKvstore(t)
 	ctrs := projectContainers(t, docker, project)
-	if len(ctrs) != 1 {
-		t.Fatalf("%d containers after up", len(ctrs))
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	if err := docker.ContainerKill(ctx, ctrs[0].ID, "KILL"); err != nil {
@@ -241,4 +250,29 @@ func TestWatchRestoresKilledContainer(t *testing.T) {
 	}
 	_ = p.cmd.Process.Signal(os.Interrupt)
 	p.wait(time.Minute)
+}
+
+// TestWatchEndsOnDown: `clocal down` in another terminal while a watch runs takes the stack
+// down for good: the watch reports it and exits 0 instead of bringing the removed
+// containers back (the supervisor that restores killed containers must not undo a down).
+func TestWatchEndsOnDown(t *testing.T) {
+	docker, root, project, p := watchKvstore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if r := runCLI(t, ctx, "-w", root, "-p", project, "down"); r.Code != 0 {
+		t.Fatalf("down: %d %s", r.Code, r.Err)
+	}
+	res := p.wait(time.Minute)
+	if res.Code != 0 || !strings.Contains(res.Out, `"kind":"taken-down"`) || !strings.Contains(res.Out, project+" was taken down") {
+		t.Fatalf("watch after down: exit %d\nstdout:\n%s\nstderr:\n%s", res.Code, res.Out, res.Err)
+	}
+	if strings.Contains(res.Out, `"kind":"restored"`) {
+		t.Errorf("the watch brought containers back after down:\n%s", res.Out)
+	}
+	if ctrs := projectContainers(t, docker, project); len(ctrs) != 0 {
+		t.Errorf("containers after down and the watch's exit: %v", containerStates(t, docker, project))
+	}
+	if _, err := os.Stat(filepath.Join(root, ".clocal", "projects", project)); !os.IsNotExist(err) {
+		t.Errorf("project state after down: %v", err)
+	}
 }

@@ -162,12 +162,20 @@ func runWatchLoop(ctx context.Context, f *Factory, st *stack.Stack, targets []st
 			}
 		}
 	}()
-	go dev.Supervise(loopCtx, 2*time.Second, func(e devloop.Event) {
-		e.Time = time.Now()
-		reporter.Report(e)
-	})
 	loop := &devloop.Loop{Steps: dev, Reporter: reporter}
+	go func() {
+		// A clocal down elsewhere ends the watch: bringing the stack back would undo it.
+		if err := dev.Supervise(loopCtx, 2*time.Second, func(e devloop.Event) {
+			e.Time = time.Now()
+			reporter.Report(e)
+		}); err != nil {
+			loop.Stop(err)
+		}
+	}()
 	err = loop.Run(loopCtx, changes)
+	if errors.Is(err, devloop.ErrStackGone) {
+		return nil // reported by the loop ("taken-down"); nothing left to tear down
+	}
 	if downOnExit {
 		downCtx, cancelDown := context.WithTimeout(context.Background(), time.Minute)
 		defer cancelDown()

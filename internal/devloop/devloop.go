@@ -48,6 +48,11 @@ type Steps interface {
 	IsConfig(path string) bool
 }
 
+// ErrStackGone is returned (wrapped) by Steps and by a supervisor when the stack the loop
+// keeps current was taken down by another command (clocal down): the loop stops instead of
+// bringing single services of a removed stack back.
+var ErrStackGone = errors.New("the stack was taken down")
+
 // Diff is what a reload changed.
 type Diff struct {
 	Added, Removed, Changed []string
@@ -60,7 +65,7 @@ func (d Diff) Empty() bool { return len(d.Added)+len(d.Removed)+len(d.Changed) =
 type Event struct {
 	Time      time.Time `json:"time"`
 	Service   string    `json:"service,omitempty"`
-	Kind      string    `json:"kind"` // change, building, ready, unchanged, build-failed, unhealthy, rolled-back, reloaded, error
+	Kind      string    `json:"kind"` // change, ready, unchanged, build-failed, unhealthy, rolled-back, reloaded, restored, reconnected, taken-down, error
 	Paths     int       `json:"paths,omitempty"`
 	Image     string    `json:"image,omitempty"`
 	Total     Millis    `json:"total_ms,omitempty"`
@@ -116,6 +121,8 @@ func (r *TextReporter) Report(e Event) {
 		fmt.Fprintf(r.W, "%s: container was stopped or removed outside clocal; bringing it back\n", e.Service)
 	case "reconnected":
 		fmt.Fprintf(r.W, "Docker daemon reachable again; watching\n")
+	case "taken-down":
+		fmt.Fprintf(r.W, "%s; stopped watching (clocal up starts it again)\n", e.Error)
 	case "error":
 		fmt.Fprintf(r.W, "%s: %s\n", orDash(e.Service), e.Error)
 	}
@@ -159,6 +166,35 @@ type Loop struct {
 	running map[string]bool
 	pending map[string]*ChangeSet
 	wg      sync.WaitGroup
+	gone    chan struct{} // closed by Stop
+	stopped bool
+}
+
+// Stop ends Run with ErrStackGone after reporting err (a "taken-down" event) once; it is
+// how a supervisor that found the stack taken down ends the loop. Safe to call before Run
+// and more than once.
+func (l *Loop) Stop(err error) {
+	l.mu.Lock()
+	if l.gone == nil {
+		l.gone = make(chan struct{})
+	}
+	if l.stopped {
+		l.mu.Unlock()
+		return
+	}
+	l.stopped = true
+	close(l.gone)
+	l.mu.Unlock()
+	l.report(Event{Time: time.Now(), Kind: "taken-down", Error: err.Error()}) // not l.Now: Stop may run before Run sets it
+}
+
+// stopIfGone stops the loop when a step found the stack taken down.
+func (l *Loop) stopIfGone(err error) bool {
+	if errors.Is(err, ErrStackGone) {
+		l.Stop(err)
+		return true
+	}
+	return false
 }
 
 // Run processes change sets until ctx is done or changes is closed. Each service builds
@@ -167,13 +203,26 @@ func (l *Loop) Run(ctx context.Context, changes <-chan ChangeSet) error {
 	if l.Now == nil {
 		l.Now = time.Now
 	}
+	l.mu.Lock()
 	l.running = map[string]bool{}
 	l.pending = map[string]*ChangeSet{}
+	if l.gone == nil {
+		l.gone = make(chan struct{})
+	}
+	gone := l.gone
+	l.mu.Unlock()
+	// Cycles in flight end with the loop only when the stack is gone; when changes closes
+	// they finish first.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	defer l.wg.Wait()
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-gone:
+			cancel()
+			return ErrStackGone
 		case cs, ok := <-changes:
 			if !ok {
 				return nil
@@ -246,6 +295,9 @@ func (l *Loop) isConfigChange(cs ChangeSet) bool {
 
 func (l *Loop) reload(ctx context.Context) {
 	diff, err := l.Steps.Reload(ctx)
+	if l.stopIfGone(err) {
+		return
+	}
 	if err != nil {
 		l.report(Event{Kind: "error", Error: "reload: " + err.Error()})
 		return
@@ -280,7 +332,7 @@ func (l *Loop) cycle(ctx context.Context, cs ChangeSet) {
 	}
 	replaceStart := l.Now()
 	if err := l.Steps.Replace(ctx, svc, res.Image); err != nil {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || l.stopIfGone(err) {
 			return
 		}
 		l.report(Event{Kind: "unhealthy", Service: svc, Image: res.Image, Error: err.Error()})

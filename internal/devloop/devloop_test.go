@@ -3,6 +3,7 @@ package devloop
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -12,16 +13,17 @@ import (
 // fakeSteps records calls; builds block on a gate when one is set so tests can send
 // changes while a build is running.
 type fakeSteps struct {
-	mu        sync.Mutex
-	builds    map[string]int
-	replaced  []string // service=image
-	reloads   int
-	current   map[string]string
-	buildErr  map[string]error
-	badImages map[string]bool
-	gate      chan struct{}
-	started   chan string
-	version   int
+	mu         sync.Mutex
+	builds     map[string]int
+	replaced   []string // service=image
+	reloads    int
+	current    map[string]string
+	buildErr   map[string]error
+	badImages  map[string]bool
+	replaceErr error // returned by every Replace when set
+	gate       chan struct{}
+	started    chan string
+	version    int
 }
 
 func newFake() *fakeSteps {
@@ -51,6 +53,9 @@ func (f *fakeSteps) Replace(_ context.Context, svc, image string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.replaced = append(f.replaced, svc+"="+image)
+	if f.replaceErr != nil {
+		return f.replaceErr
+	}
 	if f.badImages[image] {
 		return errors.New("container unhealthy")
 	}
@@ -231,5 +236,65 @@ func TestReadyEventTimings(t *testing.T) {
 	(&TextReporter{W: &b}).Report(*ready)
 	if !strings.HasPrefix(b.String(), "a ready in ") || !strings.Contains(b.String(), "build.sh") {
 		t.Fatalf("text line = %q", b.String())
+	}
+}
+
+// TestStackTakenDownStopsTheLoop: a Replace that finds the stack taken down (clocal down in
+// another terminal) ends the loop with ErrStackGone after one taken-down event; no roll back
+// is tried (it would bring one service of a removed stack back).
+func TestStackTakenDownStopsTheLoop(t *testing.T) {
+	f := newFake()
+	f.current["a"] = "a:old"
+	f.replaceErr = fmt.Errorf("dev: %w", ErrStackGone)
+	rec := &recorder{}
+	l := &Loop{Steps: f, Reporter: rec}
+	ch := make(chan ChangeSet)
+	done := make(chan error, 1)
+	go func() { done <- l.Run(context.Background(), ch) }()
+	ch <- ChangeSet{Service: "a", Paths: []string{"x"}}
+	waitGone(t, done)
+	if got := strings.Join(f.replaced, ","); got != "a=a:v" {
+		t.Errorf("replaced = %s, want the one replacement and no roll back", got)
+	}
+	if got := strings.Join(rec.kinds("*"), ","); got != "change,taken-down" {
+		t.Errorf("events = %s", got)
+	}
+	var buf strings.Builder
+	(&TextReporter{W: &buf}).Report(rec.events[len(rec.events)-1])
+	if !strings.Contains(buf.String(), "dev: the stack was taken down; stopped watching") {
+		t.Errorf("text: %q", buf.String())
+	}
+}
+
+// TestStopEndsRun: Stop (a supervisor's) ends Run, reports once, and works before Run too.
+func TestStopEndsRun(t *testing.T) {
+	for _, before := range []bool{false, true} {
+		rec := &recorder{}
+		l := &Loop{Steps: newFake(), Reporter: rec}
+		gone := fmt.Errorf("p: %w", ErrStackGone)
+		if before {
+			l.Stop(gone)
+		}
+		done := make(chan error, 1)
+		go func() { done <- l.Run(context.Background(), make(chan ChangeSet)) }()
+		l.Stop(gone)
+		l.Stop(gone)
+		waitGone(t, done)
+		if got := strings.Join(rec.kinds("*"), ","); got != "taken-down" {
+			t.Errorf("before=%v: events %s, want one taken-down", before, got)
+		}
+	}
+}
+
+// waitGone waits for Run's result on done and wants ErrStackGone.
+func waitGone(t *testing.T, done <-chan error) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrStackGone) {
+			t.Fatalf("Run = %v, want ErrStackGone", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
 	}
 }

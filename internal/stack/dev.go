@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -162,6 +163,11 @@ func (d *Dev) Replace(ctx context.Context, service, image string) error {
 	sel := d.sel
 	d.mu.Unlock()
 
+	unlock, err := d.changeStack(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	p, _, err := d.St.Project(ctx, sel, images)
 	if err != nil {
 		return err
@@ -230,6 +236,11 @@ func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
 	d.mu.Lock()
 	diff := diffProjects(d.project, p)
 	d.mu.Unlock()
+	unlock, err := d.changeStack(ctx, false)
+	if err != nil {
+		return diff, err
+	}
+	defer unlock()
 	if err := d.St.Engine.Up(ctx, p, engine.UpOptions{RemoveOrphans: true, Wait: true, WaitTimeout: d.WaitTimeout}); err != nil {
 		return diff, err
 	}
@@ -280,39 +291,97 @@ func diffProjects(a, b *types.Project) devloop.Diff {
 	return diff
 }
 
+// changeStack takes the project lock for a change to the running stack (shared for a
+// replace, so services replace side by side; exclusive for a reload) and checks under it
+// that the stack is still up. clocal down takes the same lock and removes the project's
+// state: a replace that waited for a down must not bring one service of the removed stack
+// back. The error then wraps devloop.ErrStackGone.
+func (d *Dev) changeStack(ctx context.Context, shared bool) (func(), error) {
+	if _, ok := d.St.LoadState(); !ok {
+		return nil, d.gone()
+	}
+	lock := d.St.LockProject
+	if shared {
+		lock = d.St.lockProjectShared
+	}
+	unlock, err := lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := d.St.LoadState(); !ok {
+		d.forgetLock()
+		unlock()
+		return nil, d.gone()
+	}
+	return unlock, nil
+}
+
+// forgetLock removes the lock file (and the project folder, when nothing else is in it)
+// that locking recreated after a down removed the folder.
+func (d *Dev) forgetLock() {
+	_ = os.Remove(filepath.Join(d.St.ProjectDir(), "lock"))
+	_ = os.Remove(d.St.ProjectDir())
+}
+
+func (d *Dev) gone() error {
+	return fmt.Errorf("%s was taken down outside this watch (clocal down): %w", d.St.Name, devloop.ErrStackGone)
+}
+
 // Supervise checks the stack every interval until ctx ends: a container that died or was
 // removed from outside is reported and brought back; an unreachable daemon is reported once,
-// then clocal reconnects (with a fresh client) and carries on.
-func (d *Dev) Supervise(ctx context.Context, interval time.Duration, report func(devloop.Event)) {
+// then clocal reconnects (with a fresh client) and carries on. It returns an error wrapping
+// devloop.ErrStackGone when the stack was taken down (clocal down removed its state), and
+// nil when ctx ended.
+func (d *Dev) Supervise(ctx context.Context, interval time.Duration, report func(devloop.Event)) error {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	down := false
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return nil
 		case <-t.C:
 		}
-		if !d.superviseOnce(ctx, &down, report) {
-			return
+		if err := d.superviseOnce(ctx, &down, report); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		}
 	}
 }
 
-// superviseOnce is one check of Supervise; false when ctx ended. It holds opMu exclusively
-// so that it never sees a container the loop is replacing, and restores with the project
-// the loop runs now.
-func (d *Dev) superviseOnce(ctx context.Context, down *bool, report func(devloop.Event)) bool {
+// superviseOnce is one check of Supervise; an error when ctx ended or the stack is gone. It
+// holds opMu exclusively so that it never sees a container the loop is replacing, and
+// restores with the project the loop runs now. It acts only when the project lock is free:
+// while another clocal (an up, a down) converges the project, it looks again next time.
+func (d *Dev) superviseOnce(ctx context.Context, down *bool, report func(devloop.Event)) error {
 	d.opMu.Lock()
 	defer d.opMu.Unlock()
 	if ctx.Err() != nil {
-		return false
+		return ctx.Err()
+	}
+	if _, ok := d.St.LoadState(); !ok {
+		return d.gone()
+	}
+	unlock, free, err := d.St.tryLockProject()
+	if err != nil {
+		report(devloop.Event{Kind: "error", Error: err.Error()})
+		return nil
+	}
+	if !free {
+		return nil
+	}
+	defer unlock()
+	if _, ok := d.St.LoadState(); !ok {
+		d.forgetLock()
+		return d.gone()
 	}
 	p := d.Project()
 	ctrs, err := d.St.Engine.Ps(ctx, d.St.Name, engine.PsOptions{All: true, Quick: true})
 	if err != nil {
 		if ctx.Err() != nil {
-			return false
+			return ctx.Err()
 		}
 		if errors.Is(err, engine.ErrDaemonUnreachable) || !*down {
 			if !*down {
@@ -321,7 +390,7 @@ func (d *Dev) superviseOnce(ctx context.Context, down *bool, report func(devloop
 			*down = true
 			_ = d.St.Engine.Reconnect(ctx)
 		}
-		return true
+		return nil
 	}
 	if *down {
 		*down = false
@@ -340,7 +409,7 @@ func (d *Dev) superviseOnce(ctx context.Context, down *bool, report func(devloop
 		}
 	}
 	if len(missing) == 0 {
-		return true
+		return nil
 	}
 	sort.Strings(missing)
 	for _, m := range missing {
@@ -349,7 +418,7 @@ func (d *Dev) superviseOnce(ctx context.Context, down *bool, report func(devloop
 	if err := d.St.Engine.Up(ctx, p, engine.UpOptions{Services: missing, Wait: true, WaitTimeout: d.WaitTimeout}); err != nil && ctx.Err() == nil {
 		report(devloop.Event{Kind: "error", Error: "bring back " + fmt.Sprint(missing) + ": " + err.Error()})
 	}
-	return true
+	return nil
 }
 
 // tailError carries the last lines of a failed build in its message, so that the dev loop's

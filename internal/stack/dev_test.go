@@ -331,7 +331,7 @@ func TestSuperviseOnce(t *testing.T) {
 	down := false
 
 	// everything runs: nothing to do
-	if !d.superviseOnce(ctx, &down, report) || len(events) != 0 || len(f.CallsTo("Up")) != 0 {
+	if d.superviseOnce(ctx, &down, report) != nil || len(events) != 0 || len(f.CallsTo("Up")) != 0 {
 		t.Fatalf("healthy stack: events %+v, calls %+v", events, f.Calls())
 	}
 
@@ -369,8 +369,8 @@ func TestSuperviseOnce(t *testing.T) {
 	// a cancelled ctx stops it
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if d.superviseOnce(cctx, &down, report) {
-		t.Error("superviseOnce with a cancelled ctx: true")
+	if err := d.superviseOnce(cctx, &down, report); !errors.Is(err, context.Canceled) {
+		t.Errorf("superviseOnce with a cancelled ctx: %v", err)
 	}
 }
 

@@ -6,3 +6,7 @@ import "context"
 
 // LockProject is a no-op where flock is not available.
 func (s *Stack) LockProject(ctx context.Context) (func(), error) { return func() {}, nil }
+
+func (s *Stack) lockProjectShared(ctx context.Context) (func(), error) { return func() {}, nil }
+
+func (s *Stack) tryLockProject() (func(), bool, error) { return func() {}, true, nil }
