@@ -6,7 +6,6 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
@@ -69,23 +68,10 @@ killed test runs (their own teardown would have removed them).`,
 	return cmd
 }
 
-// processAlive reports whether pid runs on this machine.
-func processAlive(pid int) bool {
-	if pid <= 0 {
-		return false
-	}
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return false
-	}
-	err = p.Signal(syscall.Signal(0))
-	return err == nil || err == syscall.EPERM
-}
-
 // staleReason says why a clocal project is stale ("" = not stale). lastTouched is when the
 // newest of its objects was created. ownerGone is true for the leftovers of a killed test
 // run: their volumes are removed too, as the run's own teardown would have done.
-func staleReason(ctrs []container.Summary, hostname string, lastTouched, now time.Time, grace time.Duration, alive func(int) bool) (reason string, ownerGone bool) {
+func staleReason(ctrs []container.Summary, hostname string, lastTouched, now time.Time, grace time.Duration, alive func(pid int, start string) bool) (reason string, ownerGone bool) {
 	// An owner process recorded on this host decides: alive keeps the stack whatever the
 	// state of its containers (it may be in the middle of its up), gone makes it stale.
 	ownerSeen := false
@@ -95,7 +81,7 @@ func staleReason(ctrs []container.Summary, hostname string, lastTouched, now tim
 			continue
 		}
 		ownerSeen = true
-		if !alive(pid) {
+		if !alive(pid, c.Labels[stack.LabelOwnerStart]) {
 			return fmt.Sprintf("owner process %d is gone", pid), true
 		}
 	}
@@ -176,7 +162,7 @@ func runPrune(ctx context.Context, o *PruneOptions) error {
 				last = n.Created
 			}
 		}
-		if r, ownerGone := staleReason(ctrs, hostname, last, now, o.Grace, processAlive); r != "" {
+		if r, ownerGone := staleReason(ctrs, hostname, last, now, o.Grace, stack.OwnerAlive); r != "" {
 			stale = append(stale, p.Name)
 			reasons[p.Name] = r
 			dropVolumes[p.Name] = o.Volumes || ownerGone

@@ -518,9 +518,14 @@ func skForeignProjects(t *testing.T, ctx context.Context, docker client.APIClien
 
 func TestStaleReason(t *testing.T) {
 	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
-	alive := func(pid int) bool { return pid == 100 }
+	alive := func(pid int, start string) bool { return pid == 100 && (start == "" || start == "77") }
 	owned := func(pid, state string) container.Summary {
 		return container.Summary{State: state, Labels: map[string]string{stack.LabelOwnerPID: pid, stack.LabelOwnerHost: "h"}}
+	}
+	ownedSince := func(pid, start, state string) container.Summary {
+		c := owned(pid, state)
+		c.Labels[stack.LabelOwnerStart] = start
+		return c
 	}
 	plain := func(state string) container.Summary {
 		return container.Summary{State: state, Labels: map[string]string{}}
@@ -535,6 +540,8 @@ func TestStaleReason(t *testing.T) {
 	}{
 		{"owner alive, mid-up (created)", []container.Summary{owned("100", "created")}, "h", time.Hour, "", false},
 		{"owner gone", []container.Summary{owned("200", "running")}, "h", 0, "owner process 200 is gone", true},
+		{"owner alive, same start", []container.Summary{ownedSince("100", "77", "running")}, "h", time.Hour, "", false},
+		{"owner's PID reused by a later process", []container.Summary{ownedSince("100", "12", "running")}, "h", 0, "owner process 100 is gone", true},
 		{"owner on another host is ignored, running", []container.Summary{owned("200", "running")}, "other", time.Hour, "", false},
 		{"running, no owner", []container.Summary{plain("running"), plain("exited")}, "h", time.Hour, "", false},
 		{"stopped, recent: maybe an up in progress", []container.Summary{plain("created")}, "h", time.Minute, "", false},

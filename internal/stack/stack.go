@@ -457,13 +457,6 @@ func (s *Stack) CurrentPlan() (*convert.Plan, *workspace.Selection, error) {
 	return plan, sel, err
 }
 
-// Labels clocal adds to the containers of stacks started for a process (isolated stacks,
-// test stacks), so that `clocal prune --stale` finds the leftovers of a killed run.
-const (
-	LabelOwnerPID  = "dev.clocal.owner-pid"
-	LabelOwnerHost = "dev.clocal.owner-host"
-)
-
 // makeMountDirs creates the workspace folders services bind (mounts:), owned by the
 // developer: left to Docker they would be created owned by root.
 func (s *Stack) makeMountDirs(sel *workspace.Selection) error {

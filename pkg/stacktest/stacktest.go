@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"testing"
 	"time"
 
@@ -133,8 +132,7 @@ func StartStack(t testing.TB, target string, opts ...Option) *Stack {
 	name := ws.ProjectName() + "-t" + hex.EncodeToString(b[:])
 	st := stack.New(ws, name, eng, docker, o.log)
 	st.Convert.EphemeralPorts = true
-	host, _ := os.Hostname()
-	st.Labels = map[string]string{stack.LabelOwnerPID: strconv.Itoa(os.Getpid()), stack.LabelOwnerHost: host}
+	st.Labels = stack.OwnerLabels()
 
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

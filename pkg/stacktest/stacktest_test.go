@@ -121,7 +121,8 @@ func check(t *testing.T, docker client.APIClient, s *stacktest.Stack, host strin
 		t.Errorf("%s: %d containers, %d networks", s.Project, len(ctrs), nets)
 	}
 	for _, c := range ctrs {
-		if c.Labels[stack.LabelOwnerPID] != strconv.Itoa(os.Getpid()) || c.Labels[stack.LabelOwnerHost] != host {
+		if c.Labels[stack.LabelOwnerPID] != strconv.Itoa(os.Getpid()) || c.Labels[stack.LabelOwnerHost] != host ||
+			c.Labels[stack.LabelOwnerStart] != stack.ProcessStart(os.Getpid()) {
 			t.Errorf("container %v owner labels %q@%q, want this process %d@%s", c.Names, c.Labels[stack.LabelOwnerPID], c.Labels[stack.LabelOwnerHost], os.Getpid(), host)
 		}
 	}
