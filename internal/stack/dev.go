@@ -323,9 +323,16 @@ func (d *Dev) forgetLock() {
 	_ = os.Remove(d.St.ProjectDir())
 }
 
-func (d *Dev) gone() error {
-	return fmt.Errorf("%s was taken down outside this watch (clocal down): %w", d.St.Name, devloop.ErrStackGone)
+func (d *Dev) gone() error { return stackGoneError{d.St.Name} }
+
+// stackGoneError is devloop.ErrStackGone for one project, in one sentence.
+type stackGoneError struct{ project string }
+
+func (e stackGoneError) Error() string {
+	return e.project + " was taken down outside this watch (clocal down)"
 }
+
+func (e stackGoneError) Unwrap() error { return devloop.ErrStackGone }
 
 // Supervise checks the stack every interval until ctx ends: a container that died or was
 // removed from outside is reported and brought back; an unreachable daemon is reported once,
