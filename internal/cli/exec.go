@@ -76,15 +76,7 @@ func addExecFlags(cmd *cobra.Command, o *ExecOptions) {
 }
 
 func runExec(ctx context.Context, o *ExecOptions) error {
-	name, err := o.F.Project()
-	if err != nil {
-		return err
-	}
-	svcs, err := resolveServices(o.F, []string{o.Service})
-	if err != nil {
-		return err
-	}
-	eng, _, err := o.F.Connect(ctx)
+	name, svcs, eng, err := o.F.connectServices(ctx, []string{o.Service})
 	if err != nil {
 		return err
 	}

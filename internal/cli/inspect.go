@@ -56,12 +56,7 @@ type inspectJSON struct {
 }
 
 func runInspect(ctx context.Context, o *InspectOptions) error {
-	svcs, err := resolveServices(o.F, []string{o.Service})
-	if err != nil {
-		return err
-	}
-	svcName := svcs[0]
-	st, err := o.F.Stack(ctx)
+	svcName, st, err := o.F.serviceStack(ctx, o.Service)
 	if err != nil {
 		return err
 	}

@@ -61,15 +61,7 @@ func NewCmdRestart(f *Factory, runF func(context.Context, *LifecycleOptions) err
 }
 
 func runLifecycle(ctx context.Context, o *LifecycleOptions) error {
-	name, err := o.F.Project()
-	if err != nil {
-		return err
-	}
-	services, err := resolveServices(o.F, o.Services)
-	if err != nil {
-		return err
-	}
-	eng, _, err := o.F.Connect(ctx)
+	name, services, eng, err := o.F.connectServices(ctx, o.Services)
 	if err != nil {
 		return err
 	}

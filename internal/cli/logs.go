@@ -92,15 +92,7 @@ func (p *logPrinter) Log(service, _, line string, _ bool) {
 }
 
 func runLogs(ctx context.Context, o *LogsOptions) error {
-	name, err := o.F.Project()
-	if err != nil {
-		return err
-	}
-	services, err := resolveServices(o.F, o.Services)
-	if err != nil {
-		return err
-	}
-	eng, _, err := o.F.Connect(ctx)
+	name, services, eng, err := o.F.connectServices(ctx, o.Services)
 	if err != nil {
 		return err
 	}

@@ -44,11 +44,7 @@ func NewCmdPort(f *Factory, runF func(context.Context, *PortOptions) error) *cob
 }
 
 func runPort(ctx context.Context, o *PortOptions) error {
-	svcs, err := resolveServices(o.F, []string{o.Service})
-	if err != nil {
-		return err
-	}
-	st, err := o.F.Stack(ctx)
+	service, st, err := o.F.serviceStack(ctx, o.Service)
 	if err != nil {
 		return err
 	}
@@ -63,13 +59,13 @@ func runPort(ctx context.Context, o *PortOptions) error {
 	}
 	found := false
 	for _, e := range eps {
-		if e.Service == svcs[0] && (o.Port == 0 || e.Port == o.Port) {
+		if e.Service == service && (o.Port == 0 || e.Port == o.Port) {
 			fmt.Fprintln(o.IO.Out, e.Address())
 			found = true
 		}
 	}
 	if !found {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s publishes no port%s in project %s", svcs[0], map[bool]string{true: fmt.Sprintf(" %d", o.Port), false: ""}[o.Port != 0], st.Name)}
+		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s publishes no port%s in project %s", service, map[bool]string{true: fmt.Sprintf(" %d", o.Port), false: ""}[o.Port != 0], st.Name)}
 	}
 	return nil
 }

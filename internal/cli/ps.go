@@ -54,15 +54,7 @@ type psJSON struct {
 }
 
 func runPs(ctx context.Context, o *PsOptions) error {
-	name, err := o.F.Project()
-	if err != nil {
-		return err
-	}
-	services, err := resolveServices(o.F, o.Services)
-	if err != nil {
-		return err
-	}
-	eng, _, err := o.F.Connect(ctx)
+	name, services, eng, err := o.F.connectServices(ctx, o.Services)
 	if err != nil {
 		return err
 	}

@@ -223,6 +223,39 @@ func completeServices(f *Factory) func(*cobra.Command, []string, string) ([]stri
 	}
 }
 
+// connectServices is the start of every verb on services of a running stack: the project
+// name, the named services resolved (none: all), and a reachable engine (Close it). Names
+// are checked before the daemon is contacted, so bad input is exit 2 even with Docker down.
+func (f *Factory) connectServices(ctx context.Context, names []string) (project string, services []string, eng engine.Engine, err error) {
+	project, err = f.Project()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	services, err = resolveServices(f, names)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	eng, _, err = f.Connect(ctx)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	return project, services, eng, nil
+}
+
+// serviceStack resolves one service, job or host name and opens the stack (Close its
+// Engine): the start of the verbs that need the workspace as well as the daemon.
+func (f *Factory) serviceStack(ctx context.Context, name string) (string, *stack.Stack, error) {
+	svcs, err := resolveServices(f, []string{name})
+	if err != nil {
+		return "", nil, err
+	}
+	st, err := f.Stack(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	return svcs[0], st, nil
+}
+
 // resolveServices maps service, job or host names given on the command line to local
 // services; unknown names are bad input with suggestions.
 func resolveServices(f *Factory, names []string) ([]string, error) {

@@ -104,12 +104,7 @@ func listServiceImages(ctx context.Context, st *stack.Stack, service, running st
 }
 
 func runUpdate(ctx context.Context, o *UpdateOptions) error {
-	svcs, err := resolveServices(o.F, []string{o.Service})
-	if err != nil {
-		return err
-	}
-	service := svcs[0]
-	st, err := o.F.Stack(ctx)
+	service, st, err := o.F.serviceStack(ctx, o.Service)
 	if err != nil {
 		return err
 	}
