@@ -49,6 +49,17 @@ func newBuilder(t *testing.T, cli client.APIClient) (*build.Builder, *testutil.S
 	return &build.Builder{Docker: cli, Out: out, CacheDir: filepath.Join(t.TempDir(), "cache")}, out
 }
 
+// builderFor is a fresh builder for s, with the content hash of s as it is now and the
+// image of that hash removed at the end of the test.
+func builderFor(t *testing.T, cli client.APIClient, s build.Spec) (*build.Builder, *testutil.SyncBuffer, string) {
+	t.Helper()
+	b, out := newBuilder(t, cli)
+	hash, err := b.Hash(s)
+	must(t, err)
+	removeImage(t, cli, build.ImageRef(s.Service, hash))
+	return b, out, hash
+}
+
 // removeImage deletes ref at the end of the test.
 func removeImage(t *testing.T, cli client.APIClient, ref string) {
 	t.Cleanup(func() {
@@ -282,10 +293,7 @@ func TestEnsureScriptGetsTTY(t *testing.T) {
 		t.Fatalf("without a pty: err=%v output=%q; want the TTY error", err, outNoTTY)
 	}
 
-	b, out := newBuilder(t, cli)
-	hash, err := b.Hash(s)
-	must(t, err)
-	removeImage(t, cli, build.ImageRef(s.Service, hash))
+	b, out, _ := builderFor(t, cli, s)
 	r, err := b.Ensure(context.Background(), s, false)
 	if err != nil {
 		t.Fatalf("Ensure: %v\n%s", err, out)
@@ -507,10 +515,7 @@ func TestEnsureWritesOnlyToOut(t *testing.T) {
 		"build.sh":   "echo to-stdout; echo to-stderr >&2; mkdir -p .src; echo x > .src/x\n",
 		"Dockerfile": "FROM scratch\nCOPY .src/x /x\n",
 	})
-	b, out := newBuilder(t, cli)
-	hash, err := b.Hash(s)
-	must(t, err)
-	removeImage(t, cli, build.ImageRef(s.Service, hash))
+	b, out, _ := builderFor(t, cli, s)
 
 	leaked := captureStdio(t, func() {
 		if _, err := b.Ensure(context.Background(), s, false); err != nil {
@@ -559,10 +564,7 @@ func TestEnsureConcurrentSameService(t *testing.T) {
 		"build.sh":   "echo run >> " + strconv.Quote(marker) + "\nmkdir -p .src; echo x > .src/x\n",
 		"Dockerfile": "FROM scratch\nCOPY .src/x /x\n",
 	})
-	b, out := newBuilder(t, cli)
-	hash, err := b.Hash(s)
-	must(t, err)
-	removeImage(t, cli, build.ImageRef(s.Service, hash))
+	b, out, _ := builderFor(t, cli, s)
 	var wg sync.WaitGroup
 	errs := make(chan error, 3)
 	for range 3 {
@@ -648,10 +650,7 @@ func TestEnsureWarnsWhenScriptChangesInputs(t *testing.T) {
 		"build.sh":   "mkdir -p .src; date +%s%N > .src/stamp; date +%s%N > generated.txt\n",
 		"Dockerfile": "FROM scratch\nCOPY build.sh /build.sh\n",
 	})
-	b, out := newBuilder(t, cli)
-	hash, err := b.Hash(s)
-	must(t, err)
-	removeImage(t, cli, build.ImageRef(s.Service, hash))
+	b, out, _ := builderFor(t, cli, s)
 	if _, err := b.Ensure(context.Background(), s, false); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
