@@ -494,9 +494,6 @@ func TestEnsureCancelKillsProcessGroup(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("Ensure did not return after cancel")
 	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("cancel took %s", d)
-	}
 	for time.Since(start) < 10*time.Second {
 		if err := syscall.Kill(child, 0); errors.Is(err, syscall.ESRCH) {
 			return

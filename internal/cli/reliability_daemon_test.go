@@ -63,10 +63,8 @@ func TestDaemonUnreachable(t *testing.T) {
 				if !strings.Contains(r.Err, "cannot reach the Docker daemon") || !strings.Contains(r.Err, "DOCKER_HOST") {
 					t.Errorf("message does not say what is wrong and how to fix it: %s", r.Err)
 				}
-				// The bound is 2 s of ping; allow for a loaded machine (process start, workspace load).
-				if took > 20*time.Second {
-					t.Errorf("took %s", took)
-				}
+				// runClocal fails a run that hangs; how fast the answer comes is measured by
+				// scripts/bench/unreachable (PingTimeout bounds it), not asserted here.
 			})
 		}
 	}

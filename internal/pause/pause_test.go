@@ -78,12 +78,13 @@ func TestEnsureCreatesRunnableImage(t *testing.T) {
 	if got := strings.TrimSpace(string(state)); got != "running 65534:65534" {
 		t.Fatalf("container state = %q, want running as 65534", got)
 	}
-	start := time.Now()
 	if out, err := exec.Command("docker", "stop", "-t", "10", name).CombinedOutput(); err != nil {
 		t.Fatalf("docker stop: %v: %s", err, out)
 	}
-	// A pause process that ignored SIGTERM would take the whole 10 s grace period.
-	if d := time.Since(start); d > 8*time.Second {
-		t.Fatalf("stop took %s: SIGTERM not honoured", d)
+	// Stopped by the SIGTERM itself (init reports 128+15), not by the SIGKILL docker sends
+	// after the grace period to a process that ignores it (137).
+	code, _ := exec.Command("docker", "inspect", "-f", "{{.State.ExitCode}}", name).Output()
+	if got := strings.TrimSpace(string(code)); got != "143" && got != "0" {
+		t.Fatalf("exit code after docker stop = %s, want 143 (SIGTERM honoured)", got)
 	}
 }

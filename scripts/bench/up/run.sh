@@ -8,14 +8,7 @@
 # Each target gets two separate projects (one per tool) so neither sees the other's
 # containers; both are warmed up first (images built, containers running and healthy).
 set -euo pipefail
-root=$(cd "$(dirname "$0")/../../.." && pwd)
-cd "$root"
-out="$root/scripts/bench/out"
-mkdir -p "$out"
-command -v hyperfine >/dev/null || { apt-get update -qq && apt-get install -y -qq hyperfine >/dev/null; }
-compose=$(bash scripts/bench/compose-cli.sh)
-go build -o "$out/clocal" ./cmd/clocal
-clocal="$out/clocal"
+source "$(dirname "$0")/../lib.sh"
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(repo-manager all)
 runs=${RUNS:-15}
