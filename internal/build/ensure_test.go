@@ -336,11 +336,8 @@ tty=no; [ -t 0 ] && [ -t 1 ] && [ -t 2 ] && tty=yes
 	s.Source = t.TempDir()
 	s.Env = map[string]string{"EXTRA": "x y", "CLOCAL": "overridden?"}
 	t.Setenv("CLOCAL_TEST_INHERITED", "yes")
-	b, out := newBuilder(t, cli)
-	hash, err := b.Hash(s)
-	must(t, err)
+	b, out, hash := builderFor(t, cli, s)
 	ref := build.ImageRef(s.Service, hash)
-	removeImage(t, cli, ref)
 	if _, err := b.Ensure(context.Background(), s, false); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -363,13 +360,10 @@ func TestEnsureScriptFailure(t *testing.T) {
 		"build.sh":   "echo step1; echo boom >&2; exit 3\n",
 		"Dockerfile": "FROM scratch\nCOPY build.sh /build.sh\n",
 	})
-	b, out := newBuilder(t, cli)
-	hash, err := b.Hash(s)
-	must(t, err)
+	b, out, hash := builderFor(t, cli, s)
 	ref := build.ImageRef(s.Service, hash)
-	removeImage(t, cli, ref)
 
-	_, err = b.Ensure(context.Background(), s, false)
+	_, err := b.Ensure(context.Background(), s, false)
 	var se *build.ScriptError
 	if !errors.As(err, &se) {
 		t.Fatalf("err = %v (%T), want *ScriptError", err, err)
@@ -435,12 +429,9 @@ func TestEnsureImageBuildFailure(t *testing.T) {
 	s := service(t, "imgfail", map[string]string{
 		"Dockerfile": "FROM " + busybox + "\nRUN echo compiling && echo broken >&2 && exit 7\n",
 	})
-	b, out := newBuilder(t, cli)
-	hash, err := b.Hash(s)
-	must(t, err)
+	b, out, hash := builderFor(t, cli, s)
 	ref := build.ImageRef(s.Service, hash)
-	removeImage(t, cli, ref)
-	_, err = b.Ensure(context.Background(), s, false)
+	_, err := b.Ensure(context.Background(), s, false)
 	var ie *build.ImageError
 	if !errors.As(err, &ie) {
 		t.Fatalf("err = %v (%T), want *ImageError\n%s", err, err, out)

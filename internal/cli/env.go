@@ -44,11 +44,7 @@ func runEnv(ctx context.Context, o *EnvOptions) error {
 		return err
 	}
 	defer st.Engine.Close()
-	plan, _, err := st.CurrentPlan()
-	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
-	}
-	eps, err := st.Endpoints(ctx, plan)
+	eps, err := currentEndpoints(ctx, st)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/clocal-dev/clocal/internal/stack"
 )
 
 // PortOptions are the flags of `clocal port`.
@@ -49,11 +51,7 @@ func runPort(ctx context.Context, o *PortOptions) error {
 		return err
 	}
 	defer st.Engine.Close()
-	plan, _, err := st.CurrentPlan()
-	if err != nil {
-		return &ExitError{Code: ExitFailure, Err: err}
-	}
-	eps, err := st.Endpoints(ctx, plan)
+	eps, err := currentEndpoints(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -68,4 +66,14 @@ func runPort(ctx context.Context, o *PortOptions) error {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s publishes no port%s in project %s", service, map[bool]string{true: fmt.Sprintf(" %d", o.Port), false: ""}[o.Port != 0], st.Name)}
 	}
 	return nil
+}
+
+// currentEndpoints lists the published ports of the stack as it was last brought up (its
+// recorded targets); a stack that was never brought up here is a runtime failure.
+func currentEndpoints(ctx context.Context, st *stack.Stack) ([]stack.Endpoint, error) {
+	plan, _, err := st.CurrentPlan()
+	if err != nil {
+		return nil, &ExitError{Code: ExitFailure, Err: err}
+	}
+	return st.Endpoints(ctx, plan)
 }
