@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/clocal-dev/clocal/internal/testutil"
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 )
 
@@ -209,68 +211,93 @@ func watchKvstore(t *testing.T) (docker *client.Client, root, project string, p 
 // TestWatchRestoresKilledContainer: a container killed from outside while watch runs is
 // reported and brought back, and the service answers again.
 func TestWatchRestoresKilledContainer(t *testing.T) {
-	docker, root, project, p := watchKvstore(t)
-	ctrs := projectContainers(t, docker, project)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if err := docker.ContainerKill(ctx, ctrs[0].ID, "KILL"); err != nil {
-		t.Fatal(err)
+	// Killed (the container stays, exited) and removed (docker rm -f: gone, the project
+	// network stays): both are brought back, neither is taken for a down.
+	for _, how := range []string{"killed", "removed"} {
+		t.Run(how, func(t *testing.T) {
+			docker, root, project, p := watchKvstore(t)
+			ctrs := projectContainers(t, docker, project)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			var err error
+			if how == "killed" {
+				err = docker.ContainerKill(ctx, ctrs[0].ID, "KILL")
+			} else {
+				err = docker.ContainerRemove(ctx, ctrs[0].ID, container.RemoveOptions{Force: true})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			killed := time.Now()
+			p.waitOutput(`"service":"kvstore","kind":"restored"`, 2*time.Minute)
+			waitFor(t, 2*time.Minute, "kvstore to answer again", func() bool {
+				r := runCLI(t, ctx, "-w", root, "-p", project, "port", "kvstore", "7700")
+				if r.Code != 0 {
+					return false
+				}
+				c := &http.Client{Timeout: 2 * time.Second}
+				resp, err := c.Get(fmt.Sprintf("http://%s/healthz", strings.TrimSpace(r.Out)))
+				if err != nil {
+					return false
+				}
+				resp.Body.Close()
+				return resp.StatusCode == 200
+			})
+			t.Logf("%s container restored and answering after %s", how, time.Since(killed).Round(time.Millisecond))
+			running := 0
+			for _, c := range projectContainers(t, docker, project) {
+				if c.State == "running" {
+					running++
+				}
+			}
+			if running != 1 {
+				t.Errorf("%d running kvstore containers, want 1: %v", running, containerStates(t, docker, project))
+			}
+			_ = p.cmd.Process.Signal(os.Interrupt)
+			if r := p.wait(time.Minute); strings.Contains(r.Out, "taken-down") {
+				t.Errorf("a %s container was taken for a down:\n%s", how, r.Out)
+			}
+		})
 	}
-	killed := time.Now()
-	p.waitOutput(`"service":"kvstore","kind":"restored"`, 2*time.Minute)
-	waitFor(t, 2*time.Minute, "kvstore to answer again", func() bool {
-		r := runCLI(t, ctx, "-w", root, "-p", project, "port", "kvstore", "7700")
-		if r.Code != 0 {
-			return false
-		}
-		c := &http.Client{Timeout: 2 * time.Second}
-		resp, err := c.Get(fmt.Sprintf("http://%s/healthz", strings.TrimSpace(r.Out)))
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	t.Logf("killed container restored and answering after %s", time.Since(killed).Round(time.Millisecond))
-	in, err := docker.ContainerInspect(ctx, ctrs[0].ID)
-	if err == nil && in.State != nil && !in.State.Running {
-		// compose may restart the same container or create a new one; either way one runs
-		t.Logf("old container state %s", in.State.Status)
-	}
-	running := 0
-	for _, c := range projectContainers(t, docker, project) {
-		if c.State == "running" {
-			running++
-		}
-	}
-	if running != 1 {
-		t.Errorf("%d running kvstore containers, want 1: %v", running, containerStates(t, docker, project))
-	}
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	p.wait(time.Minute)
 }
 
-// TestWatchEndsOnDown: `clocal down` in another terminal while a watch runs takes the stack
+// TestWatchEndsOnDown: a down from another terminal while a watch runs takes the stack
 // down for good: the watch reports it and exits 0 instead of bringing the removed
 // containers back (the supervisor that restores killed containers must not undo a down).
+// Both clocal's own down (lock + state) and the compose CLI's (containers and network
+// gone, clocal's state untouched) are recognised.
 func TestWatchEndsOnDown(t *testing.T) {
-	docker, root, project, p := watchKvstore(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if r := runCLI(t, ctx, "-w", root, "-p", project, "down"); r.Code != 0 {
-		t.Fatalf("down: %d %s", r.Code, r.Err)
-	}
-	res := p.wait(time.Minute)
-	if res.Code != 0 || !strings.Contains(res.Out, `"kind":"taken-down"`) || !strings.Contains(res.Out, project+" was taken down") {
-		t.Fatalf("watch after down: exit %d\nstdout:\n%s\nstderr:\n%s", res.Code, res.Out, res.Err)
-	}
-	if strings.Contains(res.Out, `"kind":"restored"`) {
-		t.Errorf("the watch brought containers back after down:\n%s", res.Out)
-	}
-	if ctrs := projectContainers(t, docker, project); len(ctrs) != 0 {
-		t.Errorf("containers after down and the watch's exit: %v", containerStates(t, docker, project))
-	}
-	if _, err := os.Stat(filepath.Join(root, ".clocal", "projects", project)); !os.IsNotExist(err) {
-		t.Errorf("project state after down: %v", err)
+	for _, by := range []string{"clocal", "compose"} {
+		t.Run(by, func(t *testing.T) {
+			compose := ""
+			if by == "compose" {
+				if compose = testutil.ComposeCLI(t); compose == "" {
+					t.Skip("no Docker Compose CLI (CLOCAL_COMPOSE_CLI or docker-compose)")
+				}
+			}
+			docker, root, project, p := watchKvstore(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			if by == "clocal" {
+				if r := runCLI(t, ctx, "-w", root, "-p", project, "down"); r.Code != 0 {
+					t.Fatalf("down: %d %s", r.Code, r.Err)
+				}
+			} else if out, err := exec.CommandContext(ctx, compose, "-p", project, "down").CombinedOutput(); err != nil {
+				t.Fatalf("compose down: %v\n%s", err, out)
+			}
+			res := p.wait(time.Minute)
+			if res.Code != 0 || !strings.Contains(res.Out, `"kind":"taken-down"`) || !strings.Contains(res.Out, project+" was taken down") {
+				t.Fatalf("watch after down: exit %d\nstdout:\n%s\nstderr:\n%s", res.Code, res.Out, res.Err)
+			}
+			if strings.Contains(res.Out, `"kind":"restored"`) {
+				t.Errorf("the watch brought containers back after down:\n%s", res.Out)
+			}
+			if ctrs := projectContainers(t, docker, project); len(ctrs) != 0 {
+				t.Errorf("containers after down and the watch's exit: %v", containerStates(t, docker, project))
+			}
+			if _, err := os.Stat(filepath.Join(root, ".clocal", "projects", project, "state.json")); !os.IsNotExist(err) {
+				t.Errorf("project state after down: %v", err)
+			}
+		})
 	}
 }

@@ -167,16 +167,10 @@ func assertNoWarnings(t *testing.T, y []byte, dir string) {
 // the check.
 func dockerComposeConfig(t *testing.T, y []byte, dir string) {
 	t.Helper()
-	bin := os.Getenv("CLOCAL_COMPOSE_CLI")
+	bin := testutil.ComposeCLI(t)
 	if bin == "" {
-		var err error
-		if bin, err = exec.LookPath("docker-compose"); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatal("no Docker Compose CLI for the `config` check: set CLOCAL_COMPOSE_CLI (scripts/test.sh builds it with scripts/bench/compose-cli.sh)")
-			}
-			t.Log("no Docker Compose CLI (CLOCAL_COMPOSE_CLI or docker-compose): skipping its check")
-			return
-		}
+		t.Log("no Docker Compose CLI (CLOCAL_COMPOSE_CLI or docker-compose): skipping its check")
+		return
 	}
 	f := filepath.Join(t.TempDir(), "compose.yaml")
 	if err := os.WriteFile(f, y, 0o644); err != nil {

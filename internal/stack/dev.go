@@ -323,13 +323,29 @@ func (d *Dev) forgetLock() {
 	_ = os.Remove(d.St.ProjectDir())
 }
 
-func (d *Dev) gone() error { return stackGoneError{d.St.Name} }
+func (d *Dev) gone() error { return stackGoneError{d.St.Name, "clocal down"} }
 
 // stackGoneError is devloop.ErrStackGone for one project, in one sentence.
-type stackGoneError struct{ project string }
+type stackGoneError struct{ project, how string }
 
 func (e stackGoneError) Error() string {
-	return e.project + " was taken down outside this watch (clocal down)"
+	return e.project + " was taken down outside this watch (" + e.how + ")"
+}
+
+// removedOutside tells a stack taken down by another tool (docker compose down: containers
+// and networks removed, clocal's state untouched) from containers removed one by one
+// (docker rm -f: the project network stays), which the supervisor brings back.
+func (d *Dev) removedOutside(ctx context.Context) bool {
+	projects, err := d.St.Engine.Projects(ctx)
+	if err != nil {
+		return false
+	}
+	for _, p := range projects {
+		if p.Name == d.St.Name {
+			return p.Containers == 0 && len(p.Networks) == 0
+		}
+	}
+	return true
 }
 
 func (e stackGoneError) Unwrap() error { return devloop.ErrStackGone }
@@ -402,6 +418,10 @@ func (d *Dev) superviseOnce(ctx context.Context, down *bool, report func(devloop
 	if *down {
 		*down = false
 		report(devloop.Event{Kind: "reconnected"})
+	}
+	if len(ctrs) == 0 && d.removedOutside(ctx) {
+		d.St.RemoveState() // what clocal down would have done; we hold the lock
+		return stackGoneError{d.St.Name, "its containers and network were removed: docker compose down?"}
 	}
 	running := map[string]bool{}
 	for _, c := range ctrs {

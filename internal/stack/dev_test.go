@@ -451,3 +451,43 @@ func TestDevReload(t *testing.T) {
 		t.Errorf("project env after a failed reload: %v", d.Project().Services["search-2"].Environment)
 	}
 }
+
+// TestSuperviseTellsRemovedFromTakenDown: containers removed one by one (docker rm -f; the
+// project network stays) are brought back; a stack taken down by another tool (docker
+// compose down: containers and network gone, clocal's state still there) ends the watch,
+// and its state is forgotten as clocal down would.
+func TestSuperviseTellsRemovedFromTakenDown(t *testing.T) {
+	ctx := context.Background()
+	d, f := startDev(t)
+	var events []devloop.Event
+	report := func(e devloop.Event) { events = append(events, e) }
+	down := false
+
+	f.RemoveContainers("dev")
+	f.Reset()
+	if err := d.superviseOnce(ctx, &down, report); err != nil {
+		t.Fatalf("all containers removed, network kept: %v", err)
+	}
+	if ups := f.CallsTo("Up"); len(ups) != 1 || !reflect.DeepEqual(ups[0].Services, []string{"kvstore", "search-2"}) {
+		t.Errorf("Up calls %+v, want both services brought back", ups)
+	}
+	if len(events) != 2 || events[0].Kind != "restored" {
+		t.Errorf("events %+v", events)
+	}
+
+	events = nil
+	if err := f.Down(ctx, "dev", engine.DownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.Reset()
+	err := d.superviseOnce(ctx, &down, report)
+	if !errors.Is(err, devloop.ErrStackGone) || !strings.Contains(err.Error(), "dev was taken down outside this watch (its containers and network were removed") {
+		t.Fatalf("after a down by another tool: %v", err)
+	}
+	if len(f.CallsTo("Up")) != 0 || len(events) != 0 {
+		t.Errorf("calls %+v, events %+v", f.Calls(), events)
+	}
+	if _, ok := d.St.LoadState(); ok {
+		t.Error("state kept after the stack was taken down")
+	}
+}

@@ -181,6 +181,18 @@ func (f *Fake) Down(_ context.Context, project string, o engine.DownOptions) err
 	return nil
 }
 
+// RemoveContainers removes containers of project as `docker rm -f` would: the project
+// (and its network) stays. No services: all of them.
+func (f *Fake) RemoveContainers(project string, services ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for name := range f.state[project] {
+		if len(services) == 0 || slices.Contains(services, name) {
+			delete(f.state[project], name)
+		}
+	}
+}
+
 // Ps returns the modelled containers.
 func (f *Fake) Ps(_ context.Context, project string, o engine.PsOptions) ([]engine.Container, error) {
 	f.mu.Lock()
@@ -285,7 +297,7 @@ func (f *Fake) Projects(context.Context) ([]engine.ProjectSummary, error) {
 	}
 	var out []engine.ProjectSummary
 	for name, st := range f.state {
-		p := engine.ProjectSummary{Name: name}
+		p := engine.ProjectSummary{Name: name, Networks: []string{name + "_clocal"}} // Up created it; Down removes it
 		for s, c := range st {
 			p.Services = append(p.Services, s)
 			p.Containers++
