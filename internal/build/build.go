@@ -88,11 +88,15 @@ type Builder struct {
 	// KillGrace is how long a cancelled build.sh gets between SIGTERM and SIGKILL
 	// (default 5s).
 	KillGrace time.Duration
+	// Backend builds the image: BackendAuto (BuildKit when the daemon offers it),
+	// BackendClassic or BackendBuildKit (see BackendFromEnv).
+	Backend string
 
 	mu     sync.Mutex
 	outMu  sync.Mutex
 	caches map[string]*statCache
 	locks  map[string]*sync.Mutex
+	bk     *buildKit
 }
 
 // ScriptError is returned when build.sh fails. Tail holds its last output lines

@@ -5,6 +5,8 @@ package build_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"os"
@@ -58,6 +60,23 @@ func builderFor(t *testing.T, cli client.APIClient, s build.Spec) (*build.Builde
 	must(t, err)
 	removeImage(t, cli, build.ImageRef(s.Service, hash))
 	return b, out, hash
+}
+
+// nonce is a fresh random word.
+func nonce(t *testing.T) string {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// forBackends runs test once with the classic builder and once with BuildKit: the output
+// differs, the image (content, labels, user) and the errors' meaning must not.
+func forBackends(t *testing.T, test func(t *testing.T, backend string)) {
+	for _, backend := range []string{build.BackendClassic, build.BackendBuildKit} {
+		t.Run(backend, func(t *testing.T) { test(t, backend) })
+	}
 }
 
 // removeImage deletes ref at the end of the test.
@@ -134,7 +153,9 @@ func main() {
 // TestEnsureGoServer: build.sh compiles a static Go server into .src/, a
 // FROM scratch Dockerfile copies it. First Ensure builds, second does nothing
 // (build.sh not run), force rebuilds.
-func TestEnsureGoServer(t *testing.T) {
+func TestEnsureGoServer(t *testing.T) { forBackends(t, testEnsureGoServer) }
+
+func testEnsureGoServer(t *testing.T, backend string) {
 	cli := testutil.RequireDocker(t)
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("go toolchain not in PATH")
@@ -167,6 +188,7 @@ echo "compiled server"
 	s.Env = map[string]string{"MARKER": marker}
 	s.Labels = map[string]string{"dev.clocal.workspace": "test"}
 	b, out := newBuilder(t, cli)
+	b.Backend = backend
 	ctx := context.Background()
 
 	hash, err := b.Hash(s)
@@ -208,7 +230,8 @@ echo "compiled server"
 		t.Errorf("image user = %q, want 65534", insp.Config.User)
 	}
 	text := out.String()
-	for _, want := range []string{"goserver | compiled server\n", "goserver | Step 1/6 : FROM scratch\n", "goserver | $ bash build.sh\n"} {
+	step := map[string]string{build.BackendClassic: "goserver | Step 1/6 : FROM scratch\n", build.BackendBuildKit: "goserver | [1/1] COPY .src/target/server /app/server\n"}[backend]
+	for _, want := range []string{"goserver | compiled server\n", step, "goserver | $ bash build.sh\n"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("output lacks %q:\n%s", want, text)
 		}
@@ -423,20 +446,24 @@ func TestEnsureMissingBaseImage(t *testing.T) {
 	}
 }
 
-func TestEnsureImageBuildFailure(t *testing.T) {
+func TestEnsureImageBuildFailure(t *testing.T) { forBackends(t, testEnsureImageBuildFailure) }
+
+func testEnsureImageBuildFailure(t *testing.T, backend string) {
 	cli := testutil.RequireDocker(t)
 	busybox := testutil.EnsureBusybox(t)
 	s := service(t, "imgfail", map[string]string{
 		"Dockerfile": "FROM " + busybox + "\nRUN echo compiling && echo broken >&2 && exit 7\n",
 	})
 	b, out, hash := builderFor(t, cli, s)
+	b.Backend = backend
 	ref := build.ImageRef(s.Service, hash)
 	_, err := b.Ensure(context.Background(), s, false)
 	var ie *build.ImageError
 	if !errors.As(err, &ie) {
 		t.Fatalf("err = %v (%T), want *ImageError\n%s", err, err, out)
 	}
-	if !strings.Contains(ie.Msg, "non-zero code: 7") || !strings.Contains(strings.Join(ie.Tail, "\n"), "compiling") {
+	code := map[string]string{build.BackendClassic: "non-zero code: 7", build.BackendBuildKit: "exit code: 7"}[backend]
+	if !strings.Contains(ie.Msg, code) || !strings.Contains(strings.Join(ie.Tail, "\n"), "compiling") || !strings.Contains(strings.Join(ie.Tail, "\n"), "broken") {
 		t.Fatalf("ImageError = %+v", ie)
 	}
 	imageMissing(t, cli, ref)
@@ -497,13 +524,16 @@ func TestEnsureCancelKillsProcessGroup(t *testing.T) {
 // TestEnsureWritesOnlyToOut redirects the process's stdout and stderr while a
 // build (script with stdout+stderr output and an image build) runs: nothing may
 // reach them, everything goes to Builder.Out.
-func TestEnsureWritesOnlyToOut(t *testing.T) {
+func TestEnsureWritesOnlyToOut(t *testing.T) { forBackends(t, testEnsureWritesOnlyToOut) }
+
+func testEnsureWritesOnlyToOut(t *testing.T, backend string) {
 	cli := testutil.RequireDocker(t)
 	s := service(t, "quiet", map[string]string{
 		"build.sh":   "echo to-stdout; echo to-stderr >&2; mkdir -p .src; echo x > .src/x\n",
 		"Dockerfile": "FROM scratch\nCOPY .src/x /x\n",
 	})
 	b, out, _ := builderFor(t, cli, s)
+	b.Backend = backend
 
 	leaked := captureStdio(t, func() {
 		if _, err := b.Ensure(context.Background(), s, false); err != nil {
@@ -513,7 +543,8 @@ func TestEnsureWritesOnlyToOut(t *testing.T) {
 	if leaked != "" {
 		t.Fatalf("written to os.Stdout/os.Stderr: %q", leaked)
 	}
-	for _, want := range []string{"quiet | to-stdout\n", "quiet | to-stderr\n", "quiet | Successfully tagged"} {
+	done := map[string]string{build.BackendClassic: "quiet | Successfully tagged", build.BackendBuildKit: "quiet | exporting to image"}[backend]
+	for _, want := range []string{"quiet | to-stdout\n", "quiet | to-stderr\n", done} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("Out lacks %q:\n%s", want, out)
 		}
@@ -578,7 +609,9 @@ func TestEnsureConcurrentSameService(t *testing.T) {
 // TestEnsureContextAndLabels: the image sees exactly the context docker would
 // send (nothing clocal adds leaks into COPY), and label values are passed
 // verbatim (quotes, $, backslashes).
-func TestEnsureContextAndLabels(t *testing.T) {
+func TestEnsureContextAndLabels(t *testing.T) { forBackends(t, testEnsureContextAndLabels) }
+
+func testEnsureContextAndLabels(t *testing.T, backend string) {
 	cli := testutil.RequireDocker(t)
 	busybox := testutil.EnsureBusybox(t)
 	tests := []struct {
@@ -592,7 +625,9 @@ func TestEnsureContextAndLabels(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			files := map[string]string{
-				"Dockerfile": "FROM " + busybox + "\nCOPY . /ctx/\nRUN echo listing && ls -A1 /ctx | sed 's/^/ctx: /'\n",
+				// The nonce keeps BuildKit's cache from answering the RUN without running it
+				// (its output is what the test reads).
+				"Dockerfile": "FROM " + busybox + "\nCOPY . /ctx/\nRUN echo listing " + nonce(t) + " && ls -A1 /ctx | sed 's/^/ctx: /'\n",
 				"app.txt":    "x",
 				"notes.md":   "x",
 			}
@@ -602,6 +637,7 @@ func TestEnsureContextAndLabels(t *testing.T) {
 			s := service(t, "ctxsvc", files)
 			s.Labels = map[string]string{"weird": `a "b" $HOME \ c ` + "`x`", "dev.clocal.hash": "user labels do not win"}
 			b, out := newBuilder(t, cli)
+			b.Backend = backend
 			hash, err := b.Hash(s)
 			must(t, err)
 			ref := build.ImageRef(s.Service, hash)

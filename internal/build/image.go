@@ -21,16 +21,10 @@ import (
 	"github.com/docker/docker/pkg/jsonmessage"
 )
 
-// buildImage sends the build context to the Engine and builds s.Dockerfile with
-// the classic builder, tagging the result image. It never pulls.
+// buildImage builds s.Dockerfile into image, labelled with the service, the content hash,
+// the build time and the source revision, with BuildKit or the classic builder (see
+// Builder.Backend). It never pulls.
 func (b *Builder) buildImage(ctx context.Context, s Spec, hash, image string) error {
-	ctxRoot := resolvePath(s.Context)
-	relDF := relDockerfile(ctxRoot, resolvePath(s.Dockerfile))
-	excludes, err := contextExcludes(ctxRoot, relDF)
-	if err != nil {
-		return fmt.Errorf("build %s: %w", s.Service, err)
-	}
-
 	labels := make(map[string]string, len(s.Labels)+4)
 	for k, v := range s.Labels {
 		labels[k] = v
@@ -41,6 +35,42 @@ func (b *Builder) buildImage(ctx context.Context, s Spec, hash, image string) er
 	if rev := sourceRev(ctx, s.Source); rev != "" {
 		labels[LabelSourceRev] = rev
 	}
+	dockerfile, err := os.ReadFile(s.Dockerfile)
+	if err != nil {
+		return fmt.Errorf("build %s: %w", s.Service, err)
+	}
+	kit, err := b.useBuildKit(ctx, s, dockerfile)
+	if err != nil {
+		return err
+	}
+	var tail []string
+	if kit {
+		tail, err = b.buildKitImage(ctx, s, image, labels)
+	} else {
+		tail, err = b.classicImage(ctx, s, image, dockerfile, labels)
+	}
+	if err != nil {
+		return err
+	}
+	exists, err := b.imageExists(ctx, image)
+	if err != nil {
+		return fmt.Errorf("build %s: inspect %s: %w", s.Service, image, err)
+	}
+	if !exists {
+		return &ImageError{Service: s.Service, Msg: "the build finished but " + image + " was not tagged", Tail: tail}
+	}
+	return nil
+}
+
+// classicImage sends the build context to the Engine and builds with the classic builder.
+// It returns the last lines of the build output.
+func (b *Builder) classicImage(ctx context.Context, s Spec, image string, original []byte, labels map[string]string) ([]string, error) {
+	ctxRoot := resolvePath(s.Context)
+	relDF := relDockerfile(ctxRoot, resolvePath(s.Dockerfile))
+	excludes, err := contextExcludes(ctxRoot, relDF)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", s.Service, err)
+	}
 
 	// The daemon is given a copy of the Dockerfile with the labels appended as
 	// one LABEL instruction (the classic builder would otherwise add one step,
@@ -49,13 +79,9 @@ func (b *Builder) buildImage(ctx context.Context, s Spec, hash, image string) er
 	// drop it from the context after reading it (what the docker CLI does for a
 	// Dockerfile outside the context): COPY never sees it. The Dockerfile on
 	// disk is untouched.
-	original, err := os.ReadFile(s.Dockerfile)
-	if err != nil {
-		return fmt.Errorf("build %s: %w", s.Service, err)
-	}
 	derived, err := withLabels(original, labels)
 	if err != nil {
-		return fmt.Errorf("build %s: %s: %w", s.Service, s.Dockerfile, err)
+		return nil, fmt.Errorf("build %s: %s: %w", s.Service, s.Dockerfile, err)
 	}
 	sum := sha256.Sum256(derived)
 	dockerfileName := ".clocal-dockerfile-" + hex.EncodeToString(sum[:6])
@@ -66,7 +92,7 @@ func (b *Builder) buildImage(ctx context.Context, s Spec, hash, image string) er
 	case os.IsNotExist(err):
 		ignore = []byte(".dockerignore\n" + dockerfileName + "\n")
 	default:
-		return fmt.Errorf("build %s: %w", s.Service, err)
+		return nil, fmt.Errorf("build %s: %w", s.Service, err)
 	}
 	if len(excludes) > 0 {
 		excludes = append(excludes, "!"+dockerfileName)
@@ -93,7 +119,7 @@ func (b *Builder) buildImage(ctx context.Context, s Spec, hash, image string) er
 	if err != nil {
 		_ = pr.CloseWithError(err)
 		<-tarDone
-		return fmt.Errorf("build %s: image build: %w", s.Service, err)
+		return nil, fmt.Errorf("build %s: image build: %w", s.Service, err)
 	}
 	defer resp.Body.Close()
 
@@ -104,22 +130,15 @@ func (b *Builder) buildImage(ctx context.Context, s Spec, hash, image string) er
 	tarErr := <-tarDone
 	switch {
 	case msgErr != "":
-		return &ImageError{Service: s.Service, Msg: msgErr, Tail: lw.Tail()}
+		return nil, &ImageError{Service: s.Service, Msg: msgErr, Tail: lw.Tail()}
 	case ctx.Err() != nil:
-		return fmt.Errorf("build %s: image build: %w", s.Service, ctx.Err())
+		return nil, fmt.Errorf("build %s: image build: %w", s.Service, ctx.Err())
 	case decErr != nil:
-		return fmt.Errorf("build %s: image build: read build output: %w", s.Service, decErr)
+		return nil, fmt.Errorf("build %s: image build: read build output: %w", s.Service, decErr)
 	case tarErr != nil && !errors.Is(tarErr, io.ErrClosedPipe):
-		return fmt.Errorf("build %s: send build context: %w", s.Service, tarErr)
+		return nil, fmt.Errorf("build %s: send build context: %w", s.Service, tarErr)
 	}
-	exists, err := b.imageExists(ctx, image)
-	if err != nil {
-		return fmt.Errorf("build %s: inspect %s: %w", s.Service, image, err)
-	}
-	if !exists {
-		return &ImageError{Service: s.Service, Msg: "the build finished but " + image + " was not tagged", Tail: lw.Tail()}
-	}
-	return nil
+	return lw.Tail(), nil
 }
 
 // decodeBuildStream copies the "stream" text of a build's JSON message stream

@@ -7,9 +7,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
+	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 )
 
@@ -24,6 +28,10 @@ type GCOptions struct {
 	// MinAge protects containers that were created but never started: an up in progress
 	// creates them all before starting them one by one.
 	MinAge time.Duration
+	// BuildCache also prunes the daemon's BuildKit cache that no image uses. It is not
+	// labelled, so this is all of it, not only clocal's (what `docker builder prune` does):
+	// hence a flag, and a hint line with its size otherwise.
+	BuildCache bool
 }
 
 // NewCmdGC creates `clocal gc`.
@@ -52,6 +60,7 @@ what would go.`,
 	cmd.Flags().IntVar(&o.Keep, "keep", 3, "images to keep per service besides the ones in use")
 	cmd.Flags().BoolVar(&o.DryRun, "dry-run", false, "only show what would be removed")
 	cmd.Flags().StringSliceVar(&o.Services, "service", nil, "only this service's images and containers (repeatable)")
+	cmd.Flags().BoolVar(&o.BuildCache, "build-cache", false, "also prune BuildKit cache no image uses (all of it, as docker builder prune does)")
 	cmd.Flags().DurationVar(&o.MinAge, "min-age", 10*time.Minute, "keep containers created but never started for less than this (an up in progress)")
 	return cmd
 }
@@ -176,10 +185,50 @@ func runGC(ctx context.Context, o *GCOptions) error {
 		}
 		fmt.Fprintf(o.IO.Out, "%s image %s\n", verb, im)
 	}
-	if len(plan.Images)+len(plan.Containers) == 0 {
+	pruned, err := gcBuildCache(ctx, o, docker)
+	if err != nil {
+		fmt.Fprintf(o.IO.ErrOut, "build cache: %v\n", err)
+	}
+	if len(plan.Images)+len(plan.Containers) == 0 && !pruned {
 		fmt.Fprintln(o.IO.ErrOut, "nothing to remove")
 	}
 	return nil
+}
+
+// gcBuildCache handles the BuildKit cache images are built with (BuildKit keeps each
+// build's layers and context in its own cache, which outlives the images gc removed):
+// pruned with --build-cache, else its size is shown with the flag that removes it.
+func gcBuildCache(ctx context.Context, o *GCOptions, docker client.APIClient) (bool, error) {
+	du, err := docker.DiskUsage(ctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.BuildCacheObject}})
+	if err != nil {
+		return false, err
+	}
+	var n int
+	var size int64
+	for _, r := range du.BuildCache {
+		if !r.InUse && !r.Shared {
+			n++
+			size += r.Size
+		}
+	}
+	if n == 0 {
+		return false, nil
+	}
+	human := units.HumanSize(float64(size))
+	switch {
+	case !o.BuildCache:
+		fmt.Fprintf(o.IO.ErrOut, "BuildKit cache no image uses: %s in %d records (clocal gc --build-cache removes it; like docker builder prune, that is all of it, not only clocal's)\n", human, n)
+		return false, nil
+	case o.DryRun:
+		fmt.Fprintf(o.IO.Out, "would prune BuildKit cache no image uses: %s in %d records\n", human, n)
+		return true, nil
+	}
+	rep, err := docker.BuildCachePrune(ctx, build.CachePruneOptions{})
+	if err != nil {
+		return false, err
+	}
+	fmt.Fprintf(o.IO.Out, "pruned BuildKit cache: %s in %d records\n", units.HumanSize(float64(rep.SpaceReclaimed)), len(rep.CachesDeleted))
+	return true, nil
 }
 
 func projectRunning(ctrs []container.Summary, project string) bool {

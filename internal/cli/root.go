@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
+	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/workspace"
@@ -107,11 +108,17 @@ func (f *Factory) Stack(ctx context.Context) (*stack.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
+	backend, err := build.BackendFromEnv()
+	if err != nil {
+		return nil, BadInput(err)
+	}
 	eng, docker, err := f.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return stack.New(ws, f.ProjectName, eng, docker, f.IO.ErrOut), nil
+	st := stack.New(ws, f.ProjectName, eng, docker, f.IO.ErrOut)
+	st.Builder.Backend = backend
+	return st, nil
 }
 
 // Connect returns an engine and a Docker client, failing within 2 s with one line saying

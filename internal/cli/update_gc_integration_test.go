@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
@@ -25,6 +26,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
 
+	clocalbuild "github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/testutil"
 	"github.com/clocal-dev/clocal/internal/workspace"
@@ -426,5 +428,56 @@ func TestGCRemovesSupersededImages(t *testing.T) {
 	// A second run has nothing left to do with --keep 1.
 	if r := mustRun(t, ctx, "gc", "--service", svc, "--keep", "1", "--dry-run"); strings.TrimSpace(r.Out) != "" {
 		t.Errorf("second gc would still remove:\n%s", r.Out)
+	}
+}
+
+// TestGCBuildCache: an image built with BuildKit and then removed leaves cache no image
+// uses. gc only mentions it (it is not labelled, so not known to be clocal's) until
+// --build-cache, which prunes it (--dry-run: says so, prunes nothing).
+func TestGCBuildCache(t *testing.T) {
+	docker := testutil.RequireDocker(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	nonce := testutil.RandName("cache-")
+	testutil.WriteFiles(t, dir, map[string]string{"Dockerfile": "FROM scratch\nCOPY x /x\n", "x": strings.Repeat(nonce, 4096)})
+	b := &clocalbuild.Builder{Docker: docker, Backend: clocalbuild.BackendBuildKit}
+	s := clocalbuild.Spec{Service: nonce, Dockerfile: filepath.Join(dir, "Dockerfile"), Context: dir}
+	res, err := b.Ensure(ctx, s, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := docker.ImageRemove(ctx, res.Image, image.RemoveOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	unused := func() int {
+		du, err := docker.DiskUsage(ctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.BuildCacheObject}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, r := range du.BuildCache {
+			if !r.InUse && !r.Shared {
+				n++
+			}
+		}
+		return n
+	}
+	if unused() == 0 {
+		t.Fatal("no unused BuildKit cache after building and removing an image")
+	}
+	svc := testutil.RandName("gc-none-") // a service with nothing to gc: only the cache matters
+	if r := mustRun(t, ctx, "gc", "--service", svc); !strings.Contains(r.Err, "BuildKit cache no image uses: ") || !strings.Contains(r.Err, "clocal gc --build-cache removes it") || strings.Contains(r.Out, "prune") {
+		t.Errorf("gc without --build-cache:\nstdout: %s\nstderr: %s", r.Out, r.Err)
+	}
+	if r := mustRun(t, ctx, "gc", "--service", svc, "--build-cache", "--dry-run"); !strings.Contains(r.Out, "would prune BuildKit cache no image uses: ") {
+		t.Errorf("gc --build-cache --dry-run:\nstdout: %s\nstderr: %s", r.Out, r.Err)
+	}
+	if unused() == 0 {
+		t.Fatal("--dry-run pruned the cache")
+	}
+	r := mustRun(t, ctx, "gc", "--service", svc, "--build-cache")
+	if m := regexp.MustCompile(`pruned BuildKit cache: \S+ in (\d+) records`).FindStringSubmatch(r.Out); m == nil || m[1] == "0" {
+		t.Errorf("gc --build-cache:\nstdout: %s\nstderr: %s", r.Out, r.Err)
 	}
 }

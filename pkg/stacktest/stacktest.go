@@ -31,6 +31,7 @@ import (
 
 	"github.com/docker/docker/client"
 
+	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/workspace"
@@ -131,6 +132,9 @@ func StartStack(t testing.TB, target string, opts ...Option) *Stack {
 	_, _ = rand.Read(b[:])
 	name := ws.ProjectName() + "-t" + hex.EncodeToString(b[:])
 	st := stack.New(ws, name, eng, docker, o.log)
+	if st.Builder.Backend, err = build.BackendFromEnv(); err != nil {
+		t.Fatalf("stacktest: %v", err)
+	}
 	st.Convert.EphemeralPorts = true
 	st.Labels = stack.OwnerLabels()
 

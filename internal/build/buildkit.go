@@ -1,0 +1,216 @@
+package build
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	bkclient "github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/tonistiigi/fsutil"
+)
+
+// Backends: how the image is built from the Dockerfile.
+const (
+	// BackendAuto uses BuildKit when the daemon offers it, else the classic builder.
+	BackendAuto = ""
+	// BackendClassic is the Engine's classic builder (/build, version 1): one container
+	// per instruction, available on every daemon.
+	BackendClassic = "classic"
+	// BackendBuildKit is the daemon's embedded BuildKit, reached over the Engine API
+	// (/grpc and /session, what buildx's "docker" driver uses): no buildx plugin, no
+	// registry. Metadata instructions cost no container and the context is sent
+	// incrementally, so the image step of an edit is several times shorter.
+	BackendBuildKit = "buildkit"
+)
+
+// BackendFromEnv reads CLOCAL_BUILDER (classic, buildkit, or empty/auto).
+func BackendFromEnv() (string, error) {
+	switch v := strings.ToLower(strings.TrimSpace(os.Getenv("CLOCAL_BUILDER"))); v {
+	case "", "auto":
+		return BackendAuto, nil
+	case BackendClassic, BackendBuildKit:
+		return v, nil
+	default:
+		return "", fmt.Errorf("CLOCAL_BUILDER=%q: want classic, buildkit or auto", v)
+	}
+}
+
+// buildKitProbeTimeout bounds the first contact with the daemon's BuildKit.
+const buildKitProbeTimeout = 5 * time.Second
+
+// buildKit connects once per Builder to the daemon's BuildKit; a daemon without it (an
+// old or non-Docker engine) is remembered as such, and auto falls back to the classic
+// builder.
+type buildKit struct {
+	once sync.Once
+	c    *bkclient.Client
+	err  error
+}
+
+func (b *Builder) buildKitClient(ctx context.Context) (*bkclient.Client, error) {
+	b.mu.Lock()
+	if b.bk == nil {
+		b.bk = &buildKit{}
+	}
+	bk := b.bk
+	b.mu.Unlock()
+	bk.once.Do(func() {
+		c, err := bkclient.New(context.Background(), "",
+			bkclient.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+				return b.Docker.DialHijack(ctx, "/grpc", "h2c", nil)
+			}),
+			bkclient.WithSessionDialer(func(ctx context.Context, proto string, meta map[string][]string) (net.Conn, error) {
+				return b.Docker.DialHijack(ctx, "/session", proto, meta)
+			}))
+		if err != nil {
+			bk.err = err
+			return
+		}
+		pctx, cancel := context.WithTimeout(ctx, buildKitProbeTimeout)
+		defer cancel()
+		if _, err := c.ListWorkers(pctx); err != nil {
+			_ = c.Close()
+			bk.err = fmt.Errorf("the Docker daemon offers no BuildKit: %w", err)
+			return
+		}
+		bk.c = c
+	})
+	return bk.c, bk.err
+}
+
+// useBuildKit decides the backend for one build. A Dockerfile with a `# syntax=` line
+// always goes to the classic builder, which ignores the line: BuildKit would pull that
+// frontend image, and no registry is reachable.
+func (b *Builder) useBuildKit(ctx context.Context, s Spec, dockerfile []byte) (bool, error) {
+	if b.Backend == BackendClassic {
+		return false, nil
+	}
+	if ref, _, _, ok := parser.DetectSyntax(dockerfile); ok {
+		b.logf(s.Service, "Dockerfile names a frontend image (# syntax=%s): built with the classic builder, which ignores it", ref)
+		return false, nil
+	}
+	_, err := b.buildKitClient(ctx)
+	switch {
+	case err == nil:
+		return true, nil
+	case b.Backend == BackendBuildKit:
+		return false, fmt.Errorf("build %s: CLOCAL_BUILDER=buildkit: %w", s.Service, err)
+	default:
+		return false, nil
+	}
+}
+
+// buildKitImage builds s with the daemon's BuildKit and stores the image under image in
+// the daemon's image store. The context sent is the one the content hash covers (the
+// context folder minus .dockerignore); labels go in as frontend attributes, not as
+// Dockerfile instructions. It returns the last lines of the build output.
+func (b *Builder) buildKitImage(ctx context.Context, s Spec, image string, labels map[string]string) ([]string, error) {
+	c, err := b.buildKitClient(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", s.Service, err)
+	}
+	ctxRoot := resolvePath(s.Context)
+	dockerfile := resolvePath(s.Dockerfile)
+	excludes, err := contextExcludes(ctxRoot, relDockerfile(ctxRoot, dockerfile))
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", s.Service, err)
+	}
+	ctxFS, err := fsutil.NewFS(ctxRoot)
+	if err != nil {
+		return nil, fmt.Errorf("build %s: context: %w", s.Service, err)
+	}
+	if len(excludes) > 0 {
+		if ctxFS, err = fsutil.NewFilterFS(ctxFS, &fsutil.FilterOpt{ExcludePatterns: excludes}); err != nil {
+			return nil, fmt.Errorf("build %s: .dockerignore: %w", s.Service, err)
+		}
+	}
+	dfFS, err := fsutil.NewFS(filepath.Dir(dockerfile))
+	if err != nil {
+		return nil, fmt.Errorf("build %s: %w", s.Service, err)
+	}
+	attrs := map[string]string{"filename": filepath.Base(dockerfile)}
+	for k, v := range labels {
+		attrs["label:"+k] = v
+	}
+	// One shared key per context folder: BuildKit keeps the last transfer of it and sends
+	// only what changed since.
+	key := sha256.Sum256([]byte(ctxRoot))
+
+	b.logf(s.Service, "building image %s (BuildKit)", image)
+	lw := newLineWriter(s.Service+" | ", TailLines, b.writeLine)
+	status := make(chan *bkclient.SolveStatus)
+	printed := make(chan struct{})
+	go func() {
+		defer close(printed)
+		printBuildKitStatus(status, lw)
+	}()
+	_, err = c.Solve(ctx, nil, bkclient.SolveOpt{
+		Frontend:      "dockerfile.v0",
+		FrontendAttrs: attrs,
+		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},
+		SharedKey:     "clocal-" + hex.EncodeToString(key[:8]),
+		Exports:       []bkclient.ExportEntry{{Type: "moby", Attrs: map[string]string{"name": image}}},
+	}, status)
+	<-printed
+	lw.Flush()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("build %s: image build: %w", s.Service, ctx.Err())
+		}
+		return nil, &ImageError{Service: s.Service, Msg: buildKitMessage(err), Tail: lw.Tail()}
+	}
+	return lw.Tail(), nil
+}
+
+// printBuildKitStatus writes BuildKit's progress as plain lines, as `docker build
+// --progress=plain` does: each step once when it starts, its output, and its error.
+func printBuildKitStatus(status <-chan *bkclient.SolveStatus, w *lineWriter) {
+	names := map[string]string{}
+	started := map[string]bool{}
+	for st := range status {
+		for _, v := range st.Vertexes {
+			d := v.Digest.String()
+			names[d] = v.Name
+			if v.Started != nil && !started[d] && !strings.HasPrefix(v.Name, "[internal]") {
+				started[d] = true
+				cached := ""
+				if v.Cached {
+					cached = " (cached)"
+				}
+				fmt.Fprintf(w, "%s%s\n", v.Name, cached)
+			}
+			if v.Error != "" && !strings.HasSuffix(v.Error, context.Canceled.Error()) {
+				fmt.Fprintf(w, "ERROR %s: %s\n", v.Name, v.Error)
+			}
+		}
+		for _, l := range st.Logs {
+			_, _ = w.Write(l.Data)
+		}
+	}
+}
+
+// buildKitMessage is the one line of a BuildKit error that says what failed (its gRPC
+// wrapping and stack are noise for the user).
+func buildKitMessage(err error) string {
+	var msg string
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		msg = e.Error()
+	}
+	if msg == "" {
+		msg = err.Error()
+	}
+	msg = strings.TrimPrefix(msg, "rpc error: code = Unknown desc = ")
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	return msg
+}
