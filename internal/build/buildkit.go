@@ -44,8 +44,12 @@ func BackendFromEnv() (string, error) {
 	}
 }
 
-// buildKitProbeTimeout bounds the first contact with the daemon's BuildKit.
-const buildKitProbeTimeout = 5 * time.Second
+// buildKitProbeTimeout bounds the first contact with the daemon's BuildKit; buildKitWait
+// how long a build waits for a connection lost to a daemon restart to come back.
+const (
+	buildKitProbeTimeout = 5 * time.Second
+	buildKitWait         = 20 * time.Second
+)
 
 // buildKit connects once per Builder to the daemon's BuildKit; a daemon without it (an
 // old or non-Docker engine) is remembered as such, and auto falls back to the classic
@@ -117,6 +121,17 @@ func (b *Builder) buildKitImage(ctx context.Context, s Spec, image string, label
 	c, err := b.buildKitClient(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", s.Service, err)
+	}
+	// The connection to BuildKit outlives a daemon restart (a watch keeps its Builder):
+	// wait for it to be usable again rather than fail the first build after one.
+	wctx, cancel := context.WithTimeout(ctx, buildKitWait)
+	err = c.Wait(wctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("build %s: image build: %w", s.Service, ctx.Err())
+		}
+		return nil, fmt.Errorf("build %s: the daemon's BuildKit does not answer: %w", s.Service, err)
 	}
 	ctxRoot := resolvePath(s.Context)
 	dockerfile := resolvePath(s.Dockerfile)
