@@ -51,14 +51,19 @@ const (
 	buildKitWait         = 20 * time.Second
 )
 
-// buildKit connects once per Builder to the daemon's BuildKit; a daemon without it (an
-// old or non-Docker engine) is remembered as such, and auto falls back to the classic
-// builder.
+// buildKit connects once per Builder to the daemon's BuildKit. A daemon without it (an
+// old or non-Docker engine) is remembered as such for buildKitRetry, so that auto falls
+// back to the classic builder without asking every build, and a long watch that started
+// while the daemon was restarting still gets BuildKit later.
 type buildKit struct {
-	once sync.Once
-	c    *bkclient.Client
-	err  error
+	mu       sync.Mutex
+	c        *bkclient.Client
+	err      error
+	failedAt time.Time
 }
+
+// buildKitRetry is how long a failed BuildKit probe is believed.
+var buildKitRetry = time.Minute
 
 func (b *Builder) buildKitClient(ctx context.Context) (*bkclient.Client, error) {
 	b.mu.Lock()
@@ -67,28 +72,40 @@ func (b *Builder) buildKitClient(ctx context.Context) (*bkclient.Client, error) 
 	}
 	bk := b.bk
 	b.mu.Unlock()
-	bk.once.Do(func() {
-		c, err := bkclient.New(context.Background(), "",
-			bkclient.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-				return b.Docker.DialHijack(ctx, "/grpc", "h2c", nil)
-			}),
-			bkclient.WithSessionDialer(func(ctx context.Context, proto string, meta map[string][]string) (net.Conn, error) {
-				return b.Docker.DialHijack(ctx, "/session", proto, meta)
-			}))
-		if err != nil {
-			bk.err = err
-			return
-		}
-		pctx, cancel := context.WithTimeout(ctx, buildKitProbeTimeout)
-		defer cancel()
-		if _, err := c.ListWorkers(pctx); err != nil {
-			_ = c.Close()
-			bk.err = fmt.Errorf("the Docker daemon offers no BuildKit: %w", err)
-			return
-		}
-		bk.c = c
-	})
+	bk.mu.Lock()
+	defer bk.mu.Unlock()
+	if bk.c != nil {
+		return bk.c, nil
+	}
+	if bk.err != nil && time.Since(bk.failedAt) < buildKitRetry {
+		return nil, bk.err
+	}
+	bk.c, bk.err = b.probeBuildKit(ctx)
+	if bk.err != nil {
+		bk.failedAt = time.Now()
+	}
 	return bk.c, bk.err
+}
+
+// probeBuildKit connects to the daemon's BuildKit and checks that it answers.
+func (b *Builder) probeBuildKit(ctx context.Context) (*bkclient.Client, error) {
+	c, err := bkclient.New(context.Background(), "",
+		bkclient.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return b.Docker.DialHijack(ctx, "/grpc", "h2c", nil)
+		}),
+		bkclient.WithSessionDialer(func(ctx context.Context, proto string, meta map[string][]string) (net.Conn, error) {
+			return b.Docker.DialHijack(ctx, "/session", proto, meta)
+		}))
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, buildKitProbeTimeout)
+	defer cancel()
+	if _, err := c.ListWorkers(pctx); err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("the Docker daemon offers no BuildKit: %w", err)
+	}
+	return c, nil
 }
 
 // useBuildKit decides the backend for one build. A Dockerfile with a `# syntax=` line

@@ -62,6 +62,23 @@ func TestBuildKitFallback(t *testing.T) {
 	}
 }
 
+// TestBuildKitProbeRetried: a failed probe (the daemon restarting when a watch began) is
+// not believed forever: once buildKitRetry has passed, the next build asks again.
+func TestBuildKitProbeRetried(t *testing.T) {
+	cli := testutil.RequireDocker(t)
+	build.SetBuildKitRetry(t, 0)
+	s := service(t, "retrybk", map[string]string{"Dockerfile": "FROM scratch\nCOPY x /x\n", "x": "x"})
+	b, out, _ := builderFor(t, cli, s)
+	b.Docker = noBuildKit{cli}
+	if _, err := b.Ensure(context.Background(), s, false); err != nil || !strings.Contains(out.String(), "retrybk | Step 1/") {
+		t.Fatalf("without BuildKit: %v\n%s", err, out)
+	}
+	b.Docker = cli
+	if _, err := b.Ensure(context.Background(), s, true); err != nil || !strings.Contains(out.String(), "(BuildKit)") {
+		t.Fatalf("BuildKit back, probe retried: %v\n%s", err, out)
+	}
+}
+
 // TestSyntaxLineUsesClassic: a production Dockerfile naming a frontend image (`# syntax=`)
 // builds with the classic builder, which ignores the line; BuildKit would try to pull it
 // and no registry is reachable.
