@@ -108,6 +108,12 @@ func (b *Builder) probeBuildKit(ctx context.Context) (*bkclient.Client, error) {
 	return c, nil
 }
 
+// BuildKitAvailable reports whether the daemon offers BuildKit (nil) or why not.
+func (b *Builder) BuildKitAvailable(ctx context.Context) error {
+	_, err := b.buildKitClient(ctx)
+	return err
+}
+
 // useBuildKit decides the backend for one build. A Dockerfile with a `# syntax=` line
 // always goes to the classic builder, which ignores the line: BuildKit would pull that
 // frontend image, and no registry is reachable.

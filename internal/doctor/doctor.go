@@ -19,6 +19,7 @@ import (
 
 	"github.com/docker/docker/client"
 
+	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/convert"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/watch"
@@ -72,6 +73,9 @@ func Run(ctx context.Context, e Env) []Finding {
 	}
 	var out []Finding
 	out = append(out, checkDocker(ctx, e)...)
+	if e.Docker != nil && len(find(out, "docker")) == 1 && find(out, "docker")[0].Severity == OK {
+		out = append(out, checkBuilder(ctx, e))
+	}
 	var sel *workspace.Selection
 	if e.WS != nil {
 		s, err := e.WS.Resolve(e.Targets)
@@ -88,6 +92,38 @@ func Run(ctx context.Context, e Env) []Finding {
 		out = append(out, checkBuildTools(e, sel)...)
 	}
 	return out
+}
+
+func find(fs []Finding, check string) []Finding {
+	var out []Finding
+	for _, f := range fs {
+		if f.Check == check {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// checkBuilder says which builder images will be built with: the daemon's BuildKit, or the
+// classic builder (several times slower per edit) when the daemon has none or
+// CLOCAL_BUILDER says so.
+func checkBuilder(ctx context.Context, e Env) Finding {
+	backend, err := build.BackendFromEnv()
+	if err != nil {
+		return Finding{Check: "builder", Severity: Blocker, Message: err.Error(), Fix: "unset CLOCAL_BUILDER or set it to classic, buildkit or auto"}
+	}
+	if backend == build.BackendClassic {
+		return Finding{Check: "builder", Severity: OK, Message: "images are built with the classic builder (CLOCAL_BUILDER=classic)"}
+	}
+	err = (&build.Builder{Docker: e.Docker}).BuildKitAvailable(ctx)
+	switch {
+	case err == nil:
+		return Finding{Check: "builder", Severity: OK, Message: "images are built with the Docker daemon's BuildKit"}
+	case backend == build.BackendBuildKit:
+		return Finding{Check: "builder", Severity: Blocker, Message: "CLOCAL_BUILDER=buildkit: " + err.Error(), Fix: "unset CLOCAL_BUILDER, or use a Docker Engine with BuildKit (18.09 or later)"}
+	default:
+		return Finding{Check: "builder", Severity: Warn, Message: "no BuildKit in the Docker daemon: images are built with the classic builder, several times slower per edit (" + err.Error() + ")", Fix: "use a Docker Engine with BuildKit (18.09 or later)"}
+	}
 }
 
 // Blocking reports whether any finding blocks up.

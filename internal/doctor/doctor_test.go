@@ -18,16 +18,6 @@ import (
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
-func find(fs []Finding, check string) []Finding {
-	var out []Finding
-	for _, f := range fs {
-		if f.Check == check {
-			out = append(out, f)
-		}
-	}
-	return out
-}
-
 func one(t *testing.T, fs []Finding, check string) Finding {
 	t.Helper()
 	got := find(fs, check)
@@ -297,5 +287,38 @@ func TestUnknownTargetBlocks(t *testing.T) {
 	fs := Run(context.Background(), noFaults(Env{WS: ws, Targets: []string{"no-such-profile"}, DockerErr: errors.New("x")}))
 	if f := one(t, fs, "targets"); f.Severity != Blocker || !strings.Contains(f.Fix, "clocal profiles") {
 		t.Errorf("targets finding = %+v", f)
+	}
+}
+
+// noBuildKit is a daemon whose /grpc and /session upgrades fail (an engine without
+// BuildKit). Fault injection: the real daemon has it.
+type noBuildKit struct{ client.APIClient }
+
+func (noBuildKit) DialHijack(context.Context, string, string, map[string][]string) (net.Conn, error) {
+	return nil, errors.New("page not found")
+}
+
+func TestBuilder(t *testing.T) {
+	docker := testutil.RequireDocker(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, env string
+		docker    client.APIClient
+		sev       Severity
+		msg       string
+	}{
+		{"buildkit", "", docker, OK, "the Docker daemon's BuildKit"},
+		{"forced classic", "classic", docker, OK, "classic builder (CLOCAL_BUILDER=classic)"},
+		{"no buildkit", "", noBuildKit{docker}, Warn, "no BuildKit in the Docker daemon: images are built with the classic builder"},
+		{"buildkit required, none", "buildkit", noBuildKit{docker}, Blocker, "CLOCAL_BUILDER=buildkit: the Docker daemon offers no BuildKit"},
+		{"bad CLOCAL_BUILDER", "fast", docker, Blocker, `CLOCAL_BUILDER="fast"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CLOCAL_BUILDER", tc.env)
+			f := one(t, Run(ctx, noFaults(Env{Docker: tc.docker})), "builder")
+			if f.Severity != tc.sev || !strings.Contains(f.Message, tc.msg) || (tc.sev != OK && f.Fix == "") {
+				t.Errorf("builder finding = %+v, want %s with %q", f, tc.sev, tc.msg)
+			}
+		})
 	}
 }
