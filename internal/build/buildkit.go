@@ -114,41 +114,34 @@ func (b *Builder) BuildKitAvailable(ctx context.Context) error {
 	return err
 }
 
-// useBuildKit decides the backend for one build. A Dockerfile with a `# syntax=` line
-// always goes to the classic builder, which ignores the line: BuildKit would pull that
-// frontend image, and no registry is reachable.
-func (b *Builder) useBuildKit(ctx context.Context, s Spec, dockerfile []byte) (bool, error) {
+// useBuildKit decides the backend for one build: the BuildKit client, or nil for the
+// classic builder. A Dockerfile with a `# syntax=` line always goes to the classic
+// builder, which ignores the line: BuildKit would pull that frontend image, and no
+// registry is reachable.
+func (b *Builder) useBuildKit(ctx context.Context, s Spec, dockerfile []byte) (*bkclient.Client, error) {
 	if b.Backend == BackendClassic {
-		return false, nil
+		return nil, nil
 	}
 	if ref, _, _, ok := parser.DetectSyntax(dockerfile); ok {
 		b.logf(s.Service, "Dockerfile names a frontend image (# syntax=%s): built with the classic builder, which ignores it", ref)
-		return false, nil
+		return nil, nil
 	}
-	_, err := b.buildKitClient(ctx)
-	switch {
-	case err == nil:
-		return true, nil
-	case b.Backend == BackendBuildKit:
-		return false, fmt.Errorf("build %s: CLOCAL_BUILDER=buildkit: %w", s.Service, err)
-	default:
-		return false, nil
+	c, err := b.buildKitClient(ctx)
+	if err != nil && b.Backend == BackendBuildKit {
+		return nil, fmt.Errorf("build %s: CLOCAL_BUILDER=buildkit: %w", s.Service, err)
 	}
+	return c, nil
 }
 
 // buildKitImage builds s with the daemon's BuildKit and stores the image under image in
 // the daemon's image store. The context sent is the one the content hash covers (the
 // context folder minus .dockerignore); labels go in as frontend attributes, not as
 // Dockerfile instructions. It returns the last lines of the build output.
-func (b *Builder) buildKitImage(ctx context.Context, s Spec, image string, labels map[string]string) ([]string, error) {
-	c, err := b.buildKitClient(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", s.Service, err)
-	}
+func (b *Builder) buildKitImage(ctx context.Context, c *bkclient.Client, s Spec, image string, bc buildContext, labels map[string]string) ([]string, error) {
 	// The connection to BuildKit outlives a daemon restart (a watch keeps its Builder):
 	// wait for it to be usable again rather than fail the first build after one.
 	wctx, cancel := context.WithTimeout(ctx, buildKitWait)
-	err = c.Wait(wctx)
+	err := c.Wait(wctx)
 	cancel()
 	if err != nil {
 		if ctx.Err() != nil {
@@ -156,32 +149,26 @@ func (b *Builder) buildKitImage(ctx context.Context, s Spec, image string, label
 		}
 		return nil, fmt.Errorf("build %s: the daemon's BuildKit does not answer: %w", s.Service, err)
 	}
-	ctxRoot := resolvePath(s.Context)
-	dockerfile := resolvePath(s.Dockerfile)
-	excludes, err := contextExcludes(ctxRoot, relDockerfile(ctxRoot, dockerfile))
-	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", s.Service, err)
-	}
-	ctxFS, err := fsutil.NewFS(ctxRoot)
+	ctxFS, err := fsutil.NewFS(bc.root)
 	if err != nil {
 		return nil, fmt.Errorf("build %s: context: %w", s.Service, err)
 	}
-	if len(excludes) > 0 {
-		if ctxFS, err = fsutil.NewFilterFS(ctxFS, &fsutil.FilterOpt{ExcludePatterns: excludes}); err != nil {
+	if len(bc.excludes) > 0 {
+		if ctxFS, err = fsutil.NewFilterFS(ctxFS, &fsutil.FilterOpt{ExcludePatterns: bc.excludes}); err != nil {
 			return nil, fmt.Errorf("build %s: .dockerignore: %w", s.Service, err)
 		}
 	}
-	dfFS, err := fsutil.NewFS(filepath.Dir(dockerfile))
+	dfFS, err := fsutil.NewFS(filepath.Dir(bc.dockerfile))
 	if err != nil {
 		return nil, fmt.Errorf("build %s: %w", s.Service, err)
 	}
-	attrs := map[string]string{"filename": filepath.Base(dockerfile)}
+	attrs := map[string]string{"filename": filepath.Base(bc.dockerfile)}
 	for k, v := range labels {
 		attrs["label:"+k] = v
 	}
 	// One shared key per context folder: BuildKit keeps the last transfer of it and sends
 	// only what changed since.
-	key := sha256.Sum256([]byte(ctxRoot))
+	key := sha256.Sum256([]byte(bc.root))
 
 	b.logf(s.Service, "building image %s (BuildKit)", image)
 	lw := newLineWriter(s.Service+" | ", TailLines, b.writeLine)
@@ -212,12 +199,10 @@ func (b *Builder) buildKitImage(ctx context.Context, s Spec, image string, label
 // printBuildKitStatus writes BuildKit's progress as plain lines, as `docker build
 // --progress=plain` does: each step once when it starts, its output, and its error.
 func printBuildKitStatus(status <-chan *bkclient.SolveStatus, w *lineWriter) {
-	names := map[string]string{}
 	started := map[string]bool{}
 	for st := range status {
 		for _, v := range st.Vertexes {
 			d := v.Digest.String()
-			names[d] = v.Name
 			if v.Started != nil && !started[d] && !strings.HasPrefix(v.Name, "[internal]") {
 				started[d] = true
 				cached := ""

@@ -43,11 +43,15 @@ func (b *Builder) buildImage(ctx context.Context, s Spec, hash, image string) er
 	if err != nil {
 		return err
 	}
+	bc, err := contextOf(s)
+	if err != nil {
+		return err
+	}
 	var tail []string
-	if kit {
-		tail, err = b.buildKitImage(ctx, s, image, labels)
+	if kit != nil {
+		tail, err = b.buildKitImage(ctx, kit, s, image, bc, labels)
 	} else {
-		tail, err = b.classicImage(ctx, s, image, dockerfile, labels)
+		tail, err = b.classicImage(ctx, s, image, bc, dockerfile, labels)
 	}
 	if err != nil {
 		return err
@@ -62,15 +66,26 @@ func (b *Builder) buildImage(ctx context.Context, s Spec, hash, image string) er
 	return nil
 }
 
+// buildContext is what both backends send: the context folder, its .dockerignore
+// patterns (as the content hash applies them) and the Dockerfile's path.
+type buildContext struct {
+	root, dockerfile string
+	excludes         []string
+}
+
+func contextOf(s Spec) (buildContext, error) {
+	bc := buildContext{root: resolvePath(s.Context), dockerfile: resolvePath(s.Dockerfile)}
+	var err error
+	if bc.excludes, err = contextExcludes(bc.root, relDockerfile(bc.root, bc.dockerfile)); err != nil {
+		return bc, fmt.Errorf("build %s: %w", s.Service, err)
+	}
+	return bc, nil
+}
+
 // classicImage sends the build context to the Engine and builds with the classic builder.
 // It returns the last lines of the build output.
-func (b *Builder) classicImage(ctx context.Context, s Spec, image string, original []byte, labels map[string]string) ([]string, error) {
-	ctxRoot := resolvePath(s.Context)
-	relDF := relDockerfile(ctxRoot, resolvePath(s.Dockerfile))
-	excludes, err := contextExcludes(ctxRoot, relDF)
-	if err != nil {
-		return nil, fmt.Errorf("build %s: %w", s.Service, err)
-	}
+func (b *Builder) classicImage(ctx context.Context, s Spec, image string, bc buildContext, original []byte, labels map[string]string) ([]string, error) {
+	ctxRoot, excludes := bc.root, bc.excludes
 
 	// The daemon is given a copy of the Dockerfile with the labels appended as
 	// one LABEL instruction (the classic builder would otherwise add one step,
