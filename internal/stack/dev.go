@@ -163,7 +163,7 @@ func (d *Dev) Replace(ctx context.Context, service, image string) error {
 	sel := d.sel
 	d.mu.Unlock()
 
-	unlock, err := d.changeStack(ctx, true)
+	unlock, _, err := d.changeStack(ctx, lockShared)
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
 	d.mu.Lock()
 	diff := diffProjects(d.project, p)
 	d.mu.Unlock()
-	unlock, err := d.changeStack(ctx, false)
+	unlock, _, err := d.changeStack(ctx, lockExclusive)
 	if err != nil {
 		return diff, err
 	}
@@ -291,29 +291,42 @@ func diffProjects(a, b *types.Project) devloop.Diff {
 	return diff
 }
 
-// changeStack takes the project lock for a change to the running stack (shared for a
-// replace, so services replace side by side; exclusive for a reload) and checks under it
-// that the stack is still up. clocal down takes the same lock and removes the project's
+// lockMode is how changeStack takes the project lock.
+type lockMode int
+
+const (
+	lockShared    lockMode = iota // a replace: services replace side by side
+	lockExclusive                 // a reload
+	lockTry                       // the supervisor: only when no other clocal holds it
+)
+
+// changeStack takes the project lock for a change to the running stack and checks under
+// it that the stack is still up. clocal down takes the same lock and removes the project's
 // state: a replace that waited for a down must not bring one service of the removed stack
-// back. The error then wraps devloop.ErrStackGone.
-func (d *Dev) changeStack(ctx context.Context, shared bool) (func(), error) {
+// back. The error then wraps devloop.ErrStackGone. held is false (and err nil) only with
+// lockTry when another clocal holds the lock.
+func (d *Dev) changeStack(ctx context.Context, mode lockMode) (unlock func(), held bool, err error) {
 	if _, ok := d.St.LoadState(); !ok {
-		return nil, d.gone()
+		return nil, false, d.gone()
 	}
-	lock := d.St.LockProject
-	if shared {
-		lock = d.St.lockProjectShared
+	held = true
+	switch mode {
+	case lockShared:
+		unlock, err = d.St.lockProjectShared(ctx)
+	case lockExclusive:
+		unlock, err = d.St.LockProject(ctx)
+	default:
+		unlock, held, err = d.St.tryLockProject()
 	}
-	unlock, err := lock(ctx)
-	if err != nil {
-		return nil, err
+	if err != nil || !held {
+		return nil, false, err
 	}
 	if _, ok := d.St.LoadState(); !ok {
 		d.forgetLock()
 		unlock()
-		return nil, d.gone()
+		return nil, false, d.gone()
 	}
-	return unlock, nil
+	return unlock, true, nil
 }
 
 // forgetLock removes the lock file (and the project folder, when nothing else is in it)
@@ -332,6 +345,8 @@ func (e stackGoneError) Error() string {
 	return e.project + " was taken down outside this watch (" + e.how + ")"
 }
 
+func (e stackGoneError) Unwrap() error { return devloop.ErrStackGone }
+
 // removedOutside tells a stack taken down by another tool (docker compose down: containers
 // and networks removed, clocal's state untouched) from containers removed one by one
 // (docker rm -f: the project network stays), which the supervisor brings back.
@@ -347,8 +362,6 @@ func (d *Dev) removedOutside(ctx context.Context) bool {
 	}
 	return true
 }
-
-func (e stackGoneError) Unwrap() error { return devloop.ErrStackGone }
 
 // Supervise checks the stack every interval until ctx ends: a container that died or was
 // removed from outside is reported and brought back; an unreachable daemon is reported once,
@@ -384,22 +397,18 @@ func (d *Dev) superviseOnce(ctx context.Context, down *bool, report func(devloop
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	if _, ok := d.St.LoadState(); !ok {
-		return d.gone()
+	unlock, held, err := d.changeStack(ctx, lockTry)
+	if errors.Is(err, devloop.ErrStackGone) {
+		return err
 	}
-	unlock, free, err := d.St.tryLockProject()
 	if err != nil {
 		report(devloop.Event{Kind: "error", Error: err.Error()})
 		return nil
 	}
-	if !free {
+	if !held {
 		return nil
 	}
 	defer unlock()
-	if _, ok := d.St.LoadState(); !ok {
-		d.forgetLock()
-		return d.gone()
-	}
 	p := d.Project()
 	ctrs, err := d.St.Engine.Ps(ctx, d.St.Name, engine.PsOptions{All: true, Quick: true})
 	if err != nil {
