@@ -2,12 +2,8 @@ package build_test
 
 import (
 	"context"
-	"errors"
-	"net"
 	"strings"
 	"testing"
-
-	"github.com/docker/docker/client"
 
 	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/testutil"
@@ -29,14 +25,6 @@ func TestBackendFromEnv(t *testing.T) {
 	}
 }
 
-// noBuildKit is a Docker client whose daemon offers no BuildKit (an old or non-Docker
-// engine: the /grpc and /session upgrades fail). Fault injection: the real daemon has it.
-type noBuildKit struct{ client.APIClient }
-
-func (noBuildKit) DialHijack(context.Context, string, string, map[string][]string) (net.Conn, error) {
-	return nil, errors.New("page not found")
-}
-
 // TestBuildKitFallback: without BuildKit, auto builds with the classic builder and an
 // explicit CLOCAL_BUILDER=buildkit is an error that says so.
 func TestBuildKitFallback(t *testing.T) {
@@ -45,7 +33,7 @@ func TestBuildKitFallback(t *testing.T) {
 
 	s := service(t, "nobk", files)
 	b, out, _ := builderFor(t, cli, s)
-	b.Docker = noBuildKit{cli}
+	b.Docker = testutil.NoBuildKit{APIClient: cli}
 	if _, err := b.Ensure(context.Background(), s, false); err != nil {
 		t.Fatalf("auto without BuildKit: %v\n%s", err, out)
 	}
@@ -55,7 +43,7 @@ func TestBuildKitFallback(t *testing.T) {
 
 	s2 := service(t, "nobk2", files)
 	b2, out2, _ := builderFor(t, cli, s2)
-	b2.Docker, b2.Backend = noBuildKit{cli}, build.BackendBuildKit
+	b2.Docker, b2.Backend = testutil.NoBuildKit{APIClient: cli}, build.BackendBuildKit
 	_, err := b2.Ensure(context.Background(), s2, false)
 	if err == nil || !strings.Contains(err.Error(), "CLOCAL_BUILDER=buildkit: the Docker daemon offers no BuildKit") {
 		t.Fatalf("buildkit required without BuildKit: %v\n%s", err, out2)
@@ -69,7 +57,7 @@ func TestBuildKitProbeRetried(t *testing.T) {
 	build.SetBuildKitRetry(t, 0)
 	s := service(t, "retrybk", map[string]string{"Dockerfile": "FROM scratch\nCOPY x /x\n", "x": "x"})
 	b, out, _ := builderFor(t, cli, s)
-	b.Docker = noBuildKit{cli}
+	b.Docker = testutil.NoBuildKit{APIClient: cli}
 	if _, err := b.Ensure(context.Background(), s, false); err != nil || !strings.Contains(out.String(), "retrybk | Step 1/") {
 		t.Fatalf("without BuildKit: %v\n%s", err, out)
 	}

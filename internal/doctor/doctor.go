@@ -71,9 +71,8 @@ func Run(ctx context.Context, e Env) []Finding {
 	if e.MinFreeBytes == 0 {
 		e.MinFreeBytes = 1 << 30
 	}
-	var out []Finding
-	out = append(out, checkDocker(ctx, e)...)
-	if e.Docker != nil && len(find(out, "docker")) == 1 && find(out, "docker")[0].Severity == OK {
+	out := checkDocker(ctx, e)
+	if out[0].Severity == OK { // the daemon answered
 		out = append(out, checkBuilder(ctx, e))
 	}
 	var sel *workspace.Selection
@@ -90,16 +89,6 @@ func Run(ctx context.Context, e Env) []Finding {
 		out = append(out, checkPorts(e, sel)...)
 		out = append(out, checkSources(e, sel)...)
 		out = append(out, checkBuildTools(e, sel)...)
-	}
-	return out
-}
-
-func find(fs []Finding, check string) []Finding {
-	var out []Finding
-	for _, f := range fs {
-		if f.Check == check {
-			out = append(out, f)
-		}
 	}
 	return out
 }

@@ -18,6 +18,16 @@ import (
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
+func find(fs []Finding, check string) []Finding {
+	var out []Finding
+	for _, f := range fs {
+		if f.Check == check {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 func one(t *testing.T, fs []Finding, check string) Finding {
 	t.Helper()
 	got := find(fs, check)
@@ -290,14 +300,6 @@ func TestUnknownTargetBlocks(t *testing.T) {
 	}
 }
 
-// noBuildKit is a daemon whose /grpc and /session upgrades fail (an engine without
-// BuildKit). Fault injection: the real daemon has it.
-type noBuildKit struct{ client.APIClient }
-
-func (noBuildKit) DialHijack(context.Context, string, string, map[string][]string) (net.Conn, error) {
-	return nil, errors.New("page not found")
-}
-
 func TestBuilder(t *testing.T) {
 	docker := testutil.RequireDocker(t)
 	ctx := context.Background()
@@ -309,8 +311,8 @@ func TestBuilder(t *testing.T) {
 	}{
 		{"buildkit", "", docker, OK, "the Docker daemon's BuildKit"},
 		{"forced classic", "classic", docker, OK, "classic builder (CLOCAL_BUILDER=classic)"},
-		{"no buildkit", "", noBuildKit{docker}, Warn, "no BuildKit in the Docker daemon: images are built with the classic builder"},
-		{"buildkit required, none", "buildkit", noBuildKit{docker}, Blocker, "CLOCAL_BUILDER=buildkit: the Docker daemon offers no BuildKit"},
+		{"no buildkit", "", testutil.NoBuildKit{APIClient: docker}, Warn, "no BuildKit in the Docker daemon: images are built with the classic builder"},
+		{"buildkit required, none", "buildkit", testutil.NoBuildKit{APIClient: docker}, Blocker, "CLOCAL_BUILDER=buildkit: the Docker daemon offers no BuildKit"},
 		{"bad CLOCAL_BUILDER", "fast", docker, Blocker, `CLOCAL_BUILDER="fast"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,8 @@ package testutil
 
 import (
 	"context"
+	"errors"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -29,4 +31,14 @@ func RequireDocker(t testing.TB) *client.Client {
 	}
 	t.Cleanup(func() { _ = cli.Close() })
 	return cli
+}
+
+// NoBuildKit is a Docker client whose daemon offers no BuildKit (an old or non-Docker
+// engine: the /grpc and /session upgrades fail), for fault injection: the real daemon
+// has it.
+type NoBuildKit struct{ client.APIClient }
+
+// DialHijack fails as on a daemon without those endpoints.
+func (NoBuildKit) DialHijack(context.Context, string, string, map[string][]string) (net.Conn, error) {
+	return nil, errors.New("page not found")
 }
