@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -39,6 +40,7 @@ var (
 	flagRepo    = flag.String("repo", ".", "repository root (the example workspace)")
 	flagN       = flag.Int("n", 10, "edits per phase")
 	flagSettle  = flag.Duration("settle", 3*time.Second, "pause between edits")
+	flagJitter  = flag.Duration("jitter", time.Second, "random extra pause in [0, jitter) before each edit (see pause)")
 	flagOut     = flag.String("json", "", "also write the raw samples as JSON to this file")
 	flagKeep    = flag.Bool("keep", false, "keep the workspace copy and the stacks (debugging)")
 	flagBK      = flag.Bool("buildkit", false, "let compose use BuildKit (default: the classic builder, as clocal)")
@@ -114,7 +116,7 @@ func main() {
 		}
 	}
 	for i := 0; len(rep.Clocal) < *flagN; i++ {
-		time.Sleep(*flagSettle)
+		pause()
 		s, err := cl.edit(i)
 		if errors.Is(err, errUnhealthy) && rep.Unhealthy < *flagN {
 			rep.Unhealthy++
@@ -128,7 +130,7 @@ func main() {
 		if co == nil {
 			continue
 		}
-		time.Sleep(*flagSettle)
+		pause()
 		k, err := co.edit(i)
 		if err != nil {
 			die("compose edit %d: %v", i, err)
@@ -143,6 +145,23 @@ func main() {
 			die("%v", err)
 		}
 	}
+}
+
+// pause waits -settle plus a random part of -jitter before an edit. The random part is
+// there because the daemon's image export is phase-locked to the wall clock: with a
+// storage driver that diffs layers naively (fuse-overlayfs, vfs), dockerd ends every layer
+// diff that has a parent by sleeping until the next whole second (NaiveDiffDriver.Diff),
+// so a build's "exporting layers" always finishes just after a second boundary. Without
+// the jitter, each edit would start a fixed time after the previous one's whole-second
+// boundary, and each tool would sit at its own fixed phase of that second: one tool
+// could wait 0.1 s for the boundary on every edit and the other 0.9 s, by accident of
+// its timing. A uniformly random start gives both the same expected wait.
+func pause() {
+	d := *flagSettle
+	if *flagJitter > 0 {
+		d += mrand.N(*flagJitter)
+	}
+	time.Sleep(d)
 }
 
 func mustCopy(repo string) string {
@@ -731,6 +750,17 @@ func col[T any](xs []T, f func(T) float64) float64 {
 	return median(v)
 }
 
+func mean[T any](xs []T, f func(T) float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var sum float64
+	for _, x := range xs {
+		sum += f(x)
+	}
+	return sum / float64(len(xs))
+}
+
 func (r report) print(w io.Writer) {
 	fmt.Fprintf(w, "\ndev loop benchmark: repo-manager, medians over %d edits (ms)\n", len(r.Clocal))
 	fmt.Fprintf(w, "detection (write → ChangeSet, 1 ms quiet period)     %8.1f  (%d writes)\n", median(r.Detect), len(r.Detect))
@@ -762,6 +792,11 @@ func (r report) print(w io.Writer) {
 		fmt.Fprintf(w, "ratio clocal/compose edit → serves                    %8.2f  (target ≤ 1)\n", cs/es)
 		fmt.Fprintf(w, "ratio clocal/compose edit → healthy                   %8.2f\n", cr/eh)
 		fmt.Fprintf(w, "ratio clocal/compose without build.sh (→ serves)      %8.2f  (clocal edit→served − build.sh vs compose swap→served)\n", cNoScript/ss)
+		// The daemon's whole-second wait in the export (see pause) makes each sample
+		// carry a uniform 0–1 s term: the mean is as telling as the median.
+		cm := mean(c, func(s ClocalSample) float64 { return s.EditToServed })
+		km := mean(k, func(s ComposeSample) float64 { return s.EditToServed })
+		fmt.Fprintf(w, "ratio of means, edit → serves                         %8.2f  (clocal %.1f, compose %.1f)\n", cm/km, cm, km)
 	}
 	fmt.Fprintf(w, "clocal edits rolled back as unhealthy (load) and retried: %d\n", r.Unhealthy)
 	fmt.Fprintf(w, "load average at start: %s, at end: %s\n", r.LoadStart, r.LoadEnd)
