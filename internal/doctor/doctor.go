@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 
 	"github.com/clocal-dev/clocal/internal/build"
@@ -139,7 +140,13 @@ func checkDocker(ctx context.Context, e Env) []Finding {
 	}
 	out := []Finding{{Check: "docker", Severity: OK, Message: fmt.Sprintf("Docker %s (API %s) reachable", v.Version, v.APIVersion)}}
 	info, err := e.Docker.Info(ctx)
-	if err != nil || info.DockerRootDir == "" {
+	if err != nil {
+		return out
+	}
+	if info.Driver != "" {
+		out = append(out, storageFinding(info))
+	}
+	if info.DockerRootDir == "" {
 		return out
 	}
 	var st syscall.Statfs_t
@@ -160,6 +167,27 @@ func checkDocker(ctx context.Context, e Env) []Finding {
 		f.Severity, f.Fix = Warn, "few inodes left (the leftover-files problem): clocal gc; docker system prune"
 	}
 	return append(out, f)
+}
+
+// storageFinding says whether the daemon's storage driver diffs layers naively. dockerd's
+// naive differ (fuse-overlayfs, vfs, overlay2 without native diff) ends every diff of a
+// layer that has a parent by sleeping until the next whole second, so each image build's
+// export waits 0–1 s for the wall clock (see scripts/bench/devloop/README.md, "Phase").
+// Only a warning: the driver is the machine's choice (rootless and nested daemons often
+// have no other), and builds still work.
+func storageFinding(info system.Info) Finding {
+	naive := info.Driver == "fuse-overlayfs" || info.Driver == "vfs"
+	for _, kv := range info.DriverStatus {
+		if kv[0] == "Native Overlay Diff" && kv[1] == "false" {
+			naive = true
+		}
+	}
+	if !naive {
+		return Finding{Check: "storage", Severity: OK, Message: "storage driver " + info.Driver}
+	}
+	return Finding{Check: "storage", Severity: Warn,
+		Message: "storage driver " + info.Driver + " diffs layers naively: every image build waits up to 1 s for the next whole second while the daemon exports layers",
+		Fix:     "faster rebuilds with overlay2 and native diff (docker info: Native Overlay Diff: true), where the machine allows it"}
 }
 
 func human(b uint64) string {

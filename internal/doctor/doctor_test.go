@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 
 	"github.com/clocal-dev/clocal/internal/testutil"
@@ -322,5 +323,39 @@ func TestBuilder(t *testing.T) {
 				t.Errorf("builder finding = %+v, want %s with %q", f, tc.sev, tc.msg)
 			}
 		})
+	}
+}
+
+// TestStorage: a storage driver whose layer diffs end on a whole second (dockerd's naive
+// differ) is a warning that says so; a native-diff driver is fine.
+func TestStorage(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		info system.Info
+		sev  Severity
+	}{
+		{"overlay2 native diff", system.Info{Driver: "overlay2", DriverStatus: [][2]string{{"Backing Filesystem", "extfs"}, {"Native Overlay Diff", "true"}}}, OK},
+		{"overlay2 naive diff", system.Info{Driver: "overlay2", DriverStatus: [][2]string{{"Native Overlay Diff", "false"}}}, Warn},
+		{"fuse-overlayfs", system.Info{Driver: "fuse-overlayfs"}, Warn},
+		{"vfs", system.Info{Driver: "vfs"}, Warn},
+		{"btrfs", system.Info{Driver: "btrfs"}, OK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := storageFinding(tc.info)
+			if f.Severity != tc.sev || !strings.Contains(f.Message, tc.info.Driver) || (tc.sev == Warn) != strings.Contains(f.Message, "whole second") || (tc.sev == Warn && f.Fix == "") {
+				t.Errorf("storage finding = %+v, want %s", f, tc.sev)
+			}
+		})
+	}
+
+	// The real daemon's driver is reported, with the severity its docker info implies.
+	docker := testutil.RequireDocker(t)
+	info, err := docker.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := one(t, Run(context.Background(), noFaults(Env{Docker: docker})), "storage")
+	if want := storageFinding(info); f != want || !strings.Contains(f.Message, info.Driver) {
+		t.Errorf("storage finding = %+v, want %+v", f, want)
 	}
 }
