@@ -43,7 +43,7 @@ var (
 	flagJitter  = flag.Duration("jitter", time.Second, "random extra pause in [0, jitter) before each edit (see pause)")
 	flagOut     = flag.String("json", "", "also write the raw samples as JSON to this file")
 	flagKeep    = flag.Bool("keep", false, "keep the workspace copy and the stacks (debugging)")
-	flagBK      = flag.Bool("buildkit", false, "let compose use BuildKit (default: the classic builder, as clocal)")
+	flagBK      = flag.Bool("buildkit", false, "let compose build with the daemon's BuildKit, as clocal does (default: compose's classic builder)")
 )
 
 var errUnhealthy = errors.New("new container unhealthy")

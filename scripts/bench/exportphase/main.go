@@ -89,30 +89,26 @@ func run(n int, pause time.Duration, size int, workdir bool) error {
 		status := make(chan *bkclient.SolveStatus)
 		var started, done time.Time
 		finished := make(chan struct{})
+		// Older daemons report the step as a vertex, newer ones as a status of the export.
+		note := func(name string, start, end *time.Time) {
+			if name != "exporting layers" {
+				return
+			}
+			if start != nil {
+				started = *start
+			}
+			if end != nil {
+				done = *end
+			}
+		}
 		go func() {
 			defer close(finished)
 			for st := range status {
 				for _, v := range st.Vertexes {
-					if v.Name != "exporting layers" {
-						continue
-					}
-					if v.Started != nil {
-						started = *v.Started
-					}
-					if v.Completed != nil {
-						done = *v.Completed
-					}
+					note(v.Name, v.Started, v.Completed)
 				}
-				for _, s := range st.Statuses { // newer daemons report it as a status
-					if s.ID != "exporting layers" {
-						continue
-					}
-					if s.Started != nil {
-						started = *s.Started
-					}
-					if s.Completed != nil {
-						done = *s.Completed
-					}
+				for _, s := range st.Statuses {
+					note(s.ID, s.Started, s.Completed)
 				}
 			}
 		}()
