@@ -30,7 +30,7 @@ func runFake(t *testing.T, args ...string) (result, *enginetest.Fake, *bool) {
 	fake := &enginetest.Fake{}
 	contacted := false
 	f.NewEngine = func(context.Context) (engine.Engine, error) { contacted = true; return fake, nil }
-	f.NewDocker = func() (client.APIClient, error) {
+	f.NewDocker = func(context.Context) (client.APIClient, error) {
 		contacted = true
 		// A client that would fail on first use: unit tests never reach a daemon.
 		return client.NewClientWithOpts(client.WithHost("unix:///nonexistent/docker.sock"))

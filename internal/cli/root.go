@@ -32,7 +32,7 @@ type Factory struct {
 
 	// NewEngine and NewDocker can be replaced in tests.
 	NewEngine func(ctx context.Context) (engine.Engine, error)
-	NewDocker func() (client.APIClient, error)
+	NewDocker func(ctx context.Context) (client.APIClient, error)
 
 	wsOnce sync.Once
 	ws     *workspace.Workspace
@@ -42,9 +42,9 @@ type Factory struct {
 // NewFactory returns the production factory.
 func NewFactory(io *IOStreams) *Factory {
 	f := &Factory{IO: io}
-	f.NewDocker = func() (client.APIClient, error) {
+	f.NewDocker = func(ctx context.Context) (client.APIClient, error) {
 		// The same daemon the engine talks to: DOCKER_HOST or the current docker context.
-		return engine.NewAPIClient("", "")
+		return engine.NewAPIClient(ctx, "", "")
 	}
 	f.NewEngine = func(ctx context.Context) (engine.Engine, error) {
 		mode := "plain"
@@ -132,7 +132,7 @@ func (f *Factory) Connect(ctx context.Context) (engine.Engine, client.APIClient,
 		_ = eng.Close()
 		return nil, nil, err
 	}
-	docker, err := f.NewDocker()
+	docker, err := f.NewDocker(ctx)
 	if err != nil {
 		_ = eng.Close()
 		return nil, nil, err

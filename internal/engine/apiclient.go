@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"sync"
@@ -15,12 +16,19 @@ import (
 // NewAPIClient returns a Docker Engine API client for the daemon the docker CLI would use
 // (host, else DOCKER_HOST, else DOCKER_CONTEXT, else the current context), exactly as New
 // resolves it, so that image builds and the compose engine always talk to the same daemon.
-// It does not contact the daemon.
-func NewAPIClient(host, contextName string) (client.APIClient, error) {
+// It pings the daemon (within PingTimeout, a *DaemonError when it does not answer) and
+// settles the API version then, as the engine does for its own client: the client is
+// shared by goroutines (parallel builds, the watch's supervisor), and a Docker client left
+// to negotiate on first use has its first concurrent requests race to write the version.
+func NewAPIClient(ctx context.Context, host, contextName string) (client.APIClient, error) {
 	opts := clientOptions(host, contextName)
 	c, err := command.NewAPIClientFromFlags(opts, config.LoadDefaultConfigFile(io.Discard))
 	if err != nil {
 		return nil, fmt.Errorf("docker endpoint: %w", err)
+	}
+	if err := ping(ctx, c); err != nil {
+		_ = c.Close()
+		return nil, err
 	}
 	return c, nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,7 +22,7 @@ func TestClientOptionsReadTLSEnv(t *testing.T) {
 			t.Fatalf("CA file %q, want %q", opts.TLSOptions.CAFile, want)
 		}
 		// The CA file does not exist: the client refuses to start instead of going plain.
-		if _, err := NewAPIClient("tcp://127.0.0.1:2376", ""); err == nil || !strings.Contains(err.Error(), "ca.pem") {
+		if _, err := NewAPIClient(context.Background(), "tcp://127.0.0.1:2376", ""); err == nil || !strings.Contains(err.Error(), "ca.pem") {
 			t.Fatalf("NewAPIClient with a missing CA: %v", err)
 		}
 		return

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/client"
 )
 
@@ -21,7 +22,12 @@ func RequireDocker(t testing.TB) *client.Client {
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, err = cli.Ping(ctx)
+		var p types.Ping
+		if p, err = cli.Ping(ctx); err == nil {
+			// Settle the API version now: tests share this client across parallel
+			// subtests, whose first requests would otherwise race to negotiate it.
+			cli.NegotiateAPIVersionPing(p)
+		}
 	}
 	if err != nil {
 		if os.Getenv("CI") == "true" {

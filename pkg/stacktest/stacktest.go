@@ -29,8 +29,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/client"
-
 	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/stack"
@@ -124,7 +122,8 @@ func StartStack(t testing.TB, target string, opts ...Option) *Stack {
 		}
 		t.Skipf("stacktest: Docker unreachable: %v", err)
 	}
-	docker, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	// The daemon the engine talks to, as clocal's own commands resolve it.
+	docker, err := engine.NewAPIClient(ctx, "", "")
 	if err != nil {
 		t.Fatalf("stacktest: %v", err)
 	}
