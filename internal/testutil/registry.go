@@ -1,0 +1,240 @@
+package testutil
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
+)
+
+// RegistryBinary is Debian's docker-registry (Distribution 2.8), which .ci/run installs.
+const RegistryBinary = "docker-registry"
+
+// Registry is a throwaway Docker registry (Debian's docker-registry) serving plain HTTP
+// on a free loopback port. The Docker daemon trusts registries on 127.0.0.0/8 without
+// TLS, so `docker push 127.0.0.1:PORT/team/app:1` works with no daemon configuration.
+type Registry struct {
+	// Host is "127.0.0.1:PORT", the registry part of the image references it serves.
+	Host string
+	dir  string
+	cmd  *exec.Cmd
+	done chan struct{}
+	once sync.Once
+}
+
+// StartRegistry starts a registry for this test on a free loopback port, with its storage
+// in the test's temp dir, and stops it when the test ends. Without the docker-registry
+// binary the test is skipped, or FAILS when CI=true.
+func StartRegistry(t testing.TB) *Registry {
+	t.Helper()
+	bin, err := exec.LookPath(RegistryBinary)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and %s is not installed (apt-get install docker-registry; .ci/run does)", RegistryBinary)
+		}
+		t.Skipf("%s not installed (apt-get install docker-registry); set CI=true to make this a failure", RegistryBinary)
+	}
+	var lastErr error
+	// A free port found by listening on :0 can be taken by someone else before the
+	// registry binds it: try a few ports.
+	for attempt := 0; attempt < 5; attempt++ {
+		r, err := startRegistry(bin, t.TempDir())
+		if err == nil {
+			t.Cleanup(r.Stop)
+			return r
+		}
+		lastErr = err
+	}
+	t.Fatalf("start %s: %v", RegistryBinary, lastErr)
+	return nil
+}
+
+func startRegistry(bin, dir string) (*Registry, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	host := fmt.Sprintf("127.0.0.1:%d", port)
+	config := fmt.Sprintf(`version: 0.1
+log: {level: warn, accesslog: {disabled: true}}
+storage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}
+http: {addr: %s}
+`, filepath.Join(dir, "data"), host)
+	cfgPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
+		return nil, err
+	}
+	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "serve", cfgPath)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	r := &Registry{Host: host, dir: dir, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); close(r.done) }()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-r.done:
+			log, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
+			return nil, fmt.Errorf("%s exited: %s", bin, strings.TrimSpace(string(log)))
+		default:
+		}
+		resp, err := http.Get("http://" + host + "/v2/")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return r, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.Stop()
+	return nil, fmt.Errorf("%s did not answer on %s within 20s", bin, host)
+}
+
+// Stop stops the registry (idempotent). Afterwards its address refuses connections: an
+// unreachable registry.
+func (r *Registry) Stop() {
+	r.once.Do(func() {
+		_ = r.cmd.Process.Kill()
+		<-r.done
+	})
+}
+
+// Ref returns the registry's reference for repoTag ("team/app:1" → "127.0.0.1:PORT/team/app:1").
+func (r *Registry) Ref(repoTag string) string { return r.Host + "/" + repoTag }
+
+// Push tags the local image src as r.Ref(repoTag), pushes it, and removes that tag again, so
+// the daemon has to pull it back from the registry. It returns the registry reference.
+func (r *Registry) Push(t testing.TB, cli client.APIClient, src, repoTag string) string {
+	t.Helper()
+	ref := r.Ref(repoTag)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := PushImage(ctx, cli, src, ref); err != nil {
+		t.Fatal(err)
+	}
+	if err := Untag(ctx, cli, ref); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+// PushImage tags src as ref and pushes ref (no credentials: a test registry has none).
+func PushImage(ctx context.Context, cli client.APIClient, src, ref string) error {
+	if err := cli.ImageTag(ctx, src, ref); err != nil {
+		return fmt.Errorf("tag %s as %s: %w", src, ref, err)
+	}
+	auth, _ := registry.EncodeAuthConfig(registry.AuthConfig{})
+	rc, err := cli.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: auth})
+	if err != nil {
+		return fmt.Errorf("push %s: %w", ref, err)
+	}
+	defer rc.Close()
+	if err := jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil); err != nil {
+		return fmt.Errorf("push %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Untag removes one tag of an image (the image stays when other tags name it). A missing
+// tag is not an error.
+func Untag(ctx context.Context, cli client.APIClient, ref string) error {
+	_, err := cli.ImageRemove(ctx, ref, image.RemoveOptions{})
+	if err != nil && !client.IsErrNotFound(err) {
+		return fmt.Errorf("untag %s: %w", ref, err)
+	}
+	return nil
+}
+
+// Tags lists the tags of repo ("team/app") as the registry's HTTP API v2 does.
+func (r *Registry) Tags(repo string) ([]string, error) {
+	resp, err := http.Get("http://" + r.Host + "/v2/" + repo + "/tags/list")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Tags []string `json:"tags"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET tags of %s: %s", repo, resp.Status)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&out)
+	return out.Tags, err
+}
+
+// FreePort returns a TCP port that was free on 127.0.0.1 a moment ago.
+func FreePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ClosedAddr returns "127.0.0.1:PORT" where nothing listens: a registry host that refuses
+// connections.
+func ClosedAddr(t testing.TB) string {
+	t.Helper()
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
+
+// ImportImage creates a local image tagged tag from files (path → content, regular files
+// of mode 0644, or 0755 when the path starts with "bin/"), with the given Dockerfile-style
+// changes (e.g. `CMD ["/bin/x"]`), like `docker import`. Different files give different
+// image IDs: tests use it for base images whose tag moves. The caller removes the image.
+func ImportImage(ctx context.Context, cli client.APIClient, tag string, files map[string]string, changes ...string) error {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, data := range files {
+		mode := int64(0o644)
+		if strings.HasPrefix(name, "bin/") {
+			mode = 0o755
+		}
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(data)), ModTime: time.Unix(0, 0)}); err != nil {
+			return err
+		}
+		if _, err := tw.Write([]byte(data)); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	rc, err := cli.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, tag, image.ImportOptions{Changes: changes})
+	if err != nil {
+		return fmt.Errorf("import %s: %w", tag, err)
+	}
+	defer rc.Close()
+	if err := jsonmessage.DisplayJSONMessagesStream(rc, io.Discard, 0, false, nil); err != nil {
+		return fmt.Errorf("import %s: %w", tag, err)
+	}
+	return nil
+}
