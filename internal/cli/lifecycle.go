@@ -2,13 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/stack"
 )
 
 // LifecycleOptions are the flags of start, stop and restart.
@@ -18,6 +19,9 @@ type LifecycleOptions struct {
 	Verb     string
 	Services []string
 	Timeout  time.Duration
+	// Wait and WaitTimeout: start and restart wait until the services are healthy.
+	Wait        bool
+	WaitTimeout time.Duration
 }
 
 func newLifecycleCmd(f *Factory, verb, short, long string, runF func(context.Context, *LifecycleOptions) error) *cobra.Command {
@@ -38,6 +42,10 @@ func newLifecycleCmd(f *Factory, verb, short, long string, runF func(context.Con
 	}
 	if verb != "start" {
 		durationFlag(cmd.Flags(), &o.Timeout, "timeout", "t", 10*time.Second, "graceful stop timeout")
+	}
+	if verb != "stop" {
+		cmd.Flags().BoolVar(&o.Wait, "wait", true, "wait until the services are healthy (--wait=false returns once started)")
+		durationFlag(cmd.Flags(), &o.WaitTimeout, "wait-timeout", "", 5*time.Minute, "how long to wait for health")
 	}
 	return cmd
 }
@@ -61,51 +69,40 @@ func NewCmdRestart(f *Factory, runF func(context.Context, *LifecycleOptions) err
 }
 
 func runLifecycle(ctx context.Context, o *LifecycleOptions) error {
-	name, services, eng, err := o.F.connectServices(ctx, o.Services)
+	services, err := resolveServices(o.F, o.Services)
 	if err != nil {
 		return err
 	}
-	defer eng.Close()
-	if err := requireContainers(ctx, eng, name, services); err != nil {
+	st, err := o.F.Stack(ctx)
+	if err != nil {
 		return err
 	}
+	defer st.Engine.Close()
+	so := stack.ServiceOptions{Wait: o.Wait, WaitTimeout: o.WaitTimeout}
+	if o.Verb != "start" {
+		so.StopTimeout = &o.Timeout
+	}
+	// The stack layer takes the project lock, waits for health and records a stop as
+	// deliberate (a watch does not undo it): the status page's buttons go the same way.
 	switch o.Verb {
 	case "start":
-		err = eng.Start(ctx, name, services)
+		err = st.StartServices(ctx, services, so)
 	case "stop":
-		err = eng.Stop(ctx, name, services, engine.StopOptions{Timeout: &o.Timeout})
+		err = st.StopServices(ctx, services, so)
 	case "restart":
-		err = eng.Restart(ctx, name, services, engine.StopOptions{Timeout: &o.Timeout})
+		err = st.RestartServices(ctx, services, so)
+	}
+	if errors.Is(err, stack.ErrNoContainers) {
+		return &ExitError{Code: ExitFailure, Err: err}
 	}
 	if err != nil {
-		return err
+		return upError(err)
 	}
 	what := strings.Join(services, ", ")
 	if what == "" {
 		what = "all services"
 	}
 	past := map[string]string{"start": "started", "stop": "stopped", "restart": "restarted"}[o.Verb]
-	fmt.Fprintf(o.IO.ErrOut, "%s: %s: %s\n", name, what, past)
-	return nil
-}
-
-// requireContainers fails with a hint when the project (or a named service) has no container.
-func requireContainers(ctx context.Context, eng engine.Engine, project string, services []string) error {
-	ctrs, err := eng.Ps(ctx, project, engine.PsOptions{All: true})
-	if err != nil {
-		return err
-	}
-	have := map[string]bool{}
-	for _, c := range ctrs {
-		have[c.Service] = true
-	}
-	if len(ctrs) == 0 {
-		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("project %s has no containers: start it with clocal up TARGET", project)}
-	}
-	for _, s := range services {
-		if !have[s] {
-			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("service %s has no container in project %s: start it with clocal up %s", s, project, s)}
-		}
-	}
+	fmt.Fprintf(o.IO.ErrOut, "%s: %s: %s\n", st.Name, what, past)
 	return nil
 }

@@ -177,7 +177,7 @@ depends on with the production build scripts, starts them healthy, and prints th
 		}
 	}
 	add("model", NewCmdConvert(f, nil), NewCmdValidate(f, nil), NewCmdConfig(f, nil), NewCmdGraph(f, nil), NewCmdProfiles(f, nil))
-	add("stack", NewCmdUp(f, nil), NewCmdDown(f, nil), NewCmdWatch(f, nil), NewCmdPs(f, nil), NewCmdEnv(f, nil))
+	add("stack", NewCmdUp(f, nil), NewCmdDown(f, nil), NewCmdWatch(f, nil), NewCmdPs(f, nil), NewCmdEnv(f, nil), NewCmdUI(f, nil))
 	add("service", NewCmdStart(f, nil), NewCmdStop(f, nil), NewCmdRestart(f, nil), NewCmdLogs(f, nil),
 		NewCmdShell(f, nil), NewCmdExec(f, nil), NewCmdInspect(f, nil), NewCmdPort(f, nil), NewCmdUpdate(f, nil))
 	add("setup", NewCmdDoctor(f, nil), NewCmdGC(f, nil), NewCmdPrune(f, nil), NewCmdInit(f, nil))
@@ -261,6 +261,21 @@ func (f *Factory) serviceStack(ctx context.Context, name string) (string, *stack
 		return "", nil, err
 	}
 	return svcs[0], st, nil
+}
+
+// targetStack checks targets (bad input, before the daemon is contacted) and opens the
+// stack (Close its Engine): the start of up and ui.
+func (f *Factory) targetStack(ctx context.Context, targets []string) (*stack.Stack, error) {
+	ws, err := f.Workspace()
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) > 0 {
+		if _, err := ws.Resolve(targets); err != nil {
+			return nil, BadInput(err)
+		}
+	}
+	return f.Stack(ctx)
 }
 
 // resolveServices maps service, job or host names given on the command line to local

@@ -33,6 +33,9 @@ type UpOptions struct {
 	BindAddress string
 	Recreate    bool
 	Debounce    time.Duration
+	// UI serves the status page while watching (implies Watch).
+	UI   bool
+	Page pageFlags
 }
 
 // NewCmdUp creates `clocal up TARGET...`.
@@ -71,6 +74,9 @@ changed builds nothing and recreates nothing.`,
 	fl.StringVar(&o.BindAddress, "bind", "127.0.0.1", "host address ports are published on")
 	fl.BoolVar(&o.Recreate, "force-recreate", false, "recreate containers even if nothing changed")
 	debounceFlag(fl, &o.Debounce)
+	fl.BoolVar(&o.UI, "ui", false, "serve the status page while watching (implies --watch; see clocal ui)")
+	fl.StringVar(&o.Page.Addr, "ui-addr", "", "with --ui: address of the status page (default: 127.0.0.1 on a free port)")
+	fl.BoolVar(&o.Page.Open, "open", false, "with --ui: open the status page in the browser")
 	return cmd
 }
 
@@ -82,6 +88,17 @@ func uniqueProjectName(base string) string {
 }
 
 func runUp(ctx context.Context, o *UpOptions) error {
+	var pg *page
+	if o.UI || o.Page.Open || o.Page.Addr != "" {
+		// The page's URL is the first line of output: the page then shows the stack
+		// coming up.
+		o.UI, o.Watch = true, true
+		var err error
+		if pg, err = listenPage(o.IO, o.Page); err != nil {
+			return err
+		}
+		defer pg.close()
+	}
 	if o.Isolated {
 		base, err := o.F.Project()
 		if err != nil {
@@ -92,20 +109,17 @@ func runUp(ctx context.Context, o *UpOptions) error {
 		}
 		o.Ephemeral = true
 	}
-	ws, err := o.F.Workspace()
-	if err != nil {
-		return err
-	}
-	if _, err := ws.Resolve(o.Targets); err != nil {
-		return BadInput(err)
-	}
-	st, err := o.F.Stack(ctx)
+	st, err := o.F.targetStack(ctx, o.Targets)
 	if err != nil {
 		return err
 	}
 	defer st.Engine.Close()
 	st.Convert.EphemeralPorts = o.Ephemeral
 	st.Convert.BindAddress = o.BindAddress
+	var lo loopOptions
+	if pg != nil {
+		lo.Page = startPage(ctx, pg, st, o.Targets, o.Timeout)
+	}
 
 	start := time.Now()
 	res, err := st.Up(ctx, o.Targets, stack.UpOptions{ForceBuild: o.Build, Wait: o.Wait, WaitTimeout: o.Timeout, Recreate: o.Recreate})
@@ -135,7 +149,8 @@ func runUp(ctx context.Context, o *UpOptions) error {
 		printEndpoints(o.IO, eps)
 	}
 	if o.Watch {
-		return runWatchLoop(ctx, o.F, st, o.Targets, res, loopOptions{JSON: o.JSON, DownOnExit: o.DownOnExit, Timeout: o.Timeout, Debounce: o.Debounce})
+		lo.JSON, lo.DownOnExit, lo.Timeout, lo.Debounce = o.JSON, o.DownOnExit, o.Timeout, o.Debounce
+		return runWatchLoop(ctx, o.F, st, o.Targets, res, lo)
 	}
 	return nil
 }

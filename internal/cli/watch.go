@@ -12,6 +12,7 @@ import (
 	"github.com/clocal-dev/clocal/internal/devloop"
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/stack"
+	"github.com/clocal-dev/clocal/internal/ui"
 	"github.com/clocal-dev/clocal/internal/watch"
 )
 
@@ -68,6 +69,8 @@ type loopOptions struct {
 	// Timeout bounds the wait for a replaced container's health.
 	Timeout  time.Duration
 	Debounce time.Duration
+	// Page is the status page served with the watch (up --watch --ui), or nil.
+	Page *ui.StackSource
 }
 
 func runWatch(ctx context.Context, o *WatchOptions) error {
@@ -108,9 +111,15 @@ func runWatch(ctx context.Context, o *WatchOptions) error {
 // ends (Ctrl-C), then leaves the stack running unless downOnExit.
 func runWatchLoop(ctx context.Context, f *Factory, st *stack.Stack, targets []string, res *stack.UpResult, lo loopOptions) error {
 	jsonOut, downOnExit := lo.JSON, lo.DownOnExit
-	var reporter devloop.Reporter = &devloop.TextReporter{W: f.IO.ErrOut}
+	var base devloop.Reporter = &devloop.TextReporter{W: f.IO.ErrOut}
 	if jsonOut {
-		reporter = &devloop.JSONReporter{W: f.IO.Out}
+		base = &devloop.JSONReporter{W: f.IO.Out}
+	}
+	// Every event is also logged with the stack, where a status page (clocal ui, here or
+	// in another terminal) reads it.
+	var reporter devloop.Reporter = &stack.EventLogReporter{Log: st.EventLog(), Next: base}
+	if lo.Page != nil {
+		reporter = &stack.EventLogReporter{Log: st.EventLog(), Next: ui.Tee(base, lo.Page)}
 	}
 	timeout := lo.Timeout
 	if timeout <= 0 {
@@ -140,12 +149,27 @@ func runWatchLoop(ctx context.Context, f *Factory, st *stack.Stack, targets []st
 	loopCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	changes := make(chan devloop.ChangeSet)
+	asked := make(chan devloop.ChangeSet) // rebuilds asked for on the status page
+	if lo.Page != nil {
+		lo.Page.Attach(dev, func(cs devloop.ChangeSet) {
+			select {
+			case asked <- cs:
+			case <-loopCtx.Done():
+			}
+		}, base)
+	}
 	go func() {
 		defer close(changes)
 		for {
 			select {
 			case <-loopCtx.Done():
 				return
+			case cs := <-asked:
+				select {
+				case changes <- cs:
+				case <-loopCtx.Done():
+					return
+				}
 			case cs, ok := <-w.Changes():
 				if !ok {
 					return

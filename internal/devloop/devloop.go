@@ -65,7 +65,8 @@ func (d Diff) Empty() bool { return len(d.Added)+len(d.Removed)+len(d.Changed) =
 type Event struct {
 	Time      time.Time `json:"time"`
 	Service   string    `json:"service,omitempty"`
-	Kind      string    `json:"kind"` // change, ready, unchanged, build-failed, unhealthy, rolled-back, reloaded, restored, reconnected, taken-down, error
+	Kind      string    `json:"kind"`             // change, ready, unchanged, build-failed, unhealthy, rolled-back, reloaded, restored, reconnected, taken-down, error; action, action-done, action-failed (the status page's buttons)
+	Action    string    `json:"action,omitempty"` // restart, rebuild, stop, start: what an action event asked for
 	Paths     int       `json:"paths,omitempty"`
 	Image     string    `json:"image,omitempty"`
 	Total     Millis    `json:"total_ms,omitempty"`
@@ -83,6 +84,16 @@ type Millis time.Duration
 // MarshalJSON writes the duration in milliseconds.
 func (m Millis) MarshalJSON() ([]byte, error) {
 	return []byte(fmt.Sprintf("%.1f", float64(time.Duration(m))/float64(time.Millisecond))), nil
+}
+
+// UnmarshalJSON reads milliseconds (what MarshalJSON writes), so logged events read back.
+func (m *Millis) UnmarshalJSON(b []byte) error {
+	var ms float64
+	if err := json.Unmarshal(b, &ms); err != nil {
+		return err
+	}
+	*m = Millis(ms * float64(time.Millisecond))
+	return nil
 }
 
 // Reporter receives events.
@@ -125,6 +136,12 @@ func (r *TextReporter) Report(e Event) {
 		fmt.Fprintf(r.W, "%s; stopped watching (clocal up starts it again)\n", e.Error)
 	case "error":
 		fmt.Fprintf(r.W, "%s: %s\n", orDash(e.Service), e.Error)
+	case "action":
+		fmt.Fprintf(r.W, "%s: %s (from the status page)\n", e.Service, e.Action)
+	case "action-done":
+		fmt.Fprintf(r.W, "%s: %s done\n", e.Service, e.Action)
+	case "action-failed":
+		fmt.Fprintf(r.W, "%s: %s failed: %s\n", e.Service, e.Action, e.Error)
 	}
 }
 

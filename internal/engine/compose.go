@@ -650,6 +650,30 @@ func (e *composeEngine) Restart(ctx context.Context, project string, services []
 	return nil
 }
 
+func (e *composeEngine) Wait(ctx context.Context, project string, services []string, timeout time.Duration) error {
+	c, err := e.conn()
+	if err != nil {
+		return err
+	}
+	if len(services) == 0 {
+		ctrs, err := serviceContainers(ctx, c.api, project, true)
+		if err != nil {
+			return fmt.Errorf("wait %s: %w", project, daemonErr(c.api, err))
+		}
+		seen := map[string]bool{}
+		for _, ctr := range ctrs {
+			if s := ctr.Labels[api.ServiceLabel]; s != "" && !seen[s] {
+				seen[s] = true
+				services = append(services, s)
+			}
+		}
+	}
+	if err := waitReady(ctx, c.api, project, services, timeout, timeout); err != nil {
+		return fmt.Errorf("wait %s: %w", project, err)
+	}
+	return nil
+}
+
 func (e *composeEngine) Exec(ctx context.Context, project, service string, o ExecOptions) (int, error) {
 	c, err := e.conn()
 	if err != nil {

@@ -57,6 +57,11 @@ type Engine interface {
 	// Restart restarts the containers of the services (nil: all), in parallel. Neither
 	// dependencies nor dependents are restarted: list them if they should be.
 	Restart(ctx context.Context, project string, services []string, o StopOptions) error
+	// Wait waits until the services' containers (nil: every service with a container) are
+	// ready, as Up with Wait does: running, healthy when they define a healthcheck. It fails
+	// naming the services that are not ready (matching ErrNotReady); timeout 0 is no bound
+	// other than ctx.
+	Wait(ctx context.Context, project string, services []string, timeout time.Duration) error
 	// Exec runs a command in the service's running container, using the streams given to
 	// New. A command that ran returns its exit code and a nil error, whatever the code.
 	Exec(ctx context.Context, project, service string, o ExecOptions) (exitCode int, err error)

@@ -73,3 +73,21 @@ func Map(m map[string]*string) map[string]*string {
 	}
 	return out
 }
+
+// assignment matches KEY=VALUE, KEY: VALUE and "KEY": "VALUE" in free text (log lines, error
+// messages, edge sources), so Text can mask the values of secret-looking keys.
+var assignment = regexp.MustCompile(`(?i)("?)([a-z0-9_.-]*(?:password|passwd|pwd|token|secret|key|credential|auth|dsn|private)[a-z0-9_.-]*)("?\s*[:=]\s*"?)([^\s",;&]+)`)
+
+// Text hides secrets in free text: the values of KEY=VALUE (or KEY: VALUE) pairs whose key
+// looks secret, and the passwords of credentials embedded in URLs and DSNs. It is what the
+// status page applies to log lines, build output and messages.
+func Text(s string) string {
+	if s == "" {
+		return s
+	}
+	s = assignment.ReplaceAllString(s, "${1}${2}${3}"+Mask)
+	if strings.Contains(s, "@") {
+		s = dsnCreds.ReplaceAllString(s, "${1}${2}:"+Mask+"@")
+	}
+	return s
+}

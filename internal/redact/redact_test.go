@@ -36,3 +36,20 @@ func TestEnvAndMap(t *testing.T) {
 		t.Fatalf("Map = %v (input changed: %v)", m, v != "x")
 	}
 }
+
+func TestText(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"kvstore listening on :7700", "kvstore listening on :7700"},
+		{"connecting with DB_PASSWORD=hunter2 now", "connecting with DB_PASSWORD=" + Mask + " now"},
+		{`{"api_key": "abc123", "port": 80}`, `{"api_key": "` + Mask + `", "port": 80}`},
+		{"token: ghp_xyz", "token: " + Mask},
+		{"dial postgres://app:hunter2@db-1:5432/app failed", "dial postgres://app:" + Mask + "@db-1:5432/app failed"},
+		{"mail to noreply@coding.net", "mail to noreply@coding.net"},
+		{"GET /repos?auth=s3cr3t&x=1", "GET /repos?auth=" + Mask + "&x=1"},
+	}
+	for _, c := range cases {
+		if got := Text(c.in); got != c.want {
+			t.Errorf("Text(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -36,6 +36,7 @@ type Dev struct {
 	opMu sync.RWMutex
 
 	mu      sync.Mutex
+	force   map[string]bool // services whose next build ignores the content hash
 	sel     *workspace.Selection
 	project *types.Project
 	images  map[string]string
@@ -131,6 +132,25 @@ func (d *Dev) Current(_ context.Context, service string) (string, error) {
 	return d.images[service], nil
 }
 
+// ForceBuild makes the next build of service run build.sh and the image build even when its
+// content hash is unchanged (a rebuild asked for by hand: the status page's rebuild).
+func (d *Dev) ForceBuild(service string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.force == nil {
+		d.force = map[string]bool{}
+	}
+	d.force[service] = true
+}
+
+func (d *Dev) takeForce(service string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	f := d.force[service]
+	delete(d.force, service)
+	return f
+}
+
 // Build implements devloop.Steps: build.sh and the image build, content-hash cached.
 func (d *Dev) Build(ctx context.Context, service string) (devloop.BuildResult, error) {
 	svc := d.St.WS.Services[service]
@@ -141,7 +161,7 @@ func (d *Dev) Build(ctx context.Context, service string) (devloop.BuildResult, e
 	if !ok {
 		return devloop.BuildResult{}, fmt.Errorf("%s has no Dockerfile: it runs its production image and is not rebuilt", service)
 	}
-	res, err := d.St.Builder.Ensure(ctx, spec, false)
+	res, err := d.St.ensure(ctx, spec, d.takeForce(service))
 	if err != nil {
 		return devloop.BuildResult{}, withTail(err)
 	}
@@ -433,6 +453,11 @@ func (d *Dev) superviseOnce(ctx context.Context, down *bool, report func(devloop
 		return stackGoneError{d.St.Name, "its containers and network were removed: docker compose down?"}
 	}
 	running := map[string]bool{}
+	if st, ok := d.St.LoadState(); ok {
+		for _, n := range st.Stopped { // stopped on purpose: clocal stop, the status page
+			running[n] = true
+		}
+	}
 	for _, c := range ctrs {
 		if c.State == "running" || c.State == "restarting" {
 			running[c.Service] = true

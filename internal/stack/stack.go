@@ -163,7 +163,7 @@ func (s *Stack) Build(ctx context.Context, services []string, force bool) (map[s
 				return
 			}
 			defer func() { <-sem }()
-			res, err := s.Builder.Ensure(ctx, specs[n], force)
+			res, err := s.ensure(ctx, specs[n], force)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -258,12 +258,15 @@ func (s *Stack) writeState(name string, data []byte) (string, error) {
 
 // State is what clocal remembers about a running stack (for watch, env and status).
 type State struct {
-	Project        string    `json:"project"`
-	Targets        []string  `json:"targets"`
-	Services       []string  `json:"services"`
-	EphemeralPorts bool      `json:"ephemeral_ports,omitempty"`
-	BindAddress    string    `json:"bind_address,omitempty"`
-	Updated        time.Time `json:"updated"`
+	Project        string   `json:"project"`
+	Targets        []string `json:"targets"`
+	Services       []string `json:"services"`
+	EphemeralPorts bool     `json:"ephemeral_ports,omitempty"`
+	BindAddress    string   `json:"bind_address,omitempty"`
+	// Stopped are services stopped on purpose (clocal stop, the status page): a watch does
+	// not bring them back. up and start clear it.
+	Stopped []string  `json:"stopped,omitempty"`
+	Updated time.Time `json:"updated"`
 }
 
 // SaveState records the targets the stack was started with.
@@ -271,14 +274,14 @@ func (s *Stack) SaveState(st State) error {
 	st.Project = s.Name
 	st.Updated = time.Now().UTC()
 	data, _ := json.MarshalIndent(st, "", "  ")
-	_, err := s.writeState("state.json", data)
+	_, err := s.writeState(stateFile, data)
 	return err
 }
 
 // LoadState reads the recorded state; ok is false when the stack was never started here.
 func (s *Stack) LoadState() (State, bool) {
 	var st State
-	data, err := os.ReadFile(filepath.Join(s.ProjectDir(), "state.json"))
+	data, err := os.ReadFile(filepath.Join(s.ProjectDir(), stateFile))
 	if err != nil || json.Unmarshal(data, &st) != nil {
 		return State{}, false
 	}
@@ -443,16 +446,27 @@ func CacheDir(ws *workspace.Workspace) string { return filepath.Join(ws.Root, St
 // CurrentPlan re-derives the plan of a running stack from its recorded targets (for env,
 // port and status, which run without building anything).
 func (s *Stack) CurrentPlan() (*convert.Plan, *workspace.Selection, error) {
+	return s.PlanFor(nil)
+}
+
+// PlanFor derives the plan of targets (nil: the recorded ones) with the port options the
+// stack runs with, without building anything.
+func (s *Stack) PlanFor(targets []string) (*convert.Plan, *workspace.Selection, error) {
 	st, ok := s.LoadState()
-	if !ok {
+	if !ok && len(targets) == 0 {
 		return nil, nil, fmt.Errorf("no record of stack %s in this workspace (was it started with clocal up here?)", s.Name)
 	}
-	sel, err := s.WS.Resolve(st.Targets)
+	if len(targets) == 0 {
+		targets = st.Targets
+	}
+	sel, err := s.WS.Resolve(targets)
 	if err != nil {
 		return nil, nil, err
 	}
 	opts := s.Convert
-	opts.EphemeralPorts, opts.BindAddress = st.EphemeralPorts, st.BindAddress
+	if ok {
+		opts.EphemeralPorts, opts.BindAddress = st.EphemeralPorts, st.BindAddress
+	}
 	plan, err := convert.FromWorkspace(s.WS, sel, opts)
 	return plan, sel, err
 }

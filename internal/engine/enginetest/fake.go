@@ -273,6 +273,13 @@ func (f *Fake) Restart(_ context.Context, project string, services []string, o e
 	return f.setState("Restart", project, services, o, "running")
 }
 
+// Wait records the call (containers of the fake are ready at once).
+func (f *Fake) Wait(_ context.Context, project string, services []string, timeout time.Duration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.record(Call{Method: "Wait", Project: project, Services: slices.Clone(services), Options: timeout})
+}
+
 // Exec records the call and answers with ExecFunc (default 0, nil).
 func (f *Fake) Exec(_ context.Context, project, service string, o engine.ExecOptions) (int, error) {
 	f.mu.Lock()

@@ -1,0 +1,219 @@
+package cli
+
+// The status page (clocal ui) in a real browser: Debian's chromium, headless, driven over
+// the DevTools protocol (chromedp), against a running example stack.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/docker/docker/client"
+
+	"github.com/clocal-dev/clocal/internal/testutil"
+)
+
+// requireChromium returns the browser's path; under CI=true a missing browser fails the test.
+func requireChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("CI=true and no chromium on PATH (.ci/run installs Debian's chromium)")
+	}
+	t.Skip("no chromium on PATH")
+	return ""
+}
+
+// browser starts a headless chromium for the test.
+func browser(t *testing.T, path string) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
+		chromedp.DisableGPU, chromedp.WindowSize(1400, 1100), chromedp.Flag("disable-dev-shm-usage", true))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelB := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(func() {
+		cancelB()
+		cancelA()
+	})
+	// Start the browser now, so a missing or broken one fails here with its error.
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start %s: %v", path, err)
+	}
+	return bctx
+}
+
+var pageURL = regexp.MustCompile(`^http://127\.0\.0\.1:\d+/\?token=[0-9a-f]{32}$`)
+
+// firstLine waits for the first line of p's stdout.
+func (p *proc) firstLine(timeout time.Duration) string {
+	p.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if out := p.out.String(); strings.Contains(out, "\n") {
+			return strings.SplitN(out, "\n", 2)[0]
+		}
+		select {
+		case <-p.done:
+			p.t.Fatalf("clocal exited (%d) before printing a line\nstderr:\n%s", p.code, p.err.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	p.t.Fatalf("no output within %s\nstderr:\n%s", timeout, p.err.String())
+	return ""
+}
+
+// poll evaluates a JavaScript expression until it is true.
+func poll(t *testing.T, ctx context.Context, what, expr string, timeout time.Duration) {
+	t.Helper()
+	pctx, cancel := context.WithTimeout(ctx, timeout+5*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(pctx, chromedp.Poll[bool](expr, chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
+		dump, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main") ? document.querySelector("main").innerText : document.body.innerText`))
+		t.Fatalf("%s: %v\npage:\n%s", what, err, dump)
+	}
+}
+
+func evalString(t *testing.T, ctx context.Context, expr string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return s
+}
+
+func TestUIInBrowser(t *testing.T) {
+	docker := testutil.RequireDocker(t)
+	chromium := requireChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	root := repoRoot(t)
+	project := testProject(t)
+	cleanupProject(t, project)
+	up := mustRun(t, ctx, "-w", root, "-p", project, "up", "repo-manager", "--ephemeral-ports")
+	urls := map[string]string{}
+	for _, m := range regexp.MustCompile(`(?m)^(\S+)\s+(http://127\.0\.0\.1:\d+)$`).FindAllStringSubmatch(up.Out, -1) {
+		urls[m[1]] = m[2]
+	}
+	if len(urls) != 3 {
+		t.Fatalf("up printed %v", up.Out)
+	}
+
+	p := startClocal(t, nil, "-w", root, "-p", project, "ui")
+	url := p.firstLine(30 * time.Second)
+	if !pageURL.MatchString(url) {
+		t.Fatalf("first line %q is not the page's URL", url)
+	}
+	base := strings.SplitN(url, "/?", 2)[0]
+
+	// Without the token every request is refused: the page, its assets, its streams, actions.
+	for _, path := range []string{"/", "/assets/app.js", "/api/stream", "/api/logs", "/api/state"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s without token: %d, want 401", path, resp.StatusCode)
+		}
+	}
+	resp, err := http.Post(base+"/api/services/kvstore/restart", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("POST restart without token: %d, want 401", resp.StatusCode)
+	}
+
+	bctx := browser(t, chromium)
+	if err := chromedp.Do(bctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	// Every service of the stack, healthy, with its address as a link.
+	for svc, u := range urls {
+		poll(t, bctx, svc+" healthy with its address", fmt.Sprintf(
+			`(() => { const r = document.querySelector('#services tr[data-service=%q]');
+			  return !!r && r.querySelector('.state-text').textContent === 'running' && r.querySelector('.health').textContent === 'healthy'
+			    && [...r.querySelectorAll('.addr a')].some(a => a.href.replace(/\/$/, '') === %q && a.target === '_blank'); })()`, svc, u), time.Minute)
+	}
+	// The graph is drawn, each edge with its reason on hover.
+	poll(t, bctx, "graph", `document.querySelectorAll('#graph .node').length === 3 &&
+		[...document.querySelectorAll('#graph .edge title')].some(t => t.textContent.startsWith('repo-manager → kvstore: inferred (services/repo-manager/repo-manager-1.job:11:3 (env kv_addr=kv-1:7700))'))`, 10*time.Second)
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[int](`window.__noReload = 1`)); err != nil {
+		t.Fatal(err)
+	}
+
+	// A line the service writes shows without a reload.
+	marker := "/ui-test-" + project
+	if resp, err := http.Get(urls["kvstore"] + marker); err == nil {
+		resp.Body.Close()
+	} else {
+		t.Fatal(err)
+	}
+	poll(t, bctx, "log line on the page", fmt.Sprintf(`window.__noReload === 1 && document.querySelector('#logs').textContent.includes('GET %s')`, marker), 30*time.Second)
+	// Search filters the lines.
+	if err := chromedp.Do(bctx, chromedp.SendKeys(chromedp.CSS(`#log-search`), "ui-test-"+project)); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, bctx, "search", `[...document.querySelectorAll('#logs .ln')].every(l => l.textContent.includes('ui-test-')) && document.querySelectorAll('#logs mark').length >= 1`, 10*time.Second)
+
+	// Clicking restart restarts the container: a new start time, on the page and in Docker.
+	before := inspectStarted(t, docker, project+"-kvstore-1")
+	pageBefore := evalString(t, bctx, `document.querySelector('#services tr[data-service="kvstore"] .started-at').dataset.started`)
+	if pageBefore == "" {
+		t.Fatal("no start time on the page")
+	}
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#services tr[data-service="kvstore"] button[data-action="restart"]`))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, bctx, "new start time after restart", fmt.Sprintf(`(() => { const r = document.querySelector('#services tr[data-service="kvstore"]');
+		return window.__noReload === 1 && r.querySelector('.started-at').dataset.started !== %q && r.querySelector('.health') && r.querySelector('.health').textContent === 'healthy'; })()`, pageBefore), 90*time.Second)
+	poll(t, bctx, "restart reported", `[...document.querySelectorAll('#events li')].some(l => l.textContent.includes('kvstore: restart done'))`, 30*time.Second)
+	after := inspectStarted(t, docker, project+"-kvstore-1")
+	if !after.After(before) {
+		t.Fatalf("container start time %s not after %s", after, before)
+	}
+	pageAfter := evalString(t, bctx, `document.querySelector('#services tr[data-service="kvstore"] .started-at').dataset.started`)
+	if pa, err := time.Parse(time.RFC3339Nano, pageAfter); err != nil || !pa.Equal(after) {
+		t.Fatalf("page says started %s, Docker %s", pageAfter, after)
+	}
+
+	if shot := os.Getenv("CLOCAL_UI_SCREENSHOT"); shot != "" {
+		if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.querySelector('#log-search').value = ''; document.querySelector('#log-search').dispatchEvent(new Event('input'))`)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		png, err := chromedp.Run(bctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(shot, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func inspectStarted(t *testing.T, docker *client.Client, name string) time.Time {
+	t.Helper()
+	in, err := docker.ContainerInspect(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	started, err := time.Parse(time.RFC3339Nano, in.State.StartedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return started
+}
