@@ -246,11 +246,22 @@ func (s *Stack) writeState(name string, data []byte) (string, error) {
 	_ = os.Chmod(filepath.Join(s.WS.Root, StateDir), 0o700)
 	_ = os.Chmod(dir, 0o700)
 	path := filepath.Join(dir, name)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+	// A temporary file of its own per write (CreateTemp: 0600, unique name): the dev loop
+	// replaces many services at once, and writers sharing one temporary name removed each
+	// other's file between write and rename.
+	tmp, err := os.CreateTemp(dir, "."+name+".tmp-*")
+	if err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		_ = os.Remove(tmp.Name())
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return path, nil

@@ -243,3 +243,35 @@ func TestBuildSpec(t *testing.T) {
 		t.Errorf("Specs = %v", specs)
 	}
 }
+
+// TestWriteStateConcurrent: many writers of the same state file at once (the dev loop
+// replacing many services) all succeed and leave one complete file and no temporary ones.
+// With one shared temporary name, writers removed each other's file between write and
+// rename ("rename …/compose.yaml.tmp …: no such file or directory").
+func TestWriteStateConcurrent(t *testing.T) {
+	ws := LoadFixture(t, nil)
+	s := &Stack{WS: ws, Name: "concurrent"}
+	const n = 40
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			_, err := s.writeState("compose.yaml", bytes.Repeat([]byte{byte('a' + i%26)}, 64<<10))
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(s.ProjectDir(), "compose.yaml"))
+	if err != nil || len(data) != 64<<10 || strings.Trim(string(data), string(data[:1])) != "" {
+		t.Errorf("compose.yaml after concurrent writes: %d bytes, %v; want one writer's 64 KiB", len(data), err)
+	}
+	entries, _ := os.ReadDir(s.ProjectDir())
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Errorf("temporary file left behind: %s", e.Name())
+		}
+	}
+}
