@@ -91,6 +91,11 @@ type Builder struct {
 	// Backend builds the image: BackendAuto (BuildKit when the daemon offers it),
 	// BackendClassic or BackendBuildKit (see BackendFromEnv).
 	Backend string
+	// Jobs bounds how many build.sh runs and image builds run at once (0: automatic,
+	// from the cores of this machine and of the daemon; see JobsFromEnv).
+	Jobs int
+
+	scripts, images, hashes slotPool
 
 	mu     sync.Mutex
 	outMu  sync.Mutex
@@ -221,7 +226,12 @@ func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (Result, error
 	unlock := b.lock(s.Service)
 	defer unlock()
 
+	release, err := b.hashSlot(ctx)
+	if err != nil {
+		return Result{}, err
+	}
 	hash, before, err := b.hash(s, true)
+	release()
 	if err != nil {
 		return Result{}, fmt.Errorf("build %s: hash: %w", s.Service, err)
 	}
@@ -256,9 +266,14 @@ func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (Result, error
 	}
 
 	if s.Script != "" {
+		release, err = b.scriptSlot(ctx)
+		if err != nil {
+			return res, err
+		}
 		start := time.Now()
-		err := b.runScript(ctx, s, hash, res.Image)
+		err = b.runScript(ctx, s, hash, res.Image)
 		res.ScriptDur = time.Since(start)
+		release()
 		if err != nil {
 			return res, err
 		}
@@ -271,9 +286,14 @@ func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (Result, error
 		}
 	}
 
+	release, err = b.imageSlot(ctx)
+	if err != nil {
+		return res, err
+	}
 	start := time.Now()
 	err = b.buildImage(ctx, s, hash, res.Image)
 	res.ImageDur = time.Since(start)
+	release()
 	if err != nil {
 		return res, err
 	}

@@ -112,12 +112,16 @@ func (f *Factory) Stack(ctx context.Context) (*stack.Stack, error) {
 	if err != nil {
 		return nil, BadInput(err)
 	}
+	jobs, err := build.JobsFromEnv()
+	if err != nil {
+		return nil, BadInput(err)
+	}
 	eng, docker, err := f.Connect(ctx)
 	if err != nil {
 		return nil, err
 	}
 	st := stack.New(ws, f.ProjectName, eng, docker, f.IO.ErrOut)
-	st.Builder.Backend = backend
+	st.Builder.Backend, st.Builder.Jobs = backend, jobs
 	return st, nil
 }
 

@@ -135,8 +135,10 @@ type BuildReport struct {
 }
 
 // Build makes sure the image of every locally built service exists, running build.sh and the
-// image build only where the content hash changed (or force). Builds run two at a time; the
-// first failure cancels the rest and is returned.
+// image build only where the content hash changed (or force). Every service is hashed at
+// once; the builds themselves run as many at a time as the Builder's slots allow (the
+// cores of this machine for build.sh, of the daemon for image builds). The first failure
+// cancels the rest and is returned.
 func (s *Stack) Build(ctx context.Context, services []string, force bool) (map[string]build.Result, error) {
 	specs := s.Specs(services)
 	names := make([]string, 0, len(specs))
@@ -151,18 +153,11 @@ func (s *Stack) Build(ctx context.Context, services []string, force bool) (map[s
 		results = map[string]build.Result{}
 		errs    []error
 		wg      sync.WaitGroup
-		sem     = make(chan struct{}, 2)
 	)
 	for _, n := range names {
 		wg.Add(1)
 		go func(n string) {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				return
-			}
-			defer func() { <-sem }()
 			res, err := s.ensure(ctx, specs[n], force)
 			mu.Lock()
 			defer mu.Unlock()

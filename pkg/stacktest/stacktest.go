@@ -134,6 +134,9 @@ func StartStack(t testing.TB, target string, opts ...Option) *Stack {
 	if st.Builder.Backend, err = build.BackendFromEnv(); err != nil {
 		t.Fatalf("stacktest: %v", err)
 	}
+	if st.Builder.Jobs, err = build.JobsFromEnv(); err != nil {
+		t.Fatalf("stacktest: %v", err)
+	}
 	st.Convert.EphemeralPorts = true
 	st.Labels = stack.OwnerLabels()
 
