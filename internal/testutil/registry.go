@@ -21,6 +21,7 @@ import (
 	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // RegistryBinary is Debian's docker-registry (Distribution 2.8), which .ci/run installs.
@@ -33,16 +34,33 @@ type Registry struct {
 	// Host is "127.0.0.1:PORT", the registry part of the image references it serves.
 	Host string
 	dir  string
+	// user and password of RegistryLogin ("" without).
+	user, password string
 	cmd  *exec.Cmd
 	done chan struct{}
 	once sync.Once
 }
 
+// RegistryOption configures StartRegistry.
+type RegistryOption func(*registryConfig)
+
+type registryConfig struct{ user, password string }
+
+// RegistryLogin makes the registry require HTTP basic auth with this user and password
+// (htpasswd, bcrypt).
+func RegistryLogin(user, password string) RegistryOption {
+	return func(c *registryConfig) { c.user, c.password = user, password }
+}
+
 // StartRegistry starts a registry for this test on a free loopback port, with its storage
 // in the test's temp dir, and stops it when the test ends. Without the docker-registry
 // binary the test is skipped, or FAILS when CI=true.
-func StartRegistry(t testing.TB) *Registry {
+func StartRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 	t.Helper()
+	var rc registryConfig
+	for _, o := range opts {
+		o(&rc)
+	}
 	bin, err := exec.LookPath(RegistryBinary)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -54,7 +72,7 @@ func StartRegistry(t testing.TB) *Registry {
 	// A free port found by listening on :0 can be taken by someone else before the
 	// registry binds it: try a few ports.
 	for attempt := 0; attempt < 5; attempt++ {
-		r, err := startRegistry(bin, t.TempDir())
+		r, err := startRegistry(bin, t.TempDir(), rc)
 		if err == nil {
 			t.Cleanup(r.Stop)
 			return r
@@ -65,7 +83,7 @@ func StartRegistry(t testing.TB) *Registry {
 	return nil
 }
 
-func startRegistry(bin, dir string) (*Registry, error) {
+func startRegistry(bin, dir string, rc registryConfig) (*Registry, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -76,6 +94,17 @@ log: {level: warn, accesslog: {disabled: true}}
 storage: {filesystem: {rootdirectory: %s}, delete: {enabled: true}}
 http: {addr: %s}
 `, filepath.Join(dir, "data"), host)
+	if rc.user != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(rc.password), bcrypt.MinCost)
+		if err != nil {
+			return nil, err
+		}
+		htpasswd := filepath.Join(dir, "htpasswd")
+		if err := os.WriteFile(htpasswd, []byte(rc.user+":"+string(hash)+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		config += fmt.Sprintf("auth: {htpasswd: {realm: clocal-test, path: %s}}\n", htpasswd)
+	}
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		return nil, err
@@ -90,7 +119,7 @@ http: {addr: %s}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	r := &Registry{Host: host, dir: dir, cmd: cmd, done: make(chan struct{})}
+	r := &Registry{Host: host, dir: dir, cmd: cmd, done: make(chan struct{}), user: rc.user, password: rc.password}
 	go func() { _ = cmd.Wait(); close(r.done) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -103,7 +132,7 @@ http: {addr: %s}
 		resp, err := http.Get("http://" + host + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || (rc.user != "" && resp.StatusCode == http.StatusUnauthorized) {
 				return r, nil
 			}
 		}
@@ -132,7 +161,7 @@ func (r *Registry) Push(t testing.TB, cli client.APIClient, src, repoTag string)
 	ref := r.Ref(repoTag)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := PushImage(ctx, cli, src, ref); err != nil {
+	if err := r.PushImage(ctx, cli, src, ref); err != nil {
 		t.Fatal(err)
 	}
 	if err := Untag(ctx, cli, ref); err != nil {
@@ -141,12 +170,12 @@ func (r *Registry) Push(t testing.TB, cli client.APIClient, src, repoTag string)
 	return ref
 }
 
-// PushImage tags src as ref and pushes ref (no credentials: a test registry has none).
-func PushImage(ctx context.Context, cli client.APIClient, src, ref string) error {
+// PushImage tags src as ref and pushes ref, with the registry's login when it has one.
+func (r *Registry) PushImage(ctx context.Context, cli client.APIClient, src, ref string) error {
 	if err := cli.ImageTag(ctx, src, ref); err != nil {
 		return fmt.Errorf("tag %s as %s: %w", src, ref, err)
 	}
-	auth, _ := registry.EncodeAuthConfig(registry.AuthConfig{})
+	auth, _ := registry.EncodeAuthConfig(registry.AuthConfig{Username: r.user, Password: r.password, ServerAddress: r.Host})
 	rc, err := cli.ImagePush(ctx, ref, image.PushOptions{RegistryAuth: auth})
 	if err != nil {
 		return fmt.Errorf("push %s: %w", ref, err)
@@ -170,7 +199,14 @@ func Untag(ctx context.Context, cli client.APIClient, ref string) error {
 
 // Tags lists the tags of repo ("team/app") as the registry's HTTP API v2 does.
 func (r *Registry) Tags(repo string) ([]string, error) {
-	resp, err := http.Get("http://" + r.Host + "/v2/" + repo + "/tags/list")
+	req, err := http.NewRequest(http.MethodGet, "http://"+r.Host+"/v2/"+repo+"/tags/list", nil)
+	if err != nil {
+		return nil, err
+	}
+	if r.user != "" {
+		req.SetBasicAuth(r.user, r.password)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
 	}
