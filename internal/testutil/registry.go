@@ -36,9 +36,9 @@ type Registry struct {
 	dir  string
 	// user and password of RegistryLogin ("" without).
 	user, password string
-	cmd  *exec.Cmd
-	done chan struct{}
-	once sync.Once
+	cmd            *exec.Cmd
+	done           chan struct{}
+	once           sync.Once
 }
 
 // RegistryOption configures StartRegistry.
