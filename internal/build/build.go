@@ -1,10 +1,13 @@
 // Package build turns a service folder into a local image, the way production
 // does it: the production build.sh runs unchanged (under a pseudo-terminal, so
-// `docker run -it` inside it works), then the production Dockerfile is built
-// through the Docker Engine API with the classic builder. Nothing is ever pulled.
+// `docker run -it` inside it works, pulling its toolchain image as the docker CLI
+// would), then the production Dockerfile is built through the Docker Engine API.
+// Base images (FROM, COPY --from) missing locally are pulled first through
+// Builder.PullBases, with the user's registry credentials.
 //
 // Images are tagged clocal/<service>:<hash12>, where the hash covers everything
-// the build reads (see Builder.Hash), so an unchanged service is never rebuilt.
+// the build reads (see Builder.Hash), the base images' IDs included, so an
+// unchanged service is never rebuilt and a base whose tag moved rebuilds.
 //
 // # The build.sh environment
 //
@@ -39,6 +42,8 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
+
+	"github.com/clocal-dev/clocal/internal/registry"
 )
 
 // Label keys clocal sets on every image it builds.
@@ -94,6 +99,13 @@ type Builder struct {
 	// Jobs bounds how many build.sh runs and image builds run at once (0: automatic,
 	// from the cores of this machine and of the daemon; see JobsFromEnv).
 	Jobs int
+	// PullBases makes the Dockerfile's images that are missing locally present (refs,
+	// needed by service), pulling them under the stack's pull policy. nil: a missing base
+	// image is a *MissingImageError.
+	PullBases func(ctx context.Context, service string, refs []string) error
+	// Auth hands the user's registry credentials to the image build (what docker build
+	// does), for images the build itself pulls.
+	Auth *registry.Auth
 
 	scripts, images, hashes slotPool
 
@@ -139,14 +151,15 @@ func (e *ImageError) Error() string {
 }
 
 // MissingImageError is returned, before anything runs, when the Dockerfile needs
-// an image (FROM, COPY --from) that does not exist locally: clocal never pulls.
+// an image (FROM, COPY --from) that does not exist locally and the Builder may not
+// pull it (no PullBases).
 type MissingImageError struct {
 	Service string
 	Image   string
 }
 
 func (e *MissingImageError) Error() string {
-	return fmt.Sprintf("build %s: image %q is not available locally and clocal never pulls: build or load it first", e.Service, e.Image)
+	return fmt.Sprintf("build %s: base image %q is not present locally: pull it (docker pull %s) or build it first", e.Service, e.Image, e.Image)
 }
 
 // TailLines is how many trailing output lines ScriptError and ImageError keep.
@@ -210,12 +223,12 @@ func (s Spec) validate() error {
 	return nil
 }
 
-// Ensure makes sure the image for the current content of s exists. When
-// clocal/<service>:<hash12> is already present and force is false nothing runs
-// (Result.Built is false). Otherwise build.sh runs, then the image is built and
-// tagged. A failing build.sh returns a *ScriptError and no image is built; a
-// Dockerfile base image missing locally returns a *MissingImageError before
-// anything runs.
+// Ensure makes sure the image for the current content of s exists. Base images
+// missing locally are pulled first (PullBases; without it a *MissingImageError is
+// returned before anything runs). When clocal/<service>:<hash12> is already
+// present and force is false nothing else runs (Result.Built is false).
+// Otherwise build.sh runs, then the image is built and tagged. A failing build.sh
+// returns a *ScriptError and no image is built.
 func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (Result, error) {
 	if err := s.validate(); err != nil {
 		return Result{}, err
@@ -226,11 +239,22 @@ func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (Result, error
 	unlock := b.lock(s.Service)
 	defer unlock()
 
+	// The base images first: their IDs are part of the content hash.
+	df, err := os.ReadFile(s.Dockerfile)
+	if err != nil {
+		return Result{}, fmt.Errorf("build %s: %w", s.Service, err)
+	}
+	refs, parseErr := baseImages(df)
+	bases, err := b.ensureBases(ctx, s.Service, refs)
+	if err != nil {
+		return Result{}, err
+	}
+
 	release, err := b.hashSlot(ctx)
 	if err != nil {
 		return Result{}, err
 	}
-	hash, before, err := b.hash(s, true)
+	hash, before, err := b.hash(s, true, bases)
 	release()
 	if err != nil {
 		return Result{}, fmt.Errorf("build %s: hash: %w", s.Service, err)
@@ -246,23 +270,8 @@ func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (Result, error
 			return res, nil
 		}
 	}
-
-	df, err := os.ReadFile(s.Dockerfile)
-	if err != nil {
-		return res, fmt.Errorf("build %s: %w", s.Service, err)
-	}
-	bases, err := baseImages(df)
-	if err != nil {
-		return res, fmt.Errorf("build %s: %s: %w", s.Service, s.Dockerfile, err)
-	}
-	for _, ref := range bases {
-		exists, err := b.imageExists(ctx, ref)
-		if err != nil {
-			return res, fmt.Errorf("build %s: inspect base image %s: %w", s.Service, ref, err)
-		}
-		if !exists {
-			return res, &MissingImageError{Service: s.Service, Image: ref}
-		}
+	if parseErr != nil {
+		return res, fmt.Errorf("build %s: %s: %w", s.Service, s.Dockerfile, parseErr)
 	}
 
 	if s.Script != "" {
@@ -279,7 +288,7 @@ func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (Result, error
 		}
 		// build.sh must only write Outputs: anything else it changes in the
 		// hashed inputs makes the next Ensure rebuild again.
-		if _, after, err := b.hash(s, true); err == nil {
+		if _, after, err := b.hash(s, true, bases); err == nil {
 			if changed := diffManifests(before, after, 5); len(changed) > 0 {
 				b.logf(s.Service, "warning: build.sh changed files the content hash covers (%s); list them in build.outputs or watch.ignore, or every run rebuilds", strings.Join(changed, ", "))
 			}
@@ -299,6 +308,51 @@ func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (Result, error
 	}
 	res.Built = true
 	return res, nil
+}
+
+// baseID is one image a Dockerfile builds on, with the local image ID it resolves to
+// ("" when missing).
+type baseID struct{ ref, id string }
+
+// resolveBases looks the Dockerfile's images up locally.
+func (b *Builder) resolveBases(ctx context.Context, service string, refs []string) ([]baseID, []string, error) {
+	out := make([]baseID, 0, len(refs))
+	var missing []string
+	for _, ref := range refs {
+		img, err := b.Docker.ImageInspect(ctx, ref)
+		switch {
+		case err == nil:
+			out = append(out, baseID{ref, img.ID})
+		case cerrdefs.IsNotFound(err):
+			out = append(out, baseID{ref, ""})
+			missing = append(missing, ref)
+		default:
+			return nil, nil, fmt.Errorf("build %s: inspect base image %s: %w", service, ref, err)
+		}
+	}
+	return out, missing, nil
+}
+
+// ensureBases resolves the Dockerfile's images, pulling the missing ones (PullBases).
+func (b *Builder) ensureBases(ctx context.Context, service string, refs []string) ([]baseID, error) {
+	bases, missing, err := b.resolveBases(ctx, service, refs)
+	if err != nil || len(missing) == 0 {
+		return bases, err
+	}
+	if b.PullBases == nil {
+		return nil, &MissingImageError{Service: service, Image: missing[0]}
+	}
+	if err := b.PullBases(ctx, service, missing); err != nil {
+		return nil, fmt.Errorf("build %s: %w", service, err)
+	}
+	bases, missing, err = b.resolveBases(ctx, service, refs)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		return nil, &MissingImageError{Service: service, Image: missing[0]}
+	}
+	return bases, nil
 }
 
 func (b *Builder) imageExists(ctx context.Context, ref string) (bool, error) {

@@ -15,6 +15,8 @@ import (
 
 	bkclient "github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
+	"github.com/moby/buildkit/session"
+	"github.com/moby/buildkit/session/auth/authprovider"
 	"github.com/tonistiigi/fsutil"
 )
 
@@ -179,6 +181,9 @@ func (b *Builder) buildKitImage(ctx context.Context, c *bkclient.Client, s Spec,
 		printBuildKitStatus(status, lw)
 	}()
 	_, err = c.Solve(ctx, nil, bkclient.SolveOpt{
+		// The user's registry credentials, asked for only if BuildKit itself has to pull
+		// (base images are made present before the build).
+		Session:       []session.Attachable{authprovider.NewDockerAuthProvider(authprovider.DockerAuthProviderConfig{ConfigFile: b.Auth.Config()})},
 		Frontend:      "dockerfile.v0",
 		FrontendAttrs: attrs,
 		LocalMounts:   map[string]fsutil.FS{"context": ctxFS, "dockerfile": dfFS},

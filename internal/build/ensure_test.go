@@ -431,7 +431,7 @@ func TestEnsureMissingBaseImage(t *testing.T) {
 			if !errors.As(err, &me) || me.Image != tt.image {
 				t.Fatalf("err = %v, want MissingImageError for %s", err, tt.image)
 			}
-			want := `image "` + tt.image + `" is not available locally and clocal never pulls: build or load it first`
+			want := `base image "` + tt.image + `" is not present locally: pull it (docker pull ` + tt.image + `) or build it first`
 			if !strings.Contains(err.Error(), want) {
 				t.Fatalf("err = %q, want it to contain %q", err, want)
 			}

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -49,14 +50,29 @@ type fileEntry struct {
 // Hash returns the content hash (64 hex digits) of everything the build of s
 // reads: the non-ignored files under Source, the build script, the Dockerfile,
 // the files of the build context docker would send (minus Outputs and .git/),
-// Spec.Env, Spec.Labels and the hash-format version. File contents are taken from
+// Spec.Env, Spec.Labels, the IDs of the local images the Dockerfile builds on
+// (FROM, COPY --from; nothing is pulled here, a missing one counts as "-") and the
+// hash-format version. File contents are taken from
 // the stat cache when size, mtime and inode are unchanged, so a warm run only
 // stats the trees.
 func (b *Builder) Hash(s Spec) (string, error) {
 	if err := s.validate(); err != nil {
 		return "", err
 	}
-	sum, _, err := b.hash(s, false)
+	var bases []baseID
+	if b.Docker != nil {
+		if df, err := os.ReadFile(s.Dockerfile); err == nil {
+			if refs, err := baseImages(df); err == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				bases, _, err = b.resolveBases(ctx, s.Service, refs)
+				cancel()
+				if err != nil {
+					return "", err
+				}
+			}
+		}
+	}
+	sum, _, err := b.hash(s, false, bases)
 	if err != nil {
 		return "", fmt.Errorf("build %s: hash: %w", s.Service, err)
 	}
@@ -65,7 +81,7 @@ func (b *Builder) Hash(s Spec) (string, error) {
 
 // hash computes the content hash; with manifest it also returns one line per
 // hashed input ("<section>/<path> <sum>"), used to explain hash changes.
-func (b *Builder) hash(s Spec, manifest bool) (string, map[string]string, error) {
+func (b *Builder) hash(s Spec, manifest bool, bases []baseID) (string, map[string]string, error) {
 	var man map[string]string
 	if manifest {
 		man = map[string]string{}
@@ -179,6 +195,20 @@ func (b *Builder) hash(s Spec, manifest bool) (string, map[string]string, error)
 
 	writeMap(h, "env", s.Env)
 	writeMap(h, "labels", s.Labels)
+
+	// Base images by local image ID: the same tag pulled again after it moved in its
+	// registry is another image, so the service rebuilds. A Dockerfile building on
+	// nothing (FROM scratch) adds nothing, keeping hashes of such services as they were.
+	for _, bb := range bases {
+		id := bb.id
+		if id == "" {
+			id = "-"
+		}
+		fmt.Fprintf(h, "base %q %s\n", bb.ref, id)
+		if man != nil {
+			man["base/"+bb.ref] = id
+		}
+	}
 
 	if err := c.commit(run, b.CacheDir); err != nil {
 		return "", nil, err

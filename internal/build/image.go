@@ -23,7 +23,7 @@ import (
 
 // buildImage builds s.Dockerfile into image, labelled with the service, the content hash,
 // the build time and the source revision, with BuildKit or the classic builder (see
-// Builder.Backend). It never pulls.
+// Builder.Backend). Base images are present by then (Ensure pulled the missing ones).
 func (b *Builder) buildImage(ctx context.Context, s Spec, hash, image string) error {
 	labels := make(map[string]string, len(s.Labels)+4)
 	for k, v := range s.Labels {
