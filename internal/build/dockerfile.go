@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -217,4 +218,14 @@ func unquote(s string) string {
 		return s[1 : len(s)-1]
 	}
 	return s
+}
+
+// BaseImages returns the images the Dockerfile of s builds on (FROM and COPY --from images
+// that are neither scratch nor a stage), in order of first use.
+func BaseImages(s Spec) ([]string, error) {
+	df, err := os.ReadFile(s.Dockerfile)
+	if err != nil {
+		return nil, err
+	}
+	return baseImages(df)
 }

@@ -33,7 +33,7 @@ func TestBaseImages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := build.BaseImages([]byte(tt.dockerfile))
+			got, err := build.ParseBaseImages([]byte(tt.dockerfile))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want containing %q", err, tt.wantErr)

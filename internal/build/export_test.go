@@ -7,7 +7,7 @@ import "time"
 func ContentReads() int64 { return contentReads.Load() }
 
 var (
-	BaseImages      = baseImages
+	ParseBaseImages = baseImages
 	WriteContextTar = writeContextTar
 	ContextExcludes = contextExcludes
 	NewLineWriter   = newLineWriter

@@ -14,6 +14,7 @@ import (
 
 	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/registry"
 	"github.com/clocal-dev/clocal/internal/stack"
 )
 
@@ -36,6 +37,7 @@ type UpOptions struct {
 	// UI serves the status page while watching (implies Watch).
 	UI   bool
 	Page pageFlags
+	Pull registry.Policy
 }
 
 // NewCmdUp creates `clocal up TARGET...`.
@@ -46,7 +48,9 @@ func NewCmdUp(f *Factory, runF func(context.Context, *UpOptions) error) *cobra.C
 		Short: "Build what changed and start a target and everything it depends on",
 		Long: `Start TARGET (a profile, service, job or host name) and the transitive closure of its
 dependencies on the local Docker daemon. Each service's production build.sh runs, then its
-image is built — only when the content hash of its inputs changed. clocal waits for the
+image is built — only when the content hash of its inputs changed. Images clocal does not
+build (third-party services, base images of builds) are pulled first as --pull says, with
+the credentials of your Docker config (docker login). clocal waits for the
 services to be healthy and prints each one's URL on localhost. A second "up" with nothing
 changed builds nothing and recreates nothing.`,
 		Example: `  clocal up repo-manager
@@ -77,6 +81,7 @@ changed builds nothing and recreates nothing.`,
 	fl.BoolVar(&o.UI, "ui", false, "serve the status page while watching (implies --watch; see clocal ui)")
 	fl.StringVar(&o.Page.Addr, "ui-addr", "", "with --ui: address of the status page (default: 127.0.0.1 on a free port)")
 	fl.BoolVar(&o.Page.Open, "open", false, "with --ui: open the status page in the browser")
+	pullFlag(cmd, &o.Pull)
 	return cmd
 }
 
@@ -120,6 +125,7 @@ func runUp(ctx context.Context, o *UpOptions) error {
 	if pg != nil {
 		lo.Page = startPage(ctx, pg, st, o.Targets, o.Timeout)
 	}
+	setPull(o.IO, st, o.Pull)
 
 	start := time.Now()
 	res, err := st.Up(ctx, o.Targets, stack.UpOptions{ForceBuild: o.Build, Wait: o.Wait, WaitTimeout: o.Timeout, Recreate: o.Recreate})

@@ -11,6 +11,7 @@ import (
 
 	"github.com/clocal-dev/clocal/internal/devloop"
 	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/registry"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/ui"
 	"github.com/clocal-dev/clocal/internal/watch"
@@ -25,6 +26,7 @@ type WatchOptions struct {
 	DownOnExit bool
 	Timeout    time.Duration
 	Debounce   time.Duration
+	Pull       registry.Policy
 }
 
 // NewCmdWatch creates `clocal watch [TARGET...]`.
@@ -54,6 +56,7 @@ difference. Ctrl-C stops watching and leaves the stack running (--down tears it 
 	cmd.Flags().BoolVar(&o.DownOnExit, "down", false, "tear the stack down when watching stops")
 	durationFlag(cmd.Flags(), &o.Timeout, "timeout", "", 5*time.Minute, "how long to wait for health")
 	debounceFlag(cmd.Flags(), &o.Debounce)
+	pullFlag(cmd, &o.Pull)
 	return cmd
 }
 
@@ -95,6 +98,7 @@ func runWatch(ctx context.Context, o *WatchOptions) error {
 	if _, err := st.WS.Resolve(targets); err != nil {
 		return BadInput(err)
 	}
+	setPull(o.IO, st, o.Pull)
 	// Bring the stack to the current sources first (a no-op when it is current): files
 	// changed while clocal was not watching are picked up.
 	res, err := st.Up(ctx, targets, stack.UpOptions{Wait: true, WaitTimeout: o.Timeout})

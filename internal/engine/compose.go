@@ -291,7 +291,7 @@ func (c *conn) checkImages(ctx context.Context, p *types.Project) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("images not present locally: %s (clocal never pulls: build them first)", strings.Join(missing, ", "))
+		return fmt.Errorf("images not present locally: %s (the engine never pulls: clocal up pulls images first unless --pull never)", strings.Join(missing, ", "))
 	}
 	return nil
 }

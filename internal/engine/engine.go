@@ -8,7 +8,8 @@
 // Projects handed to the engine come from compose-go's loader (see [LoadProject]); every
 // service must carry compose's bookkeeping labels (see [SetComposeLabels]) or ps, stop and
 // down cannot find the containers. The engine never builds and never pulls images: they
-// must already exist locally (clocal builds them itself through the Engine API).
+// must already exist locally (clocal builds them through the Engine API and pulls the
+// others first, package stack).
 //
 // Process-wide state: the compose library keeps its progress mode ([Options.ProgressMode])
 // and the daemon's API version in package globals, and logs warnings through logrus'

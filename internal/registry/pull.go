@@ -74,6 +74,12 @@ type Puller struct {
 	outMu sync.Mutex
 }
 
+// Lines returns a puller like p that shows progress as plain lines (for pulls among other
+// output, such as a build's).
+func (p *Puller) Lines() *Puller {
+	return &Puller{Docker: p.Docker, Auth: p.Auth, Remote: p.Remote, Out: p.Out, Jobs: p.Jobs}
+}
+
 // local is what the daemon has for a reference.
 type local struct {
 	present     bool

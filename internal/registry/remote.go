@@ -234,3 +234,30 @@ func InsecureFromInfo(info system.Info) func(host string) bool {
 		return false
 	}
 }
+
+// InsecureFromDaemon is InsecureFromInfo with the daemon's info, asked for once, on the
+// first registry that is not obviously local (nil docker: none is insecure).
+func InsecureFromDaemon(docker interface {
+	Info(context.Context) (system.Info, error)
+}) func(host string) bool {
+	var (
+		once sync.Once
+		f    func(string) bool
+	)
+	return func(host string) bool {
+		if docker == nil {
+			return false
+		}
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			info, err := docker.Info(ctx)
+			if err != nil {
+				f = func(string) bool { return false }
+				return
+			}
+			f = InsecureFromInfo(info)
+		})
+		return f(host)
+	}
+}

@@ -51,6 +51,9 @@ func NewDev(st *Stack, targets []string, res *UpResult, waitTimeout time.Duratio
 	for n, b := range res.Builds {
 		d.images[n] = b.Image
 	}
+	for n, img := range res.Images {
+		d.images[n] = img
+	}
 	d.config = configFiles(st.WS)
 	return d
 }
@@ -157,6 +160,12 @@ func (d *Dev) Build(ctx context.Context, service string) (devloop.BuildResult, e
 	if svc == nil {
 		return devloop.BuildResult{}, fmt.Errorf("unknown service %s", service)
 	}
+	// A service pinned by clocal update keeps its image until update --latest.
+	if pins, err := d.St.Pins(); err == nil {
+		if pin, ok := pins[service]; ok {
+			return devloop.BuildResult{Image: pin.Image}, nil
+		}
+	}
 	spec, ok := BuildSpec(d.St.WS, svc)
 	if !ok {
 		return devloop.BuildResult{}, fmt.Errorf("%s has no Dockerfile: it runs its production image and is not rebuilt", service)
@@ -238,13 +247,9 @@ func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
 			d.St.WS = old
 		}
 	}()
-	builds, err := d.St.Build(ctx, sel.Services, false)
+	images, _, err := d.St.resolveImages(ctx, sel, false)
 	if err != nil {
 		return devloop.Diff{}, err
-	}
-	images := map[string]string{}
-	for n, b := range builds {
-		images[n] = b.Image
 	}
 	p, plan, err := d.St.Project(ctx, sel, images)
 	if err != nil {

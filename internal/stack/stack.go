@@ -24,6 +24,7 @@ import (
 	"github.com/clocal-dev/clocal/internal/convert"
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/pause"
+	"github.com/clocal-dev/clocal/internal/registry"
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
@@ -43,6 +44,18 @@ type Stack struct {
 	Convert convert.Options
 	// Labels are added to every container (e.g. LabelOwnerPID for test stacks).
 	Labels map[string]string
+	// Pull is the pull policy for the images the stack runs but does not build and for the
+	// base images of its builds ("" is registry.PullMissing).
+	Pull registry.Policy
+	// Puller pulls them: New gives a *registry.Puller (through the daemon, with the user's
+	// Docker credentials, progress on Out; set its TTY for a terminal). nil pulls nothing
+	// (a stack without a daemon, on a fake engine).
+	Puller ImagePuller
+}
+
+// ImagePuller makes images present under a pull policy (registry.Puller; fakes in tests).
+type ImagePuller interface {
+	Ensure(ctx context.Context, wants []registry.Want, policy registry.Policy) error
 }
 
 // New returns a stack for ws with the given project name ("" = the workspace default).
@@ -53,10 +66,16 @@ func New(ws *workspace.Workspace, name string, eng engine.Engine, docker client.
 	if out == nil {
 		out = io.Discard
 	}
-	return &Stack{
-		WS: ws, Name: name, Engine: eng, Docker: docker, Out: out,
-		Builder: &build.Builder{Docker: docker, Out: out, CacheDir: CacheDir(ws)},
+	auth := registry.DockerAuth()
+	s := &Stack{
+		WS: ws, Name: name, Engine: eng, Docker: docker, Out: out, Pull: registry.PullMissing,
+		Builder: &build.Builder{Docker: docker, Out: out, CacheDir: CacheDir(ws), Auth: auth},
 	}
+	if docker != nil {
+		s.Puller = newPuller(s, auth)
+		s.Builder.PullBases = s.pullBases
+	}
+	return s
 }
 
 // BuildSpec returns how svc is built, and false when the service folder has no Dockerfile
@@ -312,6 +331,9 @@ type UpResult struct {
 	Project   *types.Project
 	Plan      *convert.Plan
 	Builds    map[string]build.Result
+	// Images is the image of every service that does not run its production image: its
+	// build, or its pin (clocal update).
+	Images map[string]string
 }
 
 // Up builds what changed and brings the closure of targets up.
@@ -326,13 +348,11 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 		return nil, err
 	}
 	defer unlock()
-	builds, err := s.Build(ctx, sel.Services, o.ForceBuild)
+	// Images from registries first (pulled under the pull policy), then builds: nothing
+	// about the running containers changes before both succeeded.
+	images, builds, err := s.resolveImages(ctx, sel, o.ForceBuild)
 	if err != nil {
 		return nil, err
-	}
-	images := map[string]string{}
-	for n, r := range builds {
-		images[n] = r.Image
 	}
 	p, plan, err := s.Project(ctx, sel, images)
 	if err != nil {
@@ -355,7 +375,7 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 	if err := s.Engine.Up(ctx, p, uo); err != nil {
 		return nil, err
 	}
-	return &UpResult{Selection: sel, Project: p, Plan: plan, Builds: builds}, nil
+	return &UpResult{Selection: sel, Project: p, Plan: plan, Builds: builds, Images: images}, nil
 }
 
 // ensureSupportImages creates the pause image when the plan has shared network namespaces.

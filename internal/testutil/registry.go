@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/registry"
 	"github.com/docker/docker/client"
@@ -273,4 +276,69 @@ func ImportImage(ctx context.Context, cli client.APIClient, tag string, files ma
 		return fmt.Errorf("import %s: %w", tag, err)
 	}
 	return nil
+}
+
+// BuildImage builds tag from a Dockerfile and files (the build context) with the classic
+// builder, pulling nothing (every FROM must be local). The caller removes the image.
+func BuildImage(ctx context.Context, cli client.APIClient, tag, dockerfile string, files map[string]string) error {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	all := map[string]string{"Dockerfile": dockerfile}
+	for k, v := range files {
+		all[k] = v
+	}
+	for name, data := range all {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), ModTime: time.Unix(0, 0)}); err != nil {
+			return err
+		}
+		if _, err := tw.Write([]byte(data)); err != nil {
+			return err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	resp, err := cli.ImageBuild(ctx, &buf, build.ImageBuildOptions{Tags: []string{tag}, Version: build.BuilderV1, Remove: true, ForceRemove: true})
+	if err != nil {
+		return fmt.Errorf("build image %s: %w", tag, err)
+	}
+	defer resp.Body.Close()
+	if err := jsonmessage.DisplayJSONMessagesStream(resp.Body, io.Discard, 0, false, nil); err != nil {
+		return fmt.Errorf("build image %s: %w", tag, err)
+	}
+	return nil
+}
+
+// StallingProxy is a registry address in front of reg whose blob downloads hang until the
+// client gives up: a pull through it is stuck half-way, for Ctrl-C tests. Blobs reports
+// each blob request as it arrives.
+type StallingProxy struct {
+	Host  string
+	Blobs chan string
+}
+
+// StartStallingProxy serves on a free loopback port until the test ends.
+func StartStallingProxy(t testing.TB, reg *Registry) *StallingProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, _ := url.Parse("http://" + reg.Host)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	p := &StallingProxy{Host: l.Addr().String(), Blobs: make(chan string, 64)}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/blobs/") && r.Method == http.MethodGet {
+			select {
+			case p.Blobs <- r.URL.Path:
+			default:
+			}
+			<-r.Context().Done()
+			return
+		}
+		rp.ServeHTTP(w, r)
+	})}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return p
 }

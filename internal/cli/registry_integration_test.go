@@ -1,0 +1,209 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/client"
+
+	"github.com/clocal-dev/clocal/internal/testutil"
+)
+
+// registryWorkspace is a workspace whose images come from a real registry: db is a job and a
+// service file only (it runs its production image, REG/third/db:1), app is built FROM a
+// registry base (REG/base/server:1) and depends on db. Both images are pushed to reg and
+// removed locally (their layers stay, under the local test image). It returns the
+// workspace, the local testserver image, and the stack's project name.
+func registryWorkspace(t *testing.T, docker *client.Client, reg *testutil.Registry) (root, server, project string) {
+	t.Helper()
+	server = testutil.TestServerImage(t)
+	db := reg.Push(t, docker, server, "third/db:1")
+	base := reg.Push(t, docker, server, "base/server:1")
+	t.Cleanup(func() {
+		for _, ref := range []string{db, base} {
+			_ = testutil.RemoveImage(context.Background(), docker, ref)
+		}
+	})
+	health := "healthcheck: {test: [CMD, /server, -healthcheck], interval: 1s, timeout: 5s, retries: 60}\n"
+	root = testutil.WriteFiles(t, t.TempDir(), map[string]string{
+		"clocal.yaml":               "name: regtest\n",
+		"services/db/db.job":        `job { name: "db-1" image: "` + db + `" run_on_host: "db-host" envs { key: "port" value: "8080" } envs { key: "NAME" value: "db" } }` + "\n",
+		"services/db/service.yaml":  health,
+		"services/app/app.job":      `job { name: "app-1" image: "app:prod" run_on_host: "app-host" envs { key: "port" value: "8080" } envs { key: "NAME" value: "app" } envs { key: "db_addr" value: "db-host:8080" } }` + "\n",
+		"services/app/Dockerfile":   "FROM " + base + "\nLABEL app=1\n",
+		"services/app/service.yaml": health,
+	})
+	project = testProject(t)
+	cleanupStack(t, docker, root, project)
+	return root, server, project
+}
+
+// errLine is the one line of a failed command's error ("clocal: ..."), failing the test when
+// the error output has more.
+func errLine(t *testing.T, r result) string {
+	t.Helper()
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(r.Err), "\n") {
+		if strings.HasPrefix(l, "clocal: ") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || strings.Count(r.Err, "clocal: ") != 1 {
+		t.Fatalf("want exactly one error line, got:\n%s", r.Err)
+	}
+	return lines[0]
+}
+
+func ctrIDs(t *testing.T, docker *client.Client, project string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, c := range projectContainers(t, docker, project) {
+		out[c.Labels["com.docker.compose.service"]] = c.ID + " " + c.State
+	}
+	return out
+}
+
+// TestRegistryImages: a registry-only service comes up, a build FROM a registry base
+// builds, --pull never with missing images fails in one line and creates nothing, a moved
+// base tag rebuilds (and an unchanged one does not), a Ctrl-C mid-pull and an unreachable
+// registry leave the running stack untouched.
+func TestRegistryImages(t *testing.T) {
+	docker := testutil.RequireDocker(t)
+	reg := testutil.StartRegistry(t)
+	root, server, project := registryWorkspace(t, docker, reg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	up := func(ctx context.Context, extra ...string) result {
+		return runCLI(t, ctx, append([]string{"-w", root, "-p", project, "up", "app", "--ephemeral-ports", "--timeout", "2m"}, extra...)...)
+	}
+
+	// --pull never: the images are missing; one line, nothing created.
+	r := up(ctx, "--pull", "never")
+	line := errLine(t, r)
+	if r.Code != 1 || !strings.Contains(line, reg.Host+"/") || !strings.Contains(line, "registry "+reg.Host) || !strings.Contains(line, "--pull never") {
+		t.Fatalf("up --pull never: exit %d, %q", r.Code, line)
+	}
+	if ctrs, nets, vols := leftovers(t, docker, project); len(ctrs)+len(nets)+len(vols) > 0 {
+		t.Fatalf("--pull never created %v %v %v", ctrs, nets, vols)
+	}
+
+	// Default (missing): both images pulled, app built on its base, both healthy.
+	r = up(ctx, "--json")
+	if r.Code != 0 {
+		t.Fatalf("up: exit %d\n%s", r.Code, r.Err)
+	}
+	for _, want := range []string{"pulling " + reg.Ref("third/db:1") + " (for db)", "pulling " + reg.Ref("base/server:1") + " (for base of app)"} {
+		if !strings.Contains(r.Err, want) {
+			t.Errorf("up output lacks %q:\n%s", want, r.Err)
+		}
+	}
+	var res struct {
+		Services map[string]struct {
+			URL   string `json:"url"`
+			Image string `json:"image"`
+			Built bool   `json:"built"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal([]byte(r.Out), &res); err != nil {
+		t.Fatalf("up --json: %v\n%s", err, r.Out)
+	}
+	if got := httpGet(t, res.Services["db"].URL+"/"); got != "hello from db" {
+		t.Fatalf("db answers %q", got)
+	}
+	if got := httpGet(t, res.Services["app"].URL+"/"); got != "hello from app" {
+		t.Fatalf("app answers %q", got)
+	}
+	firstApp := res.Services["app"].Image
+
+	t.Logf("first up:\n%s", r.Err)
+	// Unchanged: nothing pulled, nothing built, nothing recreated.
+	before := ctrIDs(t, docker, project)
+	r = up(ctx, "--json")
+	if r.Code != 0 || strings.Contains(r.Err, "pulling") || strings.Contains(r.Err, "building image") {
+		t.Fatalf("second up pulled or built (exit %d):\n%s", r.Code, r.Err)
+	}
+	if after := ctrIDs(t, docker, project); !equalMaps(before, after) {
+		t.Fatalf("second up changed containers: %v -> %v", before, after)
+	}
+
+	// The base tag moves in the registry: app is rebuilt on it.
+	moved := testutil.RandName("clocaltest/moved:")
+	if err := testutil.BuildImage(ctx, docker, moved, "FROM "+server+"\nLABEL moved=1\n", nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = testutil.RemoveImage(context.Background(), docker, moved) })
+	reg.Push(t, docker, moved, "base/server:1")
+	r = up(ctx, "--json")
+	if r.Code != 0 {
+		t.Fatalf("up after the base moved: exit %d\n%s", r.Code, r.Err)
+	}
+	if err := json.Unmarshal([]byte(r.Out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if !res.Services["app"].Built || res.Services["app"].Image == firstApp {
+		t.Fatalf("moved base tag: app built %v, image %s (was %s)\n%s", res.Services["app"].Built, res.Services["app"].Image, firstApp, r.Err)
+	}
+
+	// Ctrl-C while an image is half pulled: the running stack is as it was.
+	proxy := testutil.StartStallingProxy(t, reg)
+	fresh := testutil.RandName("clocaltest/fresh:")
+	if err := testutil.ImportImage(ctx, docker, fresh, map[string]string{"x": fresh}); err != nil {
+		t.Fatal(err)
+	}
+	reg.Push(t, docker, fresh, "third/db:3")
+	_ = testutil.RemoveImage(ctx, docker, fresh)
+	stalled := proxy.Host + "/third/db:3"
+	jobFile := filepath.Join(root, "services", "db", "db.job")
+	editFile(t, jobFile, reg.Ref("third/db:1"), stalled)
+	before = ctrIDs(t, docker, project)
+	upCtx, stop := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-proxy.Blobs:
+		case <-time.After(2 * time.Minute):
+		}
+		stop()
+	}()
+	r = up(upCtx)
+	stop()
+	t.Logf("interrupted:\n%s", r.Err)
+	if r.Code != ExitInterrupted {
+		t.Fatalf("Ctrl-C mid-pull: exit %d, want %d\n%s", r.Code, ExitInterrupted, r.Err)
+	}
+	if after := ctrIDs(t, docker, project); !equalMaps(before, after) {
+		t.Fatalf("Ctrl-C mid-pull changed containers: %v -> %v", before, after)
+	}
+	if _, err := docker.ImageInspect(ctx, stalled); err == nil {
+		t.Fatalf("%s exists after an interrupted pull", stalled)
+	}
+
+	// The registry is gone: one line naming image and registry, the stack untouched.
+	reg.Stop()
+	editFile(t, jobFile, stalled, reg.Ref("third/db:2"))
+	r = up(ctx)
+	t.Logf("unreachable:\n%s", r.Err)
+	line = errLine(t, r)
+	if r.Code != 1 || !strings.Contains(line, reg.Ref("third/db:2")) || !strings.Contains(line, "registry "+reg.Host) || !strings.Contains(line, "unreachable") {
+		t.Fatalf("unreachable registry: exit %d, %q", r.Code, line)
+	}
+	if after := ctrIDs(t, docker, project); !equalMaps(before, after) {
+		t.Fatalf("a failed pull changed containers: %v -> %v", before, after)
+	}
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return strings.TrimSpace(string(body))
+}
