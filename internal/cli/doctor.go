@@ -26,8 +26,10 @@ func NewCmdDoctor(f *Factory, runF func(context.Context, *DoctorOptions) error) 
 		Use:   "doctor [TARGET...]",
 		Short: "Check this machine can run a target, and say how to fix what is wrong",
 		Long: `Check Docker (reachable, version), free disk and inodes under Docker's root, the inotify
-watch limit, ports the target needs that are already taken, missing source folders, and
-the build tools each build.sh runs. Each finding says how to fix it. Exits 1 when
+watch limit, ports the target needs that are already taken, missing source folders, the
+build tools each build.sh runs, and every image the target needs that clocal does not
+build (third-party services, base images, the toolchains build.sh runs): present, or
+pullable from its registry. Each finding says how to fix it. Exits 1 when
 something blocks clocal up.`,
 		Example:           "  clocal doctor repo-manager",
 		ValidArgsFunction: completeTargets(f),
@@ -50,6 +52,7 @@ func runDoctor(ctx context.Context, o *DoctorOptions) error {
 		return err
 	}
 	env.WS = ws
+	env.Project, _ = o.F.Project()
 	eng, docker, err := o.F.Connect(ctx)
 	if err != nil {
 		env.DockerErr = err

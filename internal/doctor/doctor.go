@@ -22,6 +22,7 @@ import (
 
 	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/convert"
+	"github.com/clocal-dev/clocal/internal/registry"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/watch"
 	"github.com/clocal-dev/clocal/internal/workspace"
@@ -46,8 +47,13 @@ type Finding struct {
 
 // Env is what the checks look at; tests replace parts of it.
 type Env struct {
-	WS        *workspace.Workspace
-	Targets   []string
+	WS      *workspace.Workspace
+	Targets []string
+	// Project is the stack's project name (its pins decide which images it runs).
+	Project string
+	// Remote asks registries whether they have an image (default: with the user's Docker
+	// credentials).
+	Remote    *registry.Remote
 	Docker    client.APIClient // nil when unreachable
 	DockerErr error
 	// LookPath finds a build tool (exec.LookPath by default).
@@ -90,6 +96,7 @@ func Run(ctx context.Context, e Env) []Finding {
 		out = append(out, checkPorts(e, sel)...)
 		out = append(out, checkSources(e, sel)...)
 		out = append(out, checkBuildTools(e, sel)...)
+		out = append(out, checkImages(ctx, e, sel)...)
 	}
 	return out
 }
