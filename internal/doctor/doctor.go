@@ -359,9 +359,8 @@ func ScriptTools(script string) []string {
 	return out
 }
 
-func checkBuildTools(e Env, sel *workspace.Selection) []Finding {
-	var out []Finding
-	missing := 0
+// buildScripts calls f with the build script of each selected service that has one.
+func buildScripts(e Env, sel *workspace.Selection, f func(name string, spec build.Spec, script string)) {
 	for _, name := range sel.Services {
 		svc := e.WS.Services[name]
 		if svc == nil {
@@ -375,7 +374,15 @@ func checkBuildTools(e Env, sel *workspace.Selection) []Finding {
 		if err != nil {
 			continue
 		}
-		for _, tool := range ScriptTools(string(data)) {
+		f(name, spec, string(data))
+	}
+}
+
+func checkBuildTools(e Env, sel *workspace.Selection) []Finding {
+	var out []Finding
+	missing := 0
+	buildScripts(e, sel, func(name string, _ build.Spec, script string) {
+		for _, tool := range ScriptTools(script) {
 			if strings.Contains(tool, "/") {
 				continue
 			}
@@ -386,7 +393,7 @@ func checkBuildTools(e Env, sel *workspace.Selection) []Finding {
 					Fix:     installHint(tool)})
 			}
 		}
-	}
+	})
 	if missing == 0 {
 		out = append(out, Finding{Check: "build-tools", Severity: OK, Message: "every tool the build scripts run is on PATH"})
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 
@@ -52,26 +52,14 @@ func targetImages(ctx context.Context, e Env, sel *workspace.Selection) ([]neede
 	for _, w := range wants {
 		add(w.Image, w.For, false)
 	}
-	for _, name := range sel.Services {
-		svc := e.WS.Services[name]
-		if svc == nil {
-			continue
-		}
+	buildScripts(e, sel, func(name string, spec build.Spec, script string) {
 		if _, pinned := pins[name]; pinned {
-			continue
+			return
 		}
-		spec, ok := stack.BuildSpec(e.WS, svc)
-		if !ok || spec.Script == "" {
-			continue
-		}
-		data, err := os.ReadFile(spec.Script)
-		if err != nil {
-			continue
-		}
-		for _, ref := range ScriptImages(string(data), scriptEnv(spec)) {
+		for _, ref := range ScriptImages(script, scriptEnv(spec)) {
 			add(ref, []string{"build.sh of " + name}, true)
 		}
-	}
+	})
 	return out, nil
 }
 
@@ -186,13 +174,5 @@ func checkImage(ctx context.Context, e Env, remote *registry.Remote, im neededIm
 }
 
 func dedupeSorted(s []string) []string {
-	c := append([]string(nil), s...)
-	sort.Strings(c)
-	out := c[:0]
-	for i, v := range c {
-		if i == 0 || v != c[i-1] {
-			out = append(out, v)
-		}
-	}
-	return out
+	return slices.Compact(slices.Sorted(slices.Values(s)))
 }

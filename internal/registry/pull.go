@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -118,17 +119,7 @@ func merge(wants []Want) []Want {
 	}
 	for i := range out {
 		sort.Strings(out[i].For)
-		out[i].For = dedupe(out[i].For)
-	}
-	return out
-}
-
-func dedupe(s []string) []string {
-	out := s[:0]
-	for i, v := range s {
-		if i == 0 || v != s[i-1] {
-			out = append(out, v)
-		}
+		out[i].For = slices.Compact(out[i].For)
 	}
 	return out
 }

@@ -1,13 +1,10 @@
 package testutil
 
 import (
-	"archive/tar"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,10 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/jsonmessage"
 )
 
 // RandName returns prefix followed by 8 random hex characters, e.g. "clocaltest-1a2b3c4d".
@@ -67,38 +62,7 @@ func BuildTestServerImage(ctx context.Context, cli client.APIClient, tag string)
 		return err
 	}
 	dockerfile := "FROM scratch\nCOPY server /server\nUSER 65534\nEXPOSE 8080\nENTRYPOINT [\"/server\"]\n"
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range []struct {
-		name string
-		mode int64
-		data []byte
-	}{{"Dockerfile", 0o644, []byte(dockerfile)}, {"server", 0o755, data}} {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: f.mode, Size: int64(len(f.data)), ModTime: time.Unix(0, 0)}); err != nil {
-			return err
-		}
-		if _, err := tw.Write(f.data); err != nil {
-			return err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return err
-	}
-	resp, err := cli.ImageBuild(ctx, &buf, build.ImageBuildOptions{
-		Tags:        []string{tag},
-		Version:     build.BuilderV1,
-		Remove:      true,
-		ForceRemove: true,
-		Labels:      map[string]string{"dev.clocal.test": "true"},
-	})
-	if err != nil {
-		return fmt.Errorf("build image %s: %w", tag, err)
-	}
-	defer resp.Body.Close()
-	if err := jsonmessage.DisplayJSONMessagesStream(resp.Body, io.Discard, 0, false, nil); err != nil {
-		return fmt.Errorf("build image %s: %w", tag, err)
-	}
-	return nil
+	return BuildImage(ctx, cli, tag, dockerfile, map[string]string{"server": string(data)})
 }
 
 // RemoveImage removes an image, ignoring a missing one.

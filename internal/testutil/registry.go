@@ -250,24 +250,16 @@ func ClosedAddr(t testing.TB) string {
 // changes (e.g. `CMD ["/bin/x"]`), like `docker import`. Different files give different
 // image IDs: tests use it for base images whose tag moves. The caller removes the image.
 func ImportImage(ctx context.Context, cli client.APIClient, tag string, files map[string]string, changes ...string) error {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for name, data := range files {
-		mode := int64(0o644)
+	buf, err := tarOf(files, func(name string) int64 {
 		if strings.HasPrefix(name, "bin/") {
-			mode = 0o755
+			return 0o755
 		}
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(data)), ModTime: time.Unix(0, 0)}); err != nil {
-			return err
-		}
-		if _, err := tw.Write([]byte(data)); err != nil {
-			return err
-		}
-	}
-	if err := tw.Close(); err != nil {
+		return 0o644
+	})
+	if err != nil {
 		return err
 	}
-	rc, err := cli.ImageImport(ctx, image.ImportSource{Source: &buf, SourceName: "-"}, tag, image.ImportOptions{Changes: changes})
+	rc, err := cli.ImageImport(ctx, image.ImportSource{Source: buf, SourceName: "-"}, tag, image.ImportOptions{Changes: changes})
 	if err != nil {
 		return fmt.Errorf("import %s: %w", tag, err)
 	}
@@ -278,27 +270,20 @@ func ImportImage(ctx context.Context, cli client.APIClient, tag string, files ma
 	return nil
 }
 
-// BuildImage builds tag from a Dockerfile and files (the build context) with the classic
-// builder, pulling nothing (every FROM must be local). The caller removes the image.
+// BuildImage builds tag from a Dockerfile and files (the build context, every file
+// executable) with the classic builder, labelled dev.clocal.test=true, pulling nothing
+// (every FROM must be local). The caller removes the image.
 func BuildImage(ctx context.Context, cli client.APIClient, tag, dockerfile string, files map[string]string) error {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
 	all := map[string]string{"Dockerfile": dockerfile}
 	for k, v := range files {
 		all[k] = v
 	}
-	for name, data := range all {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), ModTime: time.Unix(0, 0)}); err != nil {
-			return err
-		}
-		if _, err := tw.Write([]byte(data)); err != nil {
-			return err
-		}
-	}
-	if err := tw.Close(); err != nil {
+	buf, err := tarOf(all, func(string) int64 { return 0o755 })
+	if err != nil {
 		return err
 	}
-	resp, err := cli.ImageBuild(ctx, &buf, build.ImageBuildOptions{Tags: []string{tag}, Version: build.BuilderV1, Remove: true, ForceRemove: true})
+	resp, err := cli.ImageBuild(ctx, buf, build.ImageBuildOptions{Tags: []string{tag}, Version: build.BuilderV1,
+		Remove: true, ForceRemove: true, Labels: map[string]string{"dev.clocal.test": "true"}})
 	if err != nil {
 		return fmt.Errorf("build image %s: %w", tag, err)
 	}
@@ -307,6 +292,21 @@ func BuildImage(ctx context.Context, cli client.APIClient, tag, dockerfile strin
 		return fmt.Errorf("build image %s: %w", tag, err)
 	}
 	return nil
+}
+
+// tarOf writes files (name → content) as a tar stream, with the mode mode gives each.
+func tarOf(files map[string]string, mode func(name string) int64) (*bytes.Buffer, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for name, data := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode(name), Size: int64(len(data)), ModTime: time.Unix(0, 0)}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write([]byte(data)); err != nil {
+			return nil, err
+		}
+	}
+	return &buf, tw.Close()
 }
 
 // StallingProxy is a registry address in front of reg whose blob downloads hang until the
