@@ -85,7 +85,9 @@ func Text(s string) string {
 	if s == "" {
 		return s
 	}
-	s = assignment.ReplaceAllString(s, "${1}${2}${3}"+Mask)
+	if secretKey.MatchString(s) { // cheap test first: most lines name no secret
+		s = assignment.ReplaceAllString(s, "${1}${2}${3}"+Mask)
+	}
 	if strings.Contains(s, "@") {
 		s = dsnCreds.ReplaceAllString(s, "${1}${2}:"+Mask+"@")
 	}

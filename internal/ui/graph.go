@@ -52,13 +52,17 @@ func layout(g *workspace.Graph) (map[string]*placed, [][]*placed) {
 	}
 	// Column = longest chain of dependents above a node. g.Nodes is in start order
 	// (dependencies first), so walking it backwards sees every dependent of a node first.
+	dependents := map[string][]string{}
+	for _, e := range g.Edges {
+		if !e.Cyclic {
+			dependents[e.To] = append(dependents[e.To], e.From)
+		}
+	}
 	for i := len(g.Nodes) - 1; i >= 0; i-- {
 		n := nodes[g.Nodes[i].Name]
-		for _, e := range g.Edges {
-			if e.To == n.name && !e.Cyclic {
-				if from, ok := nodes[e.From]; ok && from.col+1 > n.col {
-					n.col = from.col + 1
-				}
+		for _, d := range dependents[n.name] {
+			if from, ok := nodes[d]; ok && from.col+1 > n.col {
+				n.col = from.col + 1
 			}
 		}
 	}
