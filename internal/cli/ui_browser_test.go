@@ -138,6 +138,13 @@ func TestUIInBrowser(t *testing.T) {
 	}
 
 	bctx := browser(t, chromium)
+	// The browser without the token (a fresh profile: no cookie) is refused too.
+	fresh, cancelFresh := chromedp.NewContext(bctx, chromedp.WithNewBrowserContext())
+	defer cancelFresh()
+	if resp, err := chromedp.RunResponse(fresh, chromedp.Navigate(base+"/")); err != nil || resp.Status != http.StatusUnauthorized {
+		t.Fatalf("the page without the token: %v %+v", err, resp)
+	}
+	cancelFresh()
 	if err := chromedp.Do(bctx, chromedp.Navigate(url)); err != nil {
 		t.Fatal(err)
 	}

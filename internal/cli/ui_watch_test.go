@@ -2,9 +2,11 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -112,7 +114,7 @@ func post(t *testing.T, base, token, service, action string) {
 func TestUpWatchUI(t *testing.T) {
 	docker := testutil.RequireDocker(t)
 	proxy := newDockerProxy(t)
-	root := repoRoot(t)
+	root := testutil.CopyWorkspace(t)
 	project := testProject(t)
 	cleanupStack(t, docker, root, project)
 	p := startClocal(t, []string{"DOCKER_HOST=" + proxy.host()}, "-w", root, "-p", project, "up", "kvstore", "--ephemeral-ports", "--ui", "--json")
@@ -148,6 +150,14 @@ func TestUpWatchUI(t *testing.T) {
 	await(t, events, 5*time.Minute, "rebuild done", `devloop|`, `"kind":"action-done"`, `"action":"rebuild"`)
 	p.waitOutput(`"service":"kvstore","kind":"change"`, time.Minute)
 
+	// A build that fails shows on the page with its last lines (the compiler's error).
+	broken := filepath.Join(root, "apps", "kvstore", "broken.go")
+	if err := os.WriteFile(broken, []byte("package main\n\nfunc broken() { undefinedThing() }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	await(t, events, 5*time.Minute, "failed build on the page", `state|`, `"name":"kvstore"`, `"ok":false`, `broken.go`, `undefinedThing`)
+	p.waitOutput(`"service":"kvstore","kind":"build-failed"`, time.Minute)
+
 	// The daemon goes away and comes back: the page reports it, then shows the stack again.
 	logs := pageStream(t, base+"/api/logs?service=kvstore", token)
 	proxy.stop()
@@ -164,5 +174,49 @@ func TestUpWatchUI(t *testing.T) {
 	_ = p.cmd.Process.Signal(os.Interrupt)
 	if r := p.wait(time.Minute); r.Code != ExitInterrupted {
 		t.Errorf("exit %d after Ctrl-C, want 130\nstderr:\n%s", r.Code, r.Err)
+	}
+}
+
+// TestOpenBrowser: --open runs $BROWSER (else the platform's opener) with the page's URL.
+func TestOpenBrowser(t *testing.T) {
+	dir := t.TempDir()
+	got := filepath.Join(dir, "opened")
+	script := filepath.Join(dir, "browser")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf '%s' \"$1\" > "+got+".tmp && mv "+got+".tmp "+got+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("BROWSER", script)
+	url := "http://127.0.0.1:1234/?token=abc"
+	if err := openBrowser(url); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the browser to be run", func() bool {
+		b, err := os.ReadFile(got)
+		return err == nil && string(b) == url
+	})
+	t.Setenv("BROWSER", filepath.Join(dir, "missing"))
+	if err := openBrowser(url); err == nil {
+		t.Fatal("a missing browser is not reported")
+	}
+}
+
+// TestUIBadInput: a non-loopback --addr, an unknown target, or no running stack to show
+// are input errors (exit 2), said in one line.
+func TestUIBadInput(t *testing.T) {
+	root := repoRoot(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ui", "--addr", "0.0.0.0:0"}, "loopback address only"},
+		{[]string{"ui", "--addr", "nonsense"}, "want HOST:PORT"},
+		{[]string{"ui", "no-such-target"}, "no-such-target"},
+		{[]string{"-p", testProject(t), "ui"}, "no running stack"},
+	} {
+		r := runCLI(t, ctx, append([]string{"-w", root}, c.args...)...)
+		if r.Code != ExitBadInput || !strings.Contains(r.Err, c.want) {
+			t.Errorf("clocal %v: exit %d, stderr %q; want 2 and %q", c.args, r.Code, r.Err, c.want)
+		}
 	}
 }
