@@ -27,6 +27,9 @@ type WatchOptions struct {
 	Timeout    time.Duration
 	Debounce   time.Duration
 	Pull       registry.Policy
+	// UI serves the status page while watching.
+	UI   bool
+	Page pageFlags
 }
 
 // NewCmdWatch creates `clocal watch [TARGET...]`.
@@ -77,6 +80,14 @@ type loopOptions struct {
 }
 
 func runWatch(ctx context.Context, o *WatchOptions) error {
+	var pg *page
+	if o.UI || o.Page.Open || o.Page.Addr != "" {
+		var err error
+		if pg, err = listenPage(o.IO, o.Page); err != nil {
+			return err
+		}
+		defer pg.close()
+	}
 	st, err := o.F.Stack(ctx)
 	if err != nil {
 		return err
@@ -99,6 +110,10 @@ func runWatch(ctx context.Context, o *WatchOptions) error {
 		return BadInput(err)
 	}
 	setPull(o.IO, st, o.Pull)
+	lo := loopOptions{JSON: o.JSON, DownOnExit: o.DownOnExit, Timeout: o.Timeout, Debounce: o.Debounce}
+	if pg != nil {
+		lo.Page = startPage(ctx, pg, st, targets, o.Timeout)
+	}
 	// Bring the stack to the current sources first (a no-op when it is current): files
 	// changed while clocal was not watching are picked up.
 	res, err := st.Up(ctx, targets, stack.UpOptions{Wait: true, WaitTimeout: o.Timeout})
@@ -108,7 +123,7 @@ func runWatch(ctx context.Context, o *WatchOptions) error {
 		}
 		return upError(err)
 	}
-	return runWatchLoop(ctx, o.F, st, targets, res, loopOptions{JSON: o.JSON, DownOnExit: o.DownOnExit, Timeout: o.Timeout, Debounce: o.Debounce})
+	return runWatchLoop(ctx, o.F, st, targets, res, lo)
 }
 
 // runWatchLoop watches and rebuilds the stack res describes (what Up just started) until ctx

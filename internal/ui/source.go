@@ -77,11 +77,15 @@ type Service struct {
 	// (a restart, a replace, a crash brought back), plus restarts by Docker's own policy.
 	Restarts int `json:"restarts"`
 	// Held is true when the service was stopped on purpose (a watch leaves it stopped).
-	Held      bool      `json:"held,omitempty"`
-	Image     string    `json:"image,omitempty"`
-	Built     bool      `json:"built"` // the image is built by clocal (content hash), not pinned
-	Addresses []Address `json:"addresses,omitempty"`
-	Build     *Build    `json:"build,omitempty"`
+	Held  bool   `json:"held,omitempty"`
+	Image string `json:"image,omitempty"`
+	Built bool   `json:"built"` // the image is built by clocal (content hash), not a production image
+	// Pinned is the image `clocal update` pinned the service to ("" when not pinned): it
+	// runs that image instead of building.
+	Pinned      string    `json:"pinned,omitempty"`
+	PinnedSince time.Time `json:"pinned_since,omitzero"`
+	Addresses   []Address `json:"addresses,omitempty"`
+	Build       *Build    `json:"build,omitempty"`
 }
 
 // Address is a published port.

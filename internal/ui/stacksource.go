@@ -145,6 +145,7 @@ func (s *StackSource) Snapshot(ctx context.Context) (Snapshot, error) {
 	}
 	s.inspect(ctx, v, ctrs)
 	builds := v.BuildRecords()
+	pins, _ := v.Pins()
 	byService := map[string][]engine.Container{}
 	for _, c := range ctrs {
 		byService[c.Service] = append(byService[c.Service], c)
@@ -175,6 +176,9 @@ func (s *StackSource) Snapshot(ctx context.Context) (Snapshot, error) {
 				s.seen[name] = true
 			}
 			row.Restarts = s.restarts[name] + s.policy[c.ID]
+		}
+		if p, ok := pins[name]; ok {
+			row.Pinned, row.PinnedSince = p.Image, p.Since
 		}
 		for _, e := range eps {
 			if e.Service == name {

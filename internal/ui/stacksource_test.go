@@ -44,6 +44,9 @@ func fakeStack(t *testing.T) (*stack.Stack, *enginetest.Fake) {
 
 func TestStackSourceSnapshotAndActions(t *testing.T) {
 	st, fake := fakeStack(t)
+	if err := st.SetPin("markdown-renderer", "registry.example/markdown-renderer:1.4"); err != nil {
+		t.Fatal(err)
+	}
 	st.RecordBuild(stack.BuildRecord{Service: "kvstore", Time: time.Now(), OK: false, Error: "build.sh exited 2", Tail: []string{"main.go:3: undefined: x"}})
 	src := NewStackSource(st, StackOptions{Poll: 20 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
@@ -63,6 +66,9 @@ func TestStackSourceSnapshotAndActions(t *testing.T) {
 	kv := byName["kvstore"]
 	if len(byName) != 3 || kv.State != "running" || !kv.Built || !strings.HasPrefix(kv.Image, "clocal/kvstore:") || kv.Build == nil || kv.Build.OK || kv.Build.Tail[0] != "main.go:3: undefined: x" {
 		t.Fatalf("kvstore: %+v", kv)
+	}
+	if md := byName["markdown-renderer"]; md.Pinned != "registry.example/markdown-renderer:1.4" || md.PinnedSince.IsZero() || kv.Pinned != "" {
+		t.Fatalf("pins: %+v %+v", md, kv)
 	}
 	if !byName["repo-manager"].Requested || byName["kvstore"].Requested {
 		t.Fatalf("requested: %+v", byName)

@@ -74,7 +74,8 @@
       }
       tr.append(addr);
 
-      tr.append(el("td", { class: "image" }, s.image || "", el("div", { class: "pinned", text: s.image ? (s.built ? "built by clocal (content hash)" : "production image (pinned)") : "" })));
+      const origin = s.pinned ? `pinned by clocal update since ${clock(s.pinned_since)}` : s.built ? "built by clocal (content hash)" : "production image";
+      tr.append(el("td", { class: "image" }, s.image || s.pinned || "", el("div", { class: "pinned", text: origin })));
 
       const b = s.build;
       const bc = el("td", { class: "build" + (b && !b.ok ? " failed" : "") });
@@ -102,7 +103,7 @@
       };
       const exists = s.state !== "missing";
       act.append(button("restart", "restart", exists && s.state === "running"));
-      act.append(button("rebuild", "rebuild", s.built));
+      act.append(button("rebuild", "rebuild", s.built && !s.pinned));
       if (s.state === "running") act.append(button("stop", "stop", true));
       else act.append(button("start", "start", exists));
       const open = el("button", { type: "button", text: "open", "data-action": "open", disabled: !(s.addresses && s.addresses.length) });
