@@ -46,14 +46,6 @@ import (
 	"github.com/clocal-dev/clocal/internal/registry"
 )
 
-// Label keys clocal sets on every image it builds.
-const (
-	LabelService   = "dev.clocal.service"
-	LabelHash      = "dev.clocal.hash"
-	LabelBuiltAt   = "dev.clocal.built-at"
-	LabelSourceRev = "dev.clocal.source-rev"
-)
-
 // ImageRepoPrefix is the repository prefix of every image clocal builds.
 const ImageRepoPrefix = "clocal/"
 

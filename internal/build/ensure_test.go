@@ -24,6 +24,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/clocal-dev/clocal/internal/build"
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/testutil"
 )
 
@@ -186,7 +187,7 @@ echo "compiled server"
 	})
 	s.Source = src
 	s.Env = map[string]string{"MARKER": marker}
-	s.Labels = map[string]string{"dev.clocal.workspace": "test"}
+	s.Labels = map[string]string{labels.Workspace: "test"}
 	b, out := newBuilder(t, cli)
 	b.Backend = backend
 	ctx := context.Background()
@@ -215,16 +216,16 @@ echo "compiled server"
 	if err != nil {
 		t.Fatal(err)
 	}
-	labels := insp.Config.Labels
+	got := insp.Config.Labels
 	for k, want := range map[string]string{
-		build.LabelService: "goserver", build.LabelHash: hash, build.LabelSourceRev: rev, "dev.clocal.workspace": "test",
+		labels.Service: "goserver", labels.Hash: hash, labels.SourceRev: rev, labels.Workspace: "test",
 	} {
-		if labels[k] != want {
-			t.Errorf("label %s = %q, want %q", k, labels[k], want)
+		if got[k] != want {
+			t.Errorf("label %s = %q, want %q", k, got[k], want)
 		}
 	}
-	if at, err := time.Parse(time.RFC3339, labels[build.LabelBuiltAt]); err != nil || time.Since(at) > time.Hour {
-		t.Errorf("label %s = %q: %v", build.LabelBuiltAt, labels[build.LabelBuiltAt], err)
+	if at, err := time.Parse(time.RFC3339, got[labels.BuiltAt]); err != nil || time.Since(at) > time.Hour {
+		t.Errorf("label %s = %q: %v", labels.BuiltAt, got[labels.BuiltAt], err)
 	}
 	if insp.Config.User != "65534" {
 		t.Errorf("image user = %q, want 65534", insp.Config.User)
@@ -285,7 +286,7 @@ echo "compiled server"
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := insp.Config.Labels[build.LabelSourceRev]; got != rev+"-dirty" {
+	if got := insp.Config.Labels[labels.SourceRev]; got != rev+"-dirty" {
 		t.Errorf("source-rev after edit = %q, want %q", got, rev+"-dirty")
 	}
 }
@@ -635,7 +636,7 @@ func testEnsureContextAndLabels(t *testing.T, backend string) {
 				files[".dockerignore"] = tt.dockerignore
 			}
 			s := service(t, "ctxsvc", files)
-			s.Labels = map[string]string{"weird": `a "b" $HOME \ c ` + "`x`", "dev.clocal.hash": "user labels do not win"}
+			s.Labels = map[string]string{"weird": `a "b" $HOME \ c ` + "`x`", labels.Hash: "user labels do not win"}
 			b, out := newBuilder(t, cli)
 			b.Backend = backend
 			hash, err := b.Hash(s)
@@ -659,8 +660,8 @@ func testEnsureContextAndLabels(t *testing.T, backend string) {
 			if got := insp.Config.Labels["weird"]; got != s.Labels["weird"] {
 				t.Errorf("label weird = %q, want %q", got, s.Labels["weird"])
 			}
-			if got := insp.Config.Labels[build.LabelHash]; got != hash {
-				t.Errorf("label %s = %q, want %q", build.LabelHash, got, hash)
+			if got := insp.Config.Labels[labels.Hash]; got != hash {
+				t.Errorf("label %s = %q, want %q", labels.Hash, got, hash)
 			}
 		})
 	}

@@ -19,21 +19,23 @@ import (
 
 	dockerbuild "github.com/docker/docker/api/types/build"
 	"github.com/docker/docker/pkg/jsonmessage"
+
+	"github.com/clocal-dev/clocal/internal/labels"
 )
 
 // buildImage builds s.Dockerfile into image, labelled with the service, the content hash,
 // the build time and the source revision, with BuildKit or the classic builder (see
 // Builder.Backend). Base images are present by then (Ensure pulled the missing ones).
 func (b *Builder) buildImage(ctx context.Context, s Spec, hash, image string) error {
-	labels := make(map[string]string, len(s.Labels)+4)
+	imgLabels := make(map[string]string, len(s.Labels)+4)
 	for k, v := range s.Labels {
-		labels[k] = v
+		imgLabels[k] = v
 	}
-	labels[LabelService] = s.Service
-	labels[LabelHash] = hash
-	labels[LabelBuiltAt] = time.Now().UTC().Format(time.RFC3339)
+	imgLabels[labels.Service] = s.Service
+	imgLabels[labels.Hash] = hash
+	imgLabels[labels.BuiltAt] = time.Now().UTC().Format(time.RFC3339)
 	if rev := sourceRev(ctx, s.Source); rev != "" {
-		labels[LabelSourceRev] = rev
+		imgLabels[labels.SourceRev] = rev
 	}
 	dockerfile, err := os.ReadFile(s.Dockerfile)
 	if err != nil {
@@ -49,9 +51,9 @@ func (b *Builder) buildImage(ctx context.Context, s Spec, hash, image string) er
 	}
 	var tail []string
 	if kit != nil {
-		tail, err = b.buildKitImage(ctx, kit, s, image, bc, labels)
+		tail, err = b.buildKitImage(ctx, kit, s, image, bc, imgLabels)
 	} else {
-		tail, err = b.classicImage(ctx, s, image, bc, dockerfile, labels)
+		tail, err = b.classicImage(ctx, s, image, bc, dockerfile, imgLabels)
 	}
 	if err != nil {
 		return err

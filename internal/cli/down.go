@@ -56,20 +56,16 @@ func runDown(ctx context.Context, o *DownOptions) error {
 	defer eng.Close()
 	// Down works by label even when the workspace does not load; when it does, wait for an
 	// up of the same project in progress (its lock) instead of tearing down under it.
-	var st *stack.Stack
-	if ws, err := o.F.Workspace(); err == nil {
-		st = &stack.Stack{WS: ws, Name: name, Out: o.IO.ErrOut}
-		unlock, err := st.LockProject(ctx)
-		if err != nil {
-			return err
-		}
-		defer unlock()
+	unlock, err := o.F.lockProject(ctx, name)
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	if err := eng.Down(ctx, name, engine.DownOptions{Volumes: o.Volumes, RemoveOrphans: true, Timeout: &o.Timeout}); err != nil {
 		return err
 	}
-	if st != nil {
-		st.RemoveState()
+	if ws, err := o.F.Workspace(); err == nil {
+		stack.RemoveStateAt(ws.Root, name)
 	}
 	fmt.Fprintf(o.IO.ErrOut, "%s: down\n", name)
 	return nil

@@ -3,18 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
-	"sort"
-	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/api/types/build"
-	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/client"
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
+
+	"github.com/clocal-dev/clocal/internal/stack/gc"
 )
 
 // GCOptions are the flags of `clocal gc`.
@@ -23,6 +17,7 @@ type GCOptions struct {
 	F      *Factory
 	Keep   int
 	DryRun bool
+	JSON   bool
 	// Services limits gc to these services' images and containers (nil: every service).
 	Services []string
 	// MinAge protects containers that were created but never started: an up in progress
@@ -42,15 +37,19 @@ func NewCmdGC(f *Factory, runF func(context.Context, *GCOptions) error) *cobra.C
 		Short: "Remove superseded images, dangling build leftovers and stopped containers clocal made",
 		Long: `Remove images clocal built that are superseded: for each service it keeps every image a
 container uses and the newest --keep images. Also removes dangling images left by
-clocal's builds and stopped containers of clocal stacks that have no running container.
-Never touches volumes or anything clocal did not create (images and containers without
-the dev.clocal.service label). --service limits it to some services. --dry-run shows
-what would go.`,
+clocal's builds and stopped containers of clocal stacks that have no running container
+(a stack another clocal process is changing is skipped). Never touches volumes or
+anything clocal did not create (images and containers without the dev.clocal.service
+label). --service limits it to some services. --dry-run shows what would go and why.`,
 		Example: `  clocal gc --dry-run
   clocal gc --keep 1
-  clocal gc --service repo-manager --keep 0`,
+  clocal gc --service repo-manager --keep 0
+  clocal gc --dry-run --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.Keep < 0 {
+				return BadInputf("--keep must be 0 or more")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
@@ -62,194 +61,78 @@ what would go.`,
 	cmd.Flags().StringSliceVar(&o.Services, "service", nil, "only this service's images and containers (repeatable)")
 	cmd.Flags().BoolVar(&o.BuildCache, "build-cache", false, "also prune BuildKit cache no image uses (all of it, as docker builder prune does)")
 	cmd.Flags().DurationVar(&o.MinAge, "min-age", 10*time.Minute, "keep containers created but never started for less than this (an up in progress)")
+	addJSONFlag(cmd, &o.JSON)
+	_ = cmd.RegisterFlagCompletionFunc("service", completeServiceFlag(f))
 	return cmd
 }
 
-// GCPlan is what gc removes.
-type GCPlan struct {
-	Images     []string // references or IDs
-	Containers []string // names
+// gcJSON is `gc --json`: the plan (with --dry-run) or the plan and what was done.
+type gcJSON struct {
+	DryRun bool       `json:"dry_run"`
+	Plan   gc.Plan    `json:"plan"`
+	Result *gc.Result `json:"result,omitempty"`
 }
 
 func runGC(ctx context.Context, o *GCOptions) error {
-	if o.Keep < 0 {
-		return BadInputf("--keep must be 0 or more")
-	}
 	eng, docker, err := o.F.Connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer eng.Close()
-	clocalLabel := filters.Arg("label", "dev.clocal.service")
-	wanted := func(labels map[string]string) bool {
-		if len(o.Services) == 0 {
-			return true
-		}
-		for _, s := range o.Services {
-			if labels["dev.clocal.service"] == s {
-				return true
-			}
-		}
-		return false
-	}
-	// Every container counts for "in use", clocal's or not: an image a container runs is
-	// never removed.
-	all, err := docker.ContainerList(ctx, container.ListOptions{All: true})
+	inv, err := gc.Collect(ctx, docker, true)
 	if err != nil {
 		return err
 	}
-	inUse := map[string]bool{}
-	var ctrs []container.Summary
-	for _, c := range all {
-		if _, ok := c.Labels["dev.clocal.service"]; ok {
-			ctrs = append(ctrs, c)
-		}
-	}
-	var plan GCPlan
-	now := time.Now()
-	for _, c := range all {
-		_, ours := c.Labels["dev.clocal.service"]
-		removable := ours && wanted(c.Labels) && (c.State == "exited" || c.State == "dead" ||
-			c.State == "created" && now.Sub(time.Unix(c.Created, 0)) >= o.MinAge) &&
-			// A stopped container of a stack that still has running containers was
-			// stopped on purpose (clocal stop): keep it and its image.
-			!projectRunning(ctrs, c.Labels["com.docker.compose.project"])
-		if removable {
-			plan.Containers = append(plan.Containers, strings.TrimPrefix(firstName(c.Names), "/"))
-			continue
-		}
-		inUse[c.ImageID] = true
-	}
-	imgs, err := docker.ImageList(ctx, image.ListOptions{All: false, Filters: filters.NewArgs(clocalLabel)})
-	if err != nil {
-		return err
-	}
-	byService := map[string][]image.Summary{}
-	for _, im := range imgs {
-		if !wanted(im.Labels) {
-			continue
-		}
-		if len(im.RepoTags) == 0 || im.RepoTags[0] == "<none>:<none>" {
-			if !inUse[im.ID] {
-				plan.Images = append(plan.Images, im.ID) // dangling leftover of a clocal build
-			}
-			continue
-		}
-		svc := im.Labels["dev.clocal.service"]
-		byService[svc] = append(byService[svc], im)
-	}
-	for _, list := range byService {
-		sort.Slice(list, func(i, j int) bool {
-			ti, tj := builtAt(list[i]), builtAt(list[j])
-			if !ti.Equal(tj) {
-				return ti.After(tj)
-			}
-			if list[i].Created != list[j].Created {
-				return list[i].Created > list[j].Created
-			}
-			return list[i].ID < list[j].ID
-		})
-		kept := 0
-		for _, im := range list {
-			if inUse[im.ID] {
-				continue
-			}
-			if kept < o.Keep {
-				kept++
-				continue
-			}
-			plan.Images = append(plan.Images, im.RepoTags...)
-		}
-	}
-	sort.Strings(plan.Images)
-	sort.Strings(plan.Containers)
-	verb := "removed"
+	plan := gc.Decide(inv, gc.Policy{Keep: o.Keep, Services: o.Services, MinAge: o.MinAge, Now: time.Now()})
 	if o.DryRun {
-		verb = "would remove"
-	}
-	for _, c := range plan.Containers {
-		if !o.DryRun {
-			if err := docker.ContainerRemove(ctx, c, container.RemoveOptions{}); err != nil {
-				fmt.Fprintf(o.IO.ErrOut, "container %s: %v\n", c, err)
-				continue
-			}
+		if o.JSON {
+			return writeJSON(o.IO.Out, gcJSON{DryRun: true, Plan: plan})
 		}
-		fmt.Fprintf(o.IO.Out, "%s container %s\n", verb, c)
-	}
-	for _, im := range plan.Images {
-		if !o.DryRun {
-			if _, err := docker.ImageRemove(ctx, im, image.RemoveOptions{PruneChildren: true}); err != nil {
-				fmt.Fprintf(o.IO.ErrOut, "image %s: %v\n", im, err)
-				continue
-			}
+		for _, it := range append(plan.Containers, plan.Images...) {
+			fmt.Fprintf(o.IO.Out, "would remove %s %s (%s)\n", it.Kind, it.Name, it.Reason)
 		}
-		fmt.Fprintf(o.IO.Out, "%s image %s\n", verb, im)
+		printCache(o, plan.BuildCache, "would prune")
+		if plan.Empty() && !(o.BuildCache && plan.BuildCache.Records > 0) {
+			fmt.Fprintln(o.IO.ErrOut, "nothing to remove")
+		}
+		return nil
 	}
-	pruned, err := gcBuildCache(ctx, o, docker)
-	if err != nil {
-		fmt.Fprintf(o.IO.ErrOut, "build cache: %v\n", err)
+	res := gc.Apply(ctx, docker, plan, gc.ApplyOptions{BuildCache: o.BuildCache})
+	if o.JSON {
+		return writeJSON(o.IO.Out, gcJSON{Plan: plan, Result: &res})
 	}
-	if len(plan.Images)+len(plan.Containers) == 0 && !pruned {
+	for _, it := range res.Removed {
+		fmt.Fprintf(o.IO.Out, "removed %s %s\n", it.Kind, it.Name)
+	}
+	for _, it := range res.Skipped {
+		fmt.Fprintf(o.IO.ErrOut, "kept %s %s: %s\n", it.Kind, it.Name, it.Error)
+	}
+	for _, it := range res.Failed {
+		fmt.Fprintf(o.IO.ErrOut, "%s %s: %s\n", it.Kind, it.Name, redactMessage(it.Error))
+	}
+	if res.PrunedCache != nil {
+		fmt.Fprintf(o.IO.Out, "pruned BuildKit cache: %s in %d records\n", units.HumanSize(float64(res.PrunedCache.Bytes)), res.PrunedCache.Records)
+	} else {
+		printCache(o, plan.BuildCache, "")
+	}
+	if len(res.Removed)+len(res.Skipped)+len(res.Failed) == 0 && res.PrunedCache == nil {
 		fmt.Fprintln(o.IO.ErrOut, "nothing to remove")
 	}
 	return nil
 }
 
-// gcBuildCache handles the BuildKit cache images are built with (BuildKit keeps each
-// build's layers and context in its own cache, which outlives the images gc removed):
-// pruned with --build-cache, else its size is shown with the flag that removes it.
-func gcBuildCache(ctx context.Context, o *GCOptions, docker client.APIClient) (bool, error) {
-	du, err := docker.DiskUsage(ctx, types.DiskUsageOptions{Types: []types.DiskUsageObject{types.BuildCacheObject}})
-	if err != nil {
-		return false, err
+// printCache shows the BuildKit cache no image uses: what --build-cache would prune, or a
+// hint with the flag that removes it.
+func printCache(o *GCOptions, c gc.CacheSummary, verb string) {
+	if c.Records == 0 {
+		return
 	}
-	var n int
-	var size int64
-	for _, r := range du.BuildCache {
-		if !r.InUse && !r.Shared {
-			n++
-			size += r.Size
-		}
+	human := units.HumanSize(float64(c.Bytes))
+	if o.BuildCache && verb != "" {
+		fmt.Fprintf(o.IO.Out, "%s BuildKit cache no image uses: %s in %d records\n", verb, human, c.Records)
+		return
 	}
-	if n == 0 {
-		return false, nil
+	if !o.BuildCache {
+		fmt.Fprintf(o.IO.ErrOut, "BuildKit cache no image uses: %s in %d records (clocal gc --build-cache removes it; like docker builder prune, that is all of it, not only clocal's)\n", human, c.Records)
 	}
-	human := units.HumanSize(float64(size))
-	switch {
-	case !o.BuildCache:
-		fmt.Fprintf(o.IO.ErrOut, "BuildKit cache no image uses: %s in %d records (clocal gc --build-cache removes it; like docker builder prune, that is all of it, not only clocal's)\n", human, n)
-		return false, nil
-	case o.DryRun:
-		fmt.Fprintf(o.IO.Out, "would prune BuildKit cache no image uses: %s in %d records\n", human, n)
-		return true, nil
-	}
-	rep, err := docker.BuildCachePrune(ctx, build.CachePruneOptions{})
-	if err != nil {
-		return false, err
-	}
-	fmt.Fprintf(o.IO.Out, "pruned BuildKit cache: %s in %d records\n", units.HumanSize(float64(rep.SpaceReclaimed)), len(rep.CachesDeleted))
-	return true, nil
-}
-
-func projectRunning(ctrs []container.Summary, project string) bool {
-	for _, c := range ctrs {
-		if c.Labels["com.docker.compose.project"] == project && c.State == "running" {
-			return true
-		}
-	}
-	return false
-}
-
-func firstName(names []string) string {
-	if len(names) == 0 {
-		return ""
-	}
-	return names[0]
-}
-
-func builtAt(im image.Summary) time.Time {
-	if t, err := time.Parse(time.RFC3339, im.Labels["dev.clocal.built-at"]); err == nil {
-		return t
-	}
-	return time.Unix(im.Created, 0)
 }

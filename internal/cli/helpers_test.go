@@ -17,6 +17,8 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
+
+	"github.com/clocal-dev/clocal/internal/labels"
 )
 
 // repoRoot is the example workspace (the repository itself).
@@ -65,7 +67,7 @@ func testProject(t testing.TB) string {
 func leftovers(t testing.TB, docker *client.Client, project string) (ctrs, nets, vols []string) {
 	t.Helper()
 	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project))
+	f := filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+project))
 	cl, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	if err != nil {
 		t.Fatal(err)

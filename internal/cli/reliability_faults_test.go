@@ -19,6 +19,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/testutil"
 )
 
@@ -272,7 +273,7 @@ func TestZombieReaping(t *testing.T) {
 	ctx := context.Background()
 	no := false
 	created, err := docker.ContainerCreate(ctx, &container.Config{Image: img, Env: []string{"MODE=zombie", "ZOMBIE_ROUNDS=10"},
-		Labels: map[string]string{"com.docker.compose.project": project}},
+		Labels: map[string]string{labels.ComposeProject: project}},
 		&container.HostConfig{Init: &no, AutoRemove: false}, nil, nil, project+"-noinit")
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/testutil"
 )
 
@@ -168,7 +169,7 @@ func cleanupStack(t testing.TB, docker *client.Client, root, project string) {
 		if root == repoRoot(t) {
 			return
 		}
-		imgs, err := docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "dev.clocal.workspace="+root))})
+		imgs, err := docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", labels.Workspace+"="+root))})
 		if err != nil {
 			return
 		}
@@ -183,7 +184,7 @@ func projectContainers(t testing.TB, docker *client.Client, project string) []co
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project))})
+	cl, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+project))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,7 @@ func containerStates(t testing.TB, docker *client.Client, project string) map[st
 	t.Helper()
 	out := map[string][]string{}
 	for _, c := range projectContainers(t, docker, project) {
-		svc := c.Labels["com.docker.compose.service"]
+		svc := c.Labels[labels.ComposeService]
 		out[svc] = append(out[svc], c.State)
 	}
 	return out

@@ -102,27 +102,20 @@ func (f *Factory) Project() (string, error) {
 	return ws.ProjectName(), nil
 }
 
-// Stack connects to Docker and returns the workspace's stack. The caller closes the engine.
+// Stack connects to Docker and returns the workspace's stack (stack.Open, the constructor
+// pkg/stacktest uses too). The caller closes the engine.
 func (f *Factory) Stack(ctx context.Context) (*stack.Stack, error) {
 	ws, err := f.Workspace()
 	if err != nil {
 		return nil, err
 	}
-	backend, err := build.BackendFromEnv()
-	if err != nil {
+	if _, err := build.BackendFromEnv(); err != nil {
 		return nil, BadInput(err)
 	}
-	jobs, err := build.JobsFromEnv()
-	if err != nil {
+	if _, err := build.JobsFromEnv(); err != nil {
 		return nil, BadInput(err)
 	}
-	eng, docker, err := f.Connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	st := stack.New(ws, f.ProjectName, eng, docker, f.IO.ErrOut)
-	st.Builder.Backend, st.Builder.Jobs = backend, jobs
-	return st, nil
+	return stack.Open(ctx, stack.Config{Workspace: ws, Name: f.ProjectName, Out: f.IO.ErrOut, Connect: f.Connect})
 }
 
 // Connect returns an engine and a Docker client, failing within 2 s with one line saying
@@ -253,6 +246,18 @@ func (f *Factory) connectServices(ctx context.Context, names []string) (project 
 	return project, services, eng, nil
 }
 
+// lockProject takes the project lock of the stack named name, as every change to a
+// stack's containers does (up, down, update, start/stop/restart, the dev loop), so two
+// clocal processes never change one stack at once. Commands that work by label alone
+// (down -p NAME outside a workspace) have no workspace and hence no lock to take.
+func (f *Factory) lockProject(ctx context.Context, name string) (func(), error) {
+	ws, err := f.Workspace()
+	if err != nil {
+		return func() {}, nil
+	}
+	return stack.LockProjectAt(ctx, ws.Root, name, f.IO.ErrOut)
+}
+
 // serviceStack resolves one service, job or host name and opens the stack (Close its
 // Engine): the start of the verbs that need the workspace as well as the daemon.
 func (f *Factory) serviceStack(ctx context.Context, name string) (string, *stack.Stack, error) {
@@ -320,4 +325,9 @@ func resolveServices(f *Factory, names []string) ([]string, error) {
 		return nil, BadInputf("unknown service %q", bad[0])
 	}
 	return out, nil
+}
+
+// completeServiceFlag completes service names as a flag's values.
+func completeServiceFlag(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return completeServices(f)
 }

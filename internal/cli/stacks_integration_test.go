@@ -22,6 +22,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/testutil"
 	"github.com/clocal-dev/clocal/internal/workspace"
@@ -135,7 +136,7 @@ func TestIsolatedStacksInParallel(t *testing.T) {
 			}
 		}
 		// Nothing global: every container name, network and volume belongs to the project.
-		f := filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+names[i]))
+		f := filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+names[i]))
 		ctrs, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 		if err != nil {
 			t.Fatal(err)
@@ -144,7 +145,7 @@ func TestIsolatedStacksInParallel(t *testing.T) {
 			t.Errorf("%s has %d containers, want 3", names[i], len(ctrs))
 		}
 		for _, c := range ctrs {
-			if name := strings.TrimPrefix(firstName(c.Names), "/"); !strings.HasPrefix(name, names[i]+"-") {
+			if name := strings.TrimPrefix(c.Names[0], "/"); !strings.HasPrefix(name, names[i]+"-") {
 				t.Errorf("container %s of %s has a pinned name (container_name?)", name, names[i])
 			}
 			for netName := range c.NetworkSettings.Networks {
@@ -399,8 +400,8 @@ func TestPruneStaleAfterKilledTestRun(t *testing.T) {
 			t.Fatalf("helper's stack %s has no container", kr.project)
 		}
 		for _, c := range ctrs {
-			if c.Labels[stack.LabelOwnerPID] != strconv.Itoa(pid) || c.Labels[stack.LabelOwnerHost] != hostname {
-				t.Fatalf("container %v of a stacktest stack carries owner %q@%q, want %d@%s", c.Names, c.Labels[stack.LabelOwnerPID], c.Labels[stack.LabelOwnerHost], pid, hostname)
+			if c.Labels[labels.OwnerPID] != strconv.Itoa(pid) || c.Labels[labels.OwnerHost] != hostname {
+				t.Fatalf("container %v of a stacktest stack carries owner %q@%q, want %d@%s", c.Names, c.Labels[labels.OwnerPID], c.Labels[labels.OwnerHost], pid, hostname)
 			}
 		}
 		if err := kr.cmd.Process.Kill(); err != nil { // SIGKILL: no cleanup runs
@@ -451,7 +452,7 @@ func TestPruneStaleAfterKilledTestRun(t *testing.T) {
 	if len(skContainers(t, docker, foreign)) != 1 {
 		t.Errorf("prune removed the container of the foreign project %s", foreign)
 	}
-	nl, err := docker.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+foreignNet))})
+	nl, err := docker.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+foreignNet))})
 	if err != nil || len(nl) != 1 {
 		t.Errorf("prune removed the network of the foreign project %s (%v)", foreignNet, err)
 	}
@@ -459,7 +460,7 @@ func TestPruneStaleAfterKilledTestRun(t *testing.T) {
 
 func skContainers(t testing.TB, docker client.APIClient, project string) []container.Summary {
 	t.Helper()
-	f := filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project))
+	f := filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+project))
 	ctrs, err := docker.ContainerList(context.Background(), container.ListOptions{All: true, Filters: f})
 	if err != nil {
 		t.Fatal(err)
@@ -486,15 +487,15 @@ func skForeignProjects(t *testing.T, ctx context.Context, docker client.APIClien
 			_ = docker.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
 		}
 		for _, p := range []string{project, netProject} {
-			nl, _ := docker.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+p))})
+			nl, _ := docker.NetworkList(ctx, network.ListOptions{Filters: filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+p))})
 			for _, n := range nl {
 				_ = docker.NetworkRemove(ctx, n.ID)
 			}
 		}
 	})
-	labels := map[string]string{"com.docker.compose.project": project, "com.docker.compose.service": "app",
-		"com.docker.compose.container-number": "1", "com.docker.compose.oneoff": "False"}
-	c, err := docker.ContainerCreate(ctx, &container.Config{Image: image, Cmd: []string{"true"}, Labels: labels}, nil, nil, nil, project+"-app-1")
+	ctrLabels := map[string]string{labels.ComposeProject: project, labels.ComposeService: "app",
+		"com.docker.compose.container-number": "1", labels.ComposeOneoff: "False"}
+	c, err := docker.ContainerCreate(ctx, &container.Config{Image: image, Cmd: []string{"true"}, Labels: ctrLabels}, nil, nil, nil, project+"-app-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -503,7 +504,7 @@ func skForeignProjects(t *testing.T, ctx context.Context, docker client.APIClien
 	}
 	for _, p := range []string{project, netProject} {
 		if _, err := docker.NetworkCreate(ctx, p+"_default", network.CreateOptions{Labels: map[string]string{
-			"com.docker.compose.project": p, "com.docker.compose.network": "default"}}); err != nil {
+			labels.ComposeProject: p, labels.ComposeNetwork: "default"}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -513,73 +514,5 @@ func skForeignProjects(t *testing.T, ctx context.Context, docker client.APIClien
 	case <-waitCh:
 	case err := <-errCh:
 		t.Fatal(err)
-	}
-}
-
-func TestStaleReason(t *testing.T) {
-	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
-	alive := func(pid int, start string) bool { return pid == 100 && (start == "" || start == "77") }
-	owned := func(pid, state string) container.Summary {
-		return container.Summary{State: state, Labels: map[string]string{stack.LabelOwnerPID: pid, stack.LabelOwnerHost: "h"}}
-	}
-	ownedSince := func(pid, start, state string) container.Summary {
-		c := owned(pid, state)
-		c.Labels[stack.LabelOwnerStart] = start
-		return c
-	}
-	plain := func(state string) container.Summary {
-		return container.Summary{State: state, Labels: map[string]string{}}
-	}
-	cases := []struct {
-		name      string
-		ctrs      []container.Summary
-		host      string
-		age       time.Duration
-		want      string
-		ownerGone bool
-	}{
-		{"owner alive, mid-up (created)", []container.Summary{owned("100", "created")}, "h", time.Hour, "", false},
-		{"owner gone", []container.Summary{owned("200", "running")}, "h", 0, "owner process 200 is gone", true},
-		{"owner alive, same start", []container.Summary{ownedSince("100", "77", "running")}, "h", time.Hour, "", false},
-		{"owner's PID reused by a later process", []container.Summary{ownedSince("100", "12", "running")}, "h", 0, "owner process 100 is gone", true},
-		{"owner on another host is ignored, running", []container.Summary{owned("200", "running")}, "other", time.Hour, "", false},
-		{"running, no owner", []container.Summary{plain("running"), plain("exited")}, "h", time.Hour, "", false},
-		{"stopped, recent: maybe an up in progress", []container.Summary{plain("created")}, "h", time.Minute, "", false},
-		{"stopped, old", []container.Summary{plain("exited")}, "h", time.Hour, "no running container", false},
-		{"nothing but a network, old", nil, "h", time.Hour, "only networks/volumes left", false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, gone := staleReason(c.ctrs, c.host, now.Add(-c.age), now, 10*time.Minute, alive)
-			if got != c.want || gone != c.ownerGone {
-				t.Errorf("staleReason = %q, %v; want %q, %v", got, gone, c.want, c.ownerGone)
-			}
-		})
-	}
-}
-
-func TestIsClocalProject(t *testing.T) {
-	clocalCtr := container.Summary{Labels: map[string]string{"dev.clocal.service": "kvstore"}}
-	otherCtr := container.Summary{Labels: map[string]string{"com.docker.compose.service": "db"}}
-	clocalNet := network.Summary{Labels: map[string]string{"com.docker.compose.network": "clocal"}}
-	otherNet := network.Summary{Labels: map[string]string{"com.docker.compose.network": "default"}}
-	clocalVol := &volume.Volume{Labels: map[string]string{"dev.clocal.host-path": "/data"}}
-	cases := []struct {
-		name string
-		ctrs []container.Summary
-		nets []network.Summary
-		vols []*volume.Volume
-		want bool
-	}{
-		{"clocal containers", []container.Summary{clocalCtr}, nil, nil, true},
-		{"foreign containers, even with a network named clocal", []container.Summary{otherCtr}, []network.Summary{clocalNet}, nil, false},
-		{"only clocal's network", nil, []network.Summary{clocalNet}, nil, true},
-		{"only a foreign network", nil, []network.Summary{otherNet}, nil, false},
-		{"only a clocal data volume", nil, nil, []*volume.Volume{clocalVol}, true},
-	}
-	for _, c := range cases {
-		if got := isClocalProject(c.ctrs, c.nets, c.vols); got != c.want {
-			t.Errorf("%s: isClocalProject = %v, want %v", c.name, got, c.want)
-		}
 	}
 }

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,13 +83,6 @@ changed builds nothing and recreates nothing.`,
 	return cmd
 }
 
-// uniqueProjectName returns <workspace project name>-<6 random hex>.
-func uniqueProjectName(base string) string {
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return base + "-" + hex.EncodeToString(b[:])
-}
-
 func runUp(ctx context.Context, o *UpOptions) error {
 	var pg *page
 	if o.UI || o.Page.Open || o.Page.Addr != "" {
@@ -110,7 +101,7 @@ func runUp(ctx context.Context, o *UpOptions) error {
 			return err
 		}
 		if o.F.ProjectName == "" {
-			o.F.ProjectName = uniqueProjectName(base)
+			o.F.ProjectName = stack.UniqueName(base, "", 3)
 		}
 		o.Ephemeral = true
 	}

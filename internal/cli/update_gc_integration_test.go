@@ -27,6 +27,7 @@ import (
 	"github.com/docker/docker/pkg/jsonmessage"
 
 	clocalbuild "github.com/clocal-dev/clocal/internal/build"
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/testutil"
 	"github.com/clocal-dev/clocal/internal/workspace"
@@ -107,7 +108,7 @@ func TestUpdateRollsBackUnhealthyImage(t *testing.T) {
 		for _, ref := range created {
 			// Only images of this copy (their hash covers the copy's path): never the
 			// shared example images.
-			if ii, err := docker.ImageInspect(ctx, ref); err == nil && ii.Config != nil && ii.Config.Labels["dev.clocal.workspace"] == ws {
+			if ii, err := docker.ImageInspect(ctx, ref); err == nil && ii.Config != nil && ii.Config.Labels[labels.Workspace] == ws {
 				_ = testutil.RemoveImage(ctx, docker, ref)
 			}
 		}
@@ -135,7 +136,7 @@ func TestUpdateRollsBackUnhealthyImage(t *testing.T) {
 	}
 	imgA := up.Services["kvstore"].Image
 	created = append(created, imgA)
-	if ii, err := docker.ImageInspect(ctx, imgA); err != nil || ii.Config.Labels["dev.clocal.workspace"] != ws {
+	if ii, err := docker.ImageInspect(ctx, imgA); err != nil || ii.Config.Labels[labels.Workspace] != ws {
 		t.Fatalf("image %s is not the copy's own (%v): the test would touch shared images", imgA, err)
 	}
 	if m := ugMarker(t, up.Services["kvstore"].Address); m != "kvstore-v1" {
@@ -199,7 +200,7 @@ func TestUpdateRollsBackUnhealthyImage(t *testing.T) {
 			case <-time.After(200 * time.Millisecond):
 			}
 			ctrs, err := docker.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(
-				filters.Arg("label", "com.docker.compose.project="+project), filters.Arg("label", "com.docker.compose.service=kvstore"))})
+				filters.Arg("label", labels.ComposeProject+"="+project), filters.Arg("label", "com.docker.compose.service=kvstore"))})
 			served := false
 			if err == nil && len(ctrs) == 1 {
 				for _, p := range ctrs[0].Ports {
@@ -315,8 +316,8 @@ func TestGCRemovesSupersededImages(t *testing.T) {
 		}
 	})
 	label := func(i int) map[string]string {
-		return map[string]string{"dev.clocal.service": svc, "dev.clocal.hash": fmt.Sprint(i),
-			"dev.clocal.built-at": base.Add(time.Duration(i) * time.Minute).Format(time.RFC3339)}
+		return map[string]string{labels.Service: svc, "dev.clocal.hash": fmt.Sprint(i),
+			labels.BuiltAt: base.Add(time.Duration(i) * time.Minute).Format(time.RFC3339)}
 	}
 	// v1 (oldest) … v5 (newest); v2 is in use by a running container.
 	for i := 1; i <= 5; i++ {
@@ -328,15 +329,15 @@ func TestGCRemovesSupersededImages(t *testing.T) {
 	dangling := ids[5]
 	// Same repository name, no clocal label: never touched.
 	foreign := repo + ":foreign"
-	ids = append(ids, gcImage(t, ctx, docker, foreign, map[string]string{"dev.clocal.test": "true"}))
+	ids = append(ids, gcImage(t, ctx, docker, foreign, map[string]string{labels.Test: "true"}))
 
 	proj := testutil.RandName("clocaltest-gc-")
 	run := func(ref, name string, start, wait bool) {
-		labels := map[string]string{"dev.clocal.service": svc, "com.docker.compose.project": proj + name}
+		l := map[string]string{labels.Service: svc, labels.ComposeProject: proj + name}
 		if strings.HasSuffix(name, "-foreign") {
-			labels = map[string]string{"com.docker.compose.project": proj + name}
+			l = map[string]string{labels.ComposeProject: proj + name}
 		}
-		c, err := docker.ContainerCreate(ctx, &container.Config{Image: ref, Cmd: []string{"sleep", "600"}, Labels: labels}, nil, nil, nil, proj+name)
+		c, err := docker.ContainerCreate(ctx, &container.Config{Image: ref, Cmd: []string{"sleep", "600"}, Labels: l}, nil, nil, nil, proj+name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -361,10 +362,11 @@ func TestGCRemovesSupersededImages(t *testing.T) {
 	run(repo+":v3", "-creating", false, false) // created just now: maybe an up in progress, kept
 	run(repo+":v4", "-foreign", true, false)   // run by a container clocal did not make: in use
 
+	// list is gc's text output without the reasons ("would remove image X (why)").
 	list := func(r result) []string {
 		var out []string
 		for _, l := range strings.Split(strings.TrimSpace(r.Out), "\n") {
-			if l != "" {
+			if l, _, _ = strings.Cut(l, " ("); l != "" {
 				out = append(out, l)
 			}
 		}
@@ -384,6 +386,19 @@ func TestGCRemovesSupersededImages(t *testing.T) {
 	r := mustRun(t, ctx, "gc", "--service", svc, "--keep", "1", "--dry-run")
 	if got := list(r); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("gc --dry-run --keep 1:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// The same plan as JSON, with what is kept and why.
+	var plan gcJSON
+	if err := json.Unmarshal([]byte(mustRun(t, ctx, "gc", "--service", svc, "--keep", "1", "--dry-run", "--json").Out), &plan); err != nil {
+		t.Fatal(err)
+	}
+	var fromJSON []string
+	for _, it := range append(plan.Plan.Containers, plan.Plan.Images...) {
+		fromJSON = append(fromJSON, "would remove "+it.Kind+" "+it.Name)
+	}
+	sort.Strings(fromJSON)
+	if !plan.DryRun || strings.Join(fromJSON, "\n") != strings.Join(want, "\n") || len(plan.Plan.Kept) != 4 {
+		t.Errorf("gc --dry-run --json: %+v", plan)
 	}
 	for i, id := range ids {
 		if _, err := docker.ImageInspect(ctx, id); err != nil {

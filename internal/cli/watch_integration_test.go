@@ -22,6 +22,7 @@ import (
 	"github.com/docker/docker/client"
 
 	"github.com/clocal-dev/clocal/internal/devloop"
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/testutil"
 )
 
@@ -229,13 +230,13 @@ func dlContainers(t testing.TB, docker client.APIClient, project string) map[str
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project))})
+	cl, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+project))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]container.Summary{}
 	for _, c := range cl {
-		out[c.Labels["com.docker.compose.service"]] = c
+		out[c.Labels[labels.ComposeService]] = c
 	}
 	return out
 }
@@ -244,8 +245,8 @@ func dlContainers(t testing.TB, docker client.APIClient, project string) map[str
 // --ephemeral-ports a replaced container gets a new port, so callers resolve it per request.
 func dlAddr(ctx context.Context, docker client.APIClient, project, service string, port uint16) (id, addr string, err error) {
 	cl, err := docker.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", "com.docker.compose.project="+project),
-		filters.Arg("label", "com.docker.compose.service="+service),
+		filters.Arg("label", labels.ComposeProject+"="+project),
+		filters.Arg("label", labels.ComposeService+"="+service),
 		filters.Arg("status", "running"))})
 	if err != nil {
 		return "", "", err
@@ -321,7 +322,7 @@ func dlCleanup(t *testing.T, docker client.APIClient, ws, project string) {
 		if r := runCLI(t, ctx, "-w", ws, "-p", project, "down", "-v", "-t", "2s"); r.Code != 0 {
 			t.Logf("cleanup down %s: %s", project, r.Err)
 		}
-		imgs, err := docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", "dev.clocal.workspace="+ws))})
+		imgs, err := docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", labels.Workspace+"="+ws))})
 		if err != nil {
 			t.Logf("cleanup images: %v", err)
 			return

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/clocal-dev/clocal/internal/labels"
 )
 
 // The compose model written by convert: plain structs, marshalled by yaml.v3 (maps are sorted,
@@ -255,8 +257,8 @@ func build(units []*unit, groups []Group, opts Options, errs []string) (*Plan, e
 				Restart:    "no",
 				Logging:    logging,
 				Labels: map[string]string{
-					LabelService: g.Name, LabelRole: "pause", LabelMembers: joinComma(present.Members),
-					LabelHost: joinComma(uniqSorted(append([]string(nil), hosts...))),
+					labels.Service: g.Name, labels.Role: labels.RolePause, labels.Members: joinComma(present.Members),
+					labels.Host: joinComma(uniqSorted(append([]string(nil), hosts...))),
 				},
 			}
 		}
@@ -335,10 +337,10 @@ func renderUnit(u *unit, opts Options, volGroup string, p *Plan, logging *compos
 		names[i] = j.Name
 	}
 	s.Labels = map[string]string{
-		LabelJob:     joinComma(names),
-		LabelHost:    joinComma(u.hosts),
-		LabelSource:  joinComma(u.sources),
-		LabelService: u.local,
+		labels.Job:     joinComma(names),
+		labels.Host:    joinComma(u.hosts),
+		labels.Source:  joinComma(u.sources),
+		labels.Service: u.local,
 	}
 	if u.healthcheck != nil {
 		h := u.healthcheck
@@ -381,7 +383,7 @@ func renderUnit(u *unit, opts Options, volGroup string, p *Plan, logging *compos
 			continue
 		}
 		if _, ok := p.file.Volumes[name]; !ok {
-			p.file.Volumes[name] = composeVolume{Labels: map[string]string{"dev.clocal.host-path": v.HostPath, LabelHost: volGroup}}
+			p.file.Volumes[name] = composeVolume{Labels: map[string]string{labels.HostPath: v.HostPath, labels.Host: volGroup}}
 		}
 	}
 	// service-file mounts that replace no job volume

@@ -14,6 +14,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/clocal-dev/clocal/internal/job"
+	"github.com/clocal-dev/clocal/internal/labels"
 )
 
 // posLine is how every problem found in a job file is reported: FILE:LINE:COL: message.
@@ -76,7 +77,7 @@ func convertCheckedLoad(t testing.TB, file string, data []byte, load bool) ([]st
 	}
 	jobServices := 0
 	for _, s := range p.Services {
-		if s.Labels[LabelJob] != "" {
+		if s.Labels[labels.Job] != "" {
 			jobServices++
 		}
 	}
@@ -107,15 +108,15 @@ func convertCheckedLoad(t testing.TB, file string, data []byte, load bool) ([]st
 				t.Errorf("service %s: port %+v published on %q, want 127.0.0.1", name, port, port.HostIP)
 			}
 		}
-		if s.Labels[LabelJob] == "" {
+		if s.Labels[labels.Job] == "" {
 			if !strings.HasPrefix(name, "host-") {
-				t.Errorf("service %s has no %s label and is not a pause service", name, LabelJob)
+				t.Errorf("service %s has no %s label and is not a pause service", name, labels.Job)
 			}
 			continue // the pause service owning a shared network namespace
 		}
-		j := byJob[s.Labels[LabelJob]]
+		j := byJob[s.Labels[labels.Job]]
 		if j == nil {
-			t.Fatalf("service %s: label %s=%q names no job", name, LabelJob, s.Labels[LabelJob])
+			t.Fatalf("service %s: label %s=%q names no job", name, labels.Job, s.Labels[labels.Job])
 		}
 		// Env values arrive exactly as written in production: no interpolation, no YAML tricks.
 		want := MergeEnv(j)

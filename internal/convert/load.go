@@ -4,54 +4,49 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"runtime/debug"
-	"strings"
 
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/clocal-dev/clocal/internal/labels"
+	"github.com/clocal-dev/clocal/internal/version"
 )
 
-// Compose labels, with the values of github.com/docker/compose/v2/pkg/api (not imported here:
-// that package pulls the whole compose library; a test checks the values match).
-const (
-	ProjectLabel     = "com.docker.compose.project"
-	ServiceLabel     = "com.docker.compose.service"
-	VersionLabel     = "com.docker.compose.version"
-	WorkingDirLabel  = "com.docker.compose.project.working_dir"
-	ConfigFilesLabel = "com.docker.compose.project.config_files"
-	OneoffLabel      = "com.docker.compose.oneoff"
-)
-
-// ConfigFileName is the name the YAML is loaded under (relative to the working dir).
+// ConfigFileName is the name the YAML is loaded under (relative to the working dir) unless
+// WithConfigFile names the file it was written to.
 const ConfigFileName = "compose.clocal.yaml"
 
-// ComposeVersion is the version of the compose library clocal is built with ("2.40.3"), as
-// written in VersionLabel; "" when the build info does not say.
-var ComposeVersion = func() string {
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, m := range bi.Deps {
-			if m.Path == "github.com/docker/compose/v2" {
-				v := m.Version
-				if m.Replace != nil {
-					v = m.Replace.Version
-				}
-				return strings.TrimPrefix(v, "v")
-			}
-		}
-	}
-	return ""
-}()
+// LoadOption changes how Load loads.
+type LoadOption func(*loadOptions)
 
-// Load loads compose YAML (as written by convert) through compose-go, as project projectName
-// with workingDir as the project directory (relative paths in the YAML resolve against it), and
-// sets the labels compose sets on containers it creates (CustomLabels) on every service.
-// No environment is read: convert escapes every '$', so nothing is interpolated.
-func Load(ctx context.Context, yaml []byte, projectName, workingDir string) (*types.Project, error) {
+type loadOptions struct{ file string }
+
+// WithConfigFile names the file the YAML was written to, so that compose's config-files
+// label points at a real file (the stack writes its project to its state folder first).
+func WithConfigFile(path string) LoadOption { return func(o *loadOptions) { o.file = path } }
+
+// Load is clocal's one compose loader: it loads compose YAML (as written by convert, or by a
+// test) through compose-go's loader (normalisation, default network, interpolation with an
+// empty environment: convert writes every literal `$` as `$$`) as project projectName, with
+// workingDir as the project directory (relative paths resolve against it; the YAML is not
+// read from disk), and sets on every service the CustomLabels compose sets on the
+// containers it creates (labels.Compose). Other custom labels are kept.
+func Load(ctx context.Context, yaml []byte, projectName, workingDir string, opts ...LoadOption) (*types.Project, error) {
+	var o loadOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	if workingDir == "" {
+		return nil, fmt.Errorf("load compose project %s: empty working directory", projectName)
+	}
 	wd, err := filepath.Abs(workingDir)
 	if err != nil {
-		return nil, fmt.Errorf("load compose project: %w", err)
+		return nil, fmt.Errorf("load compose project %s: %w", projectName, err)
 	}
-	configFile := filepath.Join(wd, ConfigFileName)
+	configFile := o.file
+	if configFile == "" {
+		configFile = filepath.Join(wd, ConfigFileName)
+	}
 	details := types.ConfigDetails{
 		WorkingDir:  wd,
 		ConfigFiles: []types.ConfigFile{{Filename: configFile, Content: yaml}},
@@ -63,19 +58,34 @@ func Load(ctx context.Context, yaml []byte, projectName, workingDir string) (*ty
 	if err != nil {
 		return nil, fmt.Errorf("load compose project %s: %w", projectName, err)
 	}
-	if len(project.ComposeFiles) == 0 {
-		project.ComposeFiles = []string{configFile} // the loader leaves it to compose's cli
-	}
-	for name, s := range project.Services {
-		s.CustomLabels = map[string]string{
-			ProjectLabel:     project.Name,
-			ServiceLabel:     name,
-			VersionLabel:     ComposeVersion,
-			WorkingDirLabel:  project.WorkingDir,
-			ConfigFilesLabel: strings.Join(project.ComposeFiles, ","),
-			OneoffLabel:      "False",
-		}
-		project.Services[name] = s
-	}
+	// compose-go leaves ComposeFiles empty for in-memory content; compose's config-files
+	// label is derived from it.
+	project.ComposeFiles = []string{configFile}
+	SetComposeLabels(project)
 	return project, nil
+}
+
+// SetComposeLabels sets compose's bookkeeping labels (labels.Compose) on every service of p,
+// keeping other custom labels.
+func SetComposeLabels(p *types.Project) {
+	if p == nil {
+		return
+	}
+	set := func(name string, s types.ServiceConfig) types.ServiceConfig {
+		l := types.Labels{}
+		for k, v := range s.CustomLabels {
+			l[k] = v
+		}
+		for k, v := range labels.Compose(p.Name, name, p.WorkingDir, p.ComposeFiles, version.Compose()) {
+			l[k] = v
+		}
+		s.CustomLabels = l
+		return s
+	}
+	for name, s := range p.Services {
+		p.Services[name] = set(name, s)
+	}
+	for name, s := range p.DisabledServices {
+		p.DisabledServices[name] = set(name, s)
+	}
 }

@@ -24,16 +24,6 @@ const PauseImage = "clocal/pause:local"
 // NetworkName is the project bridge network every service (or its pause service) joins.
 const NetworkName = "clocal"
 
-// Labels set on every service.
-const (
-	LabelJob     = "dev.clocal.job"     // comma-joined production job names
-	LabelHost    = "dev.clocal.host"    // comma-joined production hosts
-	LabelSource  = "dev.clocal.source"  // comma-joined job files
-	LabelService = "dev.clocal.service" // local service name (job name for `clocal convert`)
-	LabelRole    = "dev.clocal.role"    // "pause" on pause services, absent otherwise
-	LabelMembers = "dev.clocal.members" // pause services: comma-joined member services
-)
-
 // ServiceName makes name a valid compose service name: lowercase, [a-z0-9_.-], starting with a
 // letter or digit; "job" when nothing is left. Job names are validated by package job already;
 // this is the defensive fallback (the original is kept in the dev.clocal.job label).

@@ -7,18 +7,9 @@ import (
 
 	"github.com/clocal-dev/clocal/internal/job"
 	"github.com/clocal-dev/clocal/internal/pause"
-	"github.com/docker/compose/v2/pkg/api"
 )
 
-func TestLabelConstantsMatchCompose(t *testing.T) {
-	for got, want := range map[string]string{
-		ProjectLabel: api.ProjectLabel, ServiceLabel: api.ServiceLabel, VersionLabel: api.VersionLabel,
-		WorkingDirLabel: api.WorkingDirLabel, ConfigFilesLabel: api.ConfigFilesLabel, OneoffLabel: api.OneoffLabel,
-	} {
-		if got != want {
-			t.Errorf("label %q, compose has %q", got, want)
-		}
-	}
+func TestPauseImage(t *testing.T) {
 	if PauseImage != pause.Image {
 		t.Errorf("PauseImage %q, pause.Image %q", PauseImage, pause.Image)
 	}

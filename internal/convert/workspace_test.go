@@ -11,9 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sirupsen/logrus"
+
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/testutil"
 	"github.com/clocal-dev/clocal/internal/workspace"
-	"github.com/sirupsen/logrus"
 )
 
 const fixtureWS = "../workspace/testdata/ws"
@@ -154,8 +156,8 @@ func assertNoWarnings(t *testing.T, y []byte, dir string) {
 		t.Errorf("compose-go warned:\n%s", buf.String())
 	}
 	for _, s := range p.Services {
-		if s.CustomLabels[ProjectLabel] != "warncheck" || s.CustomLabels[OneoffLabel] != "False" || s.CustomLabels[ServiceLabel] != s.Name ||
-			!strings.HasSuffix(s.CustomLabels[ConfigFilesLabel], ConfigFileName) || s.CustomLabels[WorkingDirLabel] == "" {
+		if s.CustomLabels[labels.ComposeProject] != "warncheck" || s.CustomLabels[labels.ComposeOneoff] != "False" || s.CustomLabels[labels.ComposeService] != s.Name ||
+			!strings.HasSuffix(s.CustomLabels[labels.ComposeConfigFiles], ConfigFileName) || s.CustomLabels[labels.ComposeWorkingDir] == "" {
 			t.Errorf("%s: custom labels %v", s.Name, s.CustomLabels)
 		}
 	}

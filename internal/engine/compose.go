@@ -23,6 +23,9 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 	"github.com/sirupsen/logrus"
+
+	"github.com/clocal-dev/clocal/internal/convert"
+	"github.com/clocal-dev/clocal/internal/labels"
 )
 
 // Options configure [New].
@@ -265,7 +268,7 @@ func narrow(p *types.Project, services []string, deps ...types.DependencyOption)
 	if err != nil {
 		return nil, err
 	}
-	SetComposeLabels(cp)
+	convert.SetComposeLabels(cp)
 	for name, s := range cp.Services {
 		s.PullPolicy = types.PullPolicyNever
 		cp.Services[name] = s
@@ -308,7 +311,7 @@ func (c *conn) allRunning(ctx context.Context, p *types.Project) (bool, error) {
 		if ctr.State != container.StateRunning {
 			return false, nil
 		}
-		running[ctr.Labels[api.ServiceLabel]]++
+		running[ctr.Labels[labels.ComposeService]]++
 	}
 	for name, s := range p.Services {
 		if s.Provider != nil {
@@ -564,7 +567,7 @@ func (c *conn) quickPs(ctx context.Context, project string, o PsOptions) ([]Cont
 	}
 	var out []Container
 	for _, ctr := range list {
-		svc := ctr.Labels[api.ServiceLabel]
+		svc := ctr.Labels[labels.ComposeService]
 		if len(want) > 0 && !want[svc] {
 			continue
 		}
@@ -574,7 +577,7 @@ func (c *conn) quickPs(ctx context.Context, project string, o PsOptions) ([]Cont
 		}
 		health, exit := statusDetails(ctr.State, ctr.Status)
 		x := Container{
-			ID: ctr.ID, Name: name, Project: ctr.Labels[api.ProjectLabel], Service: svc,
+			ID: ctr.ID, Name: name, Project: ctr.Labels[labels.ComposeProject], Service: svc,
 			Image: ctr.Image, State: ctr.State, Status: ctr.Status, Health: health,
 			ExitCode: exit, Created: time.Unix(ctr.Created, 0), Labels: ctr.Labels,
 		}
@@ -662,7 +665,7 @@ func (e *composeEngine) Wait(ctx context.Context, project string, services []str
 		}
 		seen := map[string]bool{}
 		for _, ctr := range ctrs {
-			if s := ctr.Labels[api.ServiceLabel]; s != "" && !seen[s] {
+			if s := ctr.Labels[labels.ComposeService]; s != "" && !seen[s] {
 				seen[s] = true
 				services = append(services, s)
 			}

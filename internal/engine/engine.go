@@ -5,8 +5,8 @@
 // [New] returns the compose-library implementation and package enginetest holds a fake
 // for unit tests.
 //
-// Projects handed to the engine come from compose-go's loader (see [LoadProject]); every
-// service must carry compose's bookkeeping labels (see [SetComposeLabels]) or ps, stop and
+// Projects handed to the engine come from clocal's one compose loader (convert.Load); every
+// service must carry compose's bookkeeping labels (convert.SetComposeLabels) or ps, stop and
 // down cannot find the containers. The engine never builds and never pulls images: they
 // must already exist locally (clocal builds them through the Engine API and pulls the
 // others first, package stack).

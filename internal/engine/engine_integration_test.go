@@ -20,7 +20,9 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
+	"github.com/clocal-dev/clocal/internal/convert"
 	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/testutil"
 )
 
@@ -90,7 +92,7 @@ func (env *testEnv) load(t *testing.T, yaml string) *types.Project {
 	t.Helper()
 	img := serverImage(t)
 	name := testutil.RandName("clocaltest-")
-	p, err := engine.LoadProject(context.Background(), name, t.TempDir(), []byte(strings.ReplaceAll(yaml, "IMAGE", img)))
+	p, err := convert.Load(context.Background(), []byte(strings.ReplaceAll(yaml, "IMAGE", img)), name, t.TempDir())
 	if err != nil {
 		t.Fatalf("LoadProject: %v", err)
 	}
@@ -122,7 +124,7 @@ func (env *testEnv) ps(t *testing.T, project string) map[string]engine.Container
 }
 
 func labelFilter(project string) filters.Args {
-	return filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project))
+	return filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+project))
 }
 
 // captureStdout runs fn with os.Stdout redirected to a pipe and returns what was written.
@@ -220,7 +222,7 @@ func TestLifecycle(t *testing.T) {
 			c.Publishers[0].PublishedPort == 0 || c.Publishers[0].Protocol != "tcp" {
 			t.Errorf("%s: publishers %+v, want one 127.0.0.1:<port>->8080/tcp", svc, c.Publishers)
 		}
-		if c.Labels["com.docker.compose.project"] != p.Name || c.Image == "" {
+		if c.Labels[labels.ComposeProject] != p.Name || c.Image == "" {
 			t.Errorf("%s: labels/image not reported: %+v", svc, c)
 		}
 	}

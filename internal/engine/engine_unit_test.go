@@ -12,15 +12,40 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/compose/v2/pkg/api"
 	"github.com/docker/docker/api/types/container"
+
+	"github.com/clocal-dev/clocal/internal/convert"
+	"github.com/clocal-dev/clocal/internal/labels"
+	"github.com/clocal-dev/clocal/internal/version"
 )
 
-func TestLoadProjectSetsComposeLabels(t *testing.T) {
+// TestLabelNamesMatchCompose: the one list of label names (package labels) spells compose's
+// labels exactly as the compose library does, and the version label is the library's.
+func TestLabelNamesMatchCompose(t *testing.T) {
+	for ours, theirs := range map[string]string{
+		labels.ComposeProject: api.ProjectLabel, labels.ComposeService: api.ServiceLabel,
+		labels.ComposeVersion: api.VersionLabel, labels.ComposeWorkingDir: api.WorkingDirLabel,
+		labels.ComposeConfigFiles: api.ConfigFilesLabel, labels.ComposeOneoff: api.OneoffLabel,
+		labels.ComposeNetwork: api.NetworkLabel, labels.ComposeVolume: api.VolumeLabel,
+		labels.ComposeDependencies: api.DependenciesLabel,
+	} {
+		if ours != theirs {
+			t.Errorf("label %q, compose spells it %q", ours, theirs)
+		}
+	}
+	if api.ComposeVersion != version.Compose() || api.ComposeVersion != "2.40.3" {
+		t.Errorf("compose version label %q, build info says %q (go.mod pins 2.40.3)", api.ComposeVersion, version.Compose())
+	}
+}
+
+// TestLoadSetsComposeLabels: projects from the one loader carry the labels compose needs to
+// find their containers.
+func TestLoadSetsComposeLabels(t *testing.T) {
 	dir := t.TempDir()
-	p, err := LoadProject(context.Background(), "clocaltest-labels", dir, []byte(`
+	p, err := convert.Load(context.Background(), []byte(`
 services:
   a: {image: x, labels: {dev.clocal.job: a}}
   b: {image: x, depends_on: [a], environment: {V: "$$HOME"}}
-`))
+`), "clocaltest-labels", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,12 +55,12 @@ services:
 	for _, name := range []string{"a", "b"} {
 		l := p.Services[name].CustomLabels
 		want := map[string]string{
-			api.ProjectLabel:     "clocaltest-labels",
-			api.ServiceLabel:     name,
-			api.VersionLabel:     "2.40.3",
-			api.WorkingDirLabel:  p.WorkingDir,
-			api.ConfigFilesLabel: strings.Join(p.ComposeFiles, ","),
-			api.OneoffLabel:      "False",
+			labels.ComposeProject:     "clocaltest-labels",
+			labels.ComposeService:     name,
+			labels.ComposeVersion:     "2.40.3",
+			labels.ComposeWorkingDir:  p.WorkingDir,
+			labels.ComposeConfigFiles: strings.Join(p.ComposeFiles, ","),
+			labels.ComposeOneoff:      "False",
 		}
 		for k, v := range want {
 			if l[k] != v {
@@ -46,21 +71,21 @@ services:
 	if got := *p.Services["b"].Environment["V"]; got != "$HOME" {
 		t.Errorf("$$ not unescaped: %q", got)
 	}
-	if p.Services["a"].Labels["dev.clocal.job"] != "a" {
+	if p.Services["a"].Labels[labels.Job] != "a" {
 		t.Errorf("service labels lost")
 	}
-	if _, err := LoadProject(context.Background(), "Bad Name", dir, []byte("services: {a: {image: x}}")); err == nil {
+	if _, err := convert.Load(context.Background(), []byte("services: {a: {image: x}}"), "Bad Name", dir); err == nil {
 		t.Errorf("invalid project name accepted")
 	}
 }
 
 func TestNarrow(t *testing.T) {
-	p, err := LoadProject(context.Background(), "clocaltest-narrow", t.TempDir(), []byte(`
+	p, err := convert.Load(context.Background(), []byte(`
 services:
   a: {image: x}
   b: {image: x, depends_on: [a]}
   c: {image: x}
-`))
+`), "clocaltest-narrow", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

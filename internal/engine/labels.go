@@ -9,12 +9,13 @@ import (
 	"sync"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	"github.com/docker/compose/v2/pkg/api"
 	"github.com/docker/compose/v2/pkg/progress"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
+
+	"github.com/clocal-dev/clocal/internal/labels"
 )
 
 // projectFromLabels rebuilds, from the daemon's labels, the skeleton of a project that
@@ -22,7 +23,7 @@ import (
 // volumes. compose can do this itself, but its version (getProjectWithResources) goes
 // through compose-go's WithServicesTransform, which has a data race.
 func (c *conn) projectFromLabels(ctx context.Context, project string) (*types.Project, error) {
-	byProject := filters.NewArgs(filters.Arg("label", api.ProjectLabel+"="+project))
+	byProject := filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+project))
 	ctrs, err := c.api.ContainerList(ctx, container.ListOptions{All: true, Filters: byProject})
 	if err != nil {
 		return nil, err
@@ -30,10 +31,10 @@ func (c *conn) projectFromLabels(ctx context.Context, project string) (*types.Pr
 	p := &types.Project{Name: project, Services: types.Services{}, Networks: types.Networks{}, Volumes: types.Volumes{}}
 	deps := map[string]string{}
 	for _, ctr := range ctrs {
-		if ctr.Labels[api.OneoffLabel] == "True" {
+		if ctr.Labels[labels.ComposeOneoff] == "True" {
 			continue
 		}
-		name := ctr.Labels[api.ServiceLabel]
+		name := ctr.Labels[labels.ComposeService]
 		if name == "" {
 			continue
 		}
@@ -48,7 +49,7 @@ func (c *conn) projectFromLabels(ctx context.Context, project string) (*types.Pr
 		n++
 		s.Scale = &n
 		p.Services[name] = s
-		deps[name] = ctr.Labels[api.DependenciesLabel]
+		deps[name] = ctr.Labels[labels.ComposeDependencies]
 	}
 	for name, d := range deps {
 		s := p.Services[name]
@@ -76,7 +77,7 @@ func (c *conn) projectFromLabels(ctx context.Context, project string) (*types.Pr
 		return nil, err
 	}
 	for _, v := range vols.Volumes {
-		key := v.Labels[api.VolumeLabel]
+		key := v.Labels[labels.ComposeVolume]
 		if key == "" {
 			key = v.Name
 		}
@@ -87,7 +88,7 @@ func (c *conn) projectFromLabels(ctx context.Context, project string) (*types.Pr
 		return nil, err
 	}
 	for _, n := range nets {
-		key := n.Labels[api.NetworkLabel]
+		key := n.Labels[labels.ComposeNetwork]
 		if key == "" {
 			key = n.Name
 		}
@@ -105,7 +106,7 @@ func (c *conn) restart(ctx context.Context, project string, services []string, o
 		return err
 	}
 	for _, s := range services {
-		if !slices.ContainsFunc(ctrs, func(c container.Summary) bool { return c.Labels[api.ServiceLabel] == s }) {
+		if !slices.ContainsFunc(ctrs, func(c container.Summary) bool { return c.Labels[labels.ComposeService] == s }) {
 			return fmt.Errorf("no container found for service %q", s)
 		}
 	}
@@ -122,7 +123,7 @@ func (c *conn) restart(ctx context.Context, project string, services []string, o
 			errs []error
 		)
 		for _, ctr := range ctrs {
-			if len(services) > 0 && !slices.Contains(services, ctr.Labels[api.ServiceLabel]) {
+			if len(services) > 0 && !slices.Contains(services, ctr.Labels[labels.ComposeService]) {
 				continue
 			}
 			name := "Container " + strings.TrimPrefix(firstName(ctr.Names), "/")

@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
-	"github.com/docker/compose/v2/pkg/api"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
+
+	"github.com/clocal-dev/clocal/internal/labels"
 )
 
 // Logs is implemented on the Engine API directly rather than with compose's Logs, which
@@ -55,11 +56,11 @@ func streamLogs(ctx context.Context, c client.APIClient, project string, service
 		o.Tail = ""
 	}
 	ls := &logStreamer{api: c, opts: o, sink: sink, active: map[string]bool{}, started: map[string]bool{}}
-	wanted := func(labels map[string]string) bool {
-		if labels[api.OneoffLabel] == "True" {
+	wanted := func(l map[string]string) bool {
+		if l[labels.ComposeOneoff] == "True" {
 			return false
 		}
-		return len(services) == 0 || slices.Contains(services, labels[api.ServiceLabel])
+		return len(services) == 0 || slices.Contains(services, l[labels.ComposeService])
 	}
 
 	// Subscribe before listing so no start is missed in between.
@@ -69,12 +70,12 @@ func streamLogs(ctx context.Context, c client.APIClient, project string, service
 		evs, evErrs = c.Events(ctx, events.ListOptions{Filters: filters.NewArgs(
 			filters.Arg("type", string(events.ContainerEventType)),
 			filters.Arg("event", string(events.ActionStart)),
-			filters.Arg("label", api.ProjectLabel+"="+project),
+			filters.Arg("label", labels.ComposeProject+"="+project),
 		)})
 	}
 	list, err := c.ContainerList(ctx, container.ListOptions{
 		All:     true,
-		Filters: filters.NewArgs(filters.Arg("label", api.ProjectLabel+"="+project)),
+		Filters: filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+project)),
 	})
 	if err != nil {
 		return err
@@ -168,7 +169,7 @@ func (ls *logStreamer) run(ctx context.Context, id string, fromStart bool) error
 			since, tail = runSince(in.State), ""
 		}
 		lastStart = startedAt
-		service := in.Config.Labels[api.ServiceLabel]
+		service := in.Config.Labels[labels.ComposeService]
 		name := strings.TrimPrefix(in.Name, "/")
 		if err := ls.stream(ctx, id, service, name, in.Config.Tty, since, tail); err != nil {
 			if errdefs.IsNotFound(err) || errdefs.IsNotImplemented(err) || ctx.Err() != nil {

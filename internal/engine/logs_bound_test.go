@@ -2,9 +2,10 @@ package engine
 
 import (
 	"bytes"
-	"github.com/docker/docker/api/types/container"
 	"strings"
 	"testing"
+
+	"github.com/docker/docker/api/types/container"
 )
 
 // TestLineWriterBounded: output without newlines is emitted in maxLogLine pieces, never

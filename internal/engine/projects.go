@@ -8,12 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/compose/v2/pkg/api"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
+
+	"github.com/clocal-dev/clocal/internal/labels"
 )
 
 func (e *composeEngine) Projects(ctx context.Context) ([]ProjectSummary, error) {
@@ -21,7 +22,7 @@ func (e *composeEngine) Projects(ctx context.Context) ([]ProjectSummary, error) 
 	if err != nil {
 		return nil, err
 	}
-	byLabel := filters.NewArgs(filters.Arg("label", api.ProjectLabel))
+	byLabel := filters.NewArgs(filters.Arg("label", labels.ComposeProject))
 	ctrs, err := c.api.ContainerList(ctx, container.ListOptions{All: true, Filters: byLabel})
 	if err != nil {
 		return nil, fmt.Errorf("list projects: %w", daemonErr(c.api, err))
@@ -46,7 +47,7 @@ func (e *composeEngine) Projects(ctx context.Context) ([]ProjectSummary, error) 
 	}
 	states := map[string]map[string]int{}
 	for _, ctr := range ctrs {
-		name := ctr.Labels[api.ProjectLabel]
+		name := ctr.Labels[labels.ComposeProject]
 		if name == "" {
 			continue
 		}
@@ -59,13 +60,13 @@ func (e *composeEngine) Projects(ctx context.Context) ([]ProjectSummary, error) 
 			states[name] = map[string]int{}
 		}
 		states[name][ctr.State]++
-		if s := ctr.Labels[api.ServiceLabel]; s != "" && !contains(p.Services, s) {
+		if s := ctr.Labels[labels.ComposeService]; s != "" && !contains(p.Services, s) {
 			p.Services = append(p.Services, s)
 		}
-		if wd := ctr.Labels[api.WorkingDirLabel]; wd != "" && p.WorkingDir == "" {
+		if wd := ctr.Labels[labels.ComposeWorkingDir]; wd != "" && p.WorkingDir == "" {
 			p.WorkingDir = wd
 		}
-		for _, f := range strings.Split(ctr.Labels[api.ConfigFilesLabel], ",") {
+		for _, f := range strings.Split(ctr.Labels[labels.ComposeConfigFiles], ",") {
 			if f != "" && !contains(p.ConfigFiles, f) {
 				p.ConfigFiles = append(p.ConfigFiles, f)
 			}
@@ -75,13 +76,13 @@ func (e *composeEngine) Projects(ctx context.Context) ([]ProjectSummary, error) 
 		}
 	}
 	for _, v := range vols.Volumes {
-		if name := v.Labels[api.ProjectLabel]; name != "" {
+		if name := v.Labels[labels.ComposeProject]; name != "" {
 			p := get(name)
 			p.Volumes = append(p.Volumes, v.Name)
 		}
 	}
 	for _, n := range nets {
-		if name := n.Labels[api.ProjectLabel]; name != "" {
+		if name := n.Labels[labels.ComposeProject]; name != "" {
 			p := get(name)
 			p.Networks = append(p.Networks, n.Name)
 		}
@@ -119,7 +120,7 @@ var anonymousRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
 func (c *conn) anonymousVolumes(ctx context.Context, project string) ([]string, error) {
 	ctrs, err := c.api.ContainerList(ctx, container.ListOptions{
 		All:     true,
-		Filters: filters.NewArgs(filters.Arg("label", api.ProjectLabel+"="+project)),
+		Filters: filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+project)),
 	})
 	if err != nil {
 		return nil, err
@@ -131,7 +132,7 @@ func (c *conn) anonymousVolumes(ctx context.Context, project string) ([]string, 
 				continue
 			}
 			v, err := c.api.VolumeInspect(ctx, m.Name)
-			if err != nil || v.Labels[api.VolumeLabel] != "" {
+			if err != nil || v.Labels[labels.ComposeVolume] != "" {
 				continue // gone already, or a named compose volume
 			}
 			out = append(out, m.Name)

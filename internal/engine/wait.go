@@ -9,10 +9,11 @@ import (
 	"time"
 
 	"github.com/containerd/errdefs"
-	"github.com/docker/compose/v2/pkg/api"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
+
+	"github.com/clocal-dev/clocal/internal/labels"
 )
 
 // WaitError reports services that did not become ready. It matches [ErrNotReady].
@@ -100,7 +101,7 @@ func readiness(ctx context.Context, c client.APIClient, project string, services
 	}
 	byService := map[string][]container.Summary{}
 	for _, ctr := range list {
-		s := ctr.Labels[api.ServiceLabel]
+		s := ctr.Labels[labels.ComposeService]
 		byService[s] = append(byService[s], ctr)
 	}
 	pending, failed = map[string]string{}, map[string]string{}
@@ -152,8 +153,8 @@ func serviceContainers(ctx context.Context, c client.APIClient, project string, 
 	return c.ContainerList(ctx, container.ListOptions{
 		All: all,
 		Filters: filters.NewArgs(
-			filters.Arg("label", api.ProjectLabel+"="+project),
-			filters.Arg("label", api.OneoffLabel+"=False"),
+			filters.Arg("label", labels.ComposeProject+"="+project),
+			filters.Arg("label", labels.ComposeOneoff+"=False"),
 		),
 	})
 }

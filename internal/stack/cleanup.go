@@ -5,11 +5,13 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
+
+	"github.com/clocal-dev/clocal/internal/labels"
 )
 
 // projectFilter selects the stack's objects by compose's project label.
 func (s *Stack) projectFilter() filters.Args {
-	return filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+s.Name))
+	return filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+s.Name))
 }
 
 // RemoveCreated removes the stack's containers that were created but never started — what an

@@ -11,18 +11,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/clocal-dev/clocal/internal/build"
+	"github.com/clocal-dev/clocal/internal/convert"
 	"github.com/clocal-dev/clocal/internal/devloop"
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/engine/enginetest"
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/watch"
 	"github.com/clocal-dev/clocal/internal/workspace"
-	"github.com/compose-spec/compose-go/v2/types"
 )
 
 func loadProject(t *testing.T, name, yaml string) *types.Project {
 	t.Helper()
-	p, err := engine.LoadProject(context.Background(), name, t.TempDir(), []byte(yaml))
+	p, err := convert.Load(context.Background(), []byte(yaml), name, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +51,7 @@ services:
 		{name: "identical", b: base},
 		{
 			name: "custom labels and project name ignored", b: base, bName: "other",
-			labels: map[string]string{LabelOwnerPID: "1234"},
+			labels: map[string]string{labels.OwnerPID: "1234"},
 		},
 		{
 			name: "added, removed, changed",
@@ -117,7 +120,7 @@ services:
 			}
 			// diffProjects must not strip the labels of the projects it compares
 			for n, svc := range b.Services {
-				if svc.CustomLabels["com.docker.compose.project"] != name {
+				if svc.CustomLabels[labels.ComposeProject] != name {
 					t.Errorf("service %s lost its labels: %v", n, svc.CustomLabels)
 				}
 			}

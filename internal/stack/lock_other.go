@@ -1,12 +1,10 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package stack
 
-import "context"
+import "os"
 
-// LockProject is a no-op where flock is not available.
-func (s *Stack) LockProject(ctx context.Context) (func(), error) { return func() {}, nil }
+// lockFile: no file locks on this platform; clocal processes are not ordered.
+func lockFile(*os.File, fileLockMode) error { return nil }
 
-func (s *Stack) lockProjectShared(ctx context.Context) (func(), error) { return func() {}, nil }
-
-func (s *Stack) tryLockProject() (func(), bool, error) { return func() {}, true, nil }
+func unlockFile(*os.File) {}

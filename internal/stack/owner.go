@@ -6,25 +6,17 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/clocal-dev/clocal/internal/labels"
 )
 
-// Labels clocal adds to the containers of stacks started for a process (isolated stacks,
-// test stacks), so that `clocal prune --stale` finds the leftovers of a killed run.
-const (
-	LabelOwnerPID  = "dev.clocal.owner-pid"
-	LabelOwnerHost = "dev.clocal.owner-host"
-	// LabelOwnerStart is the owner's start time as the kernel counts it (field 22 of
-	// /proc/PID/stat, clock ticks since boot): a PID that a new process got after the owner
-	// was killed must not keep the owner's leftovers alive.
-	LabelOwnerStart = "dev.clocal.owner-start"
-)
-
-// OwnerLabels names the current process as the owner of a stack.
+// OwnerLabels names the current process as the owner of a stack (labels.OwnerPID,
+// OwnerHost, OwnerStart), so that `clocal prune --stale` finds the leftovers of a killed run.
 func OwnerLabels() map[string]string {
 	host, _ := os.Hostname()
-	l := map[string]string{LabelOwnerPID: strconv.Itoa(os.Getpid()), LabelOwnerHost: host}
+	l := map[string]string{labels.OwnerPID: strconv.Itoa(os.Getpid()), labels.OwnerHost: host}
 	if start := ProcessStart(os.Getpid()); start != "" {
-		l[LabelOwnerStart] = start
+		l[labels.OwnerStart] = start
 	}
 	return l
 }

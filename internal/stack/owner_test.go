@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/stack"
 )
 
@@ -47,7 +48,7 @@ func TestOwnerAlive(t *testing.T) {
 
 	l := stack.OwnerLabels()
 	host, _ := os.Hostname()
-	if l[stack.LabelOwnerPID] != strconv.Itoa(os.Getpid()) || l[stack.LabelOwnerHost] != host || l[stack.LabelOwnerStart] != stack.ProcessStart(os.Getpid()) || l[stack.LabelOwnerStart] == "" {
+	if l[labels.OwnerPID] != strconv.Itoa(os.Getpid()) || l[labels.OwnerHost] != host || l[labels.OwnerStart] != stack.ProcessStart(os.Getpid()) || l[labels.OwnerStart] == "" {
 		t.Errorf("OwnerLabels = %v", l)
 	}
 }

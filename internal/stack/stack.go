@@ -23,6 +23,7 @@ import (
 	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/convert"
 	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/pause"
 	"github.com/clocal-dev/clocal/internal/registry"
 	"github.com/clocal-dev/clocal/internal/workspace"
@@ -42,7 +43,7 @@ type Stack struct {
 	Out io.Writer
 	// Convert holds the port options (ephemeral ports, bind address).
 	Convert convert.Options
-	// Labels are added to every container (e.g. LabelOwnerPID for test stacks).
+	// Labels are added to every container (e.g. labels.OwnerPID for test stacks).
 	Labels map[string]string
 	// Pull is the pull policy for the images the stack runs but does not build and for the
 	// base images of its builds ("" is registry.PullMissing).
@@ -105,7 +106,7 @@ func BuildSpec(ws *workspace.Workspace, svc *workspace.Service) (build.Spec, boo
 		Ignore:     append([]string(nil), svc.File.Watch.Ignore...),
 		// The workspace label lets `update` and tests find the images of one checkout; it
 		// is part of the hash, so another checkout (or a moved one) builds its own images.
-		Labels: map[string]string{"dev.clocal.workspace": ws.Root},
+		Labels: map[string]string{labels.Workspace: ws.Root},
 	}
 	script := rel(bc.Script, "build.sh")
 	if _, err := os.Stat(script); err == nil {
@@ -229,7 +230,7 @@ func (s *Stack) load(ctx context.Context, sel *workspace.Selection, images map[s
 			return nil, nil, err
 		}
 	}
-	p, err := engine.LoadProjectFile(ctx, s.Name, s.WS.Root, path, yaml)
+	p, err := convert.Load(ctx, yaml, s.Name, s.WS.Root, convert.WithConfigFile(path))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -249,7 +250,7 @@ func (s *Stack) load(ctx context.Context, sel *workspace.Selection, images map[s
 
 // ProjectDir is where the stack's generated files live.
 func (s *Stack) ProjectDir() string {
-	return filepath.Join(s.WS.Root, StateDir, "projects", s.Name)
+	return ProjectStateDir(s.WS.Root, s.Name)
 }
 
 func (s *Stack) writeState(name string, data []byte) (string, error) {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/clocal-dev/clocal/internal/build"
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
@@ -213,7 +214,7 @@ func TestBuildSpec(t *testing.T) {
 		Ignore:     []string{"*.log"},
 		Outputs:    []string{filepath.Join(dir, ".src"), "/abs/out"},
 		Inputs:     []string{filepath.Join(ws.Root, "lib")},
-		Labels:     map[string]string{"dev.clocal.workspace": ws.Root},
+		Labels:     map[string]string{labels.Workspace: ws.Root},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("BuildSpec:\n%+v\nwant:\n%+v", got, want)

@@ -21,6 +21,7 @@ import (
 	"github.com/clocal-dev/clocal/internal/convert"
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/engine/enginetest"
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/testutil"
 	"github.com/clocal-dev/clocal/internal/workspace"
@@ -183,11 +184,11 @@ func TestProjectAndPreview(t *testing.T) {
 		t.Fatal(err)
 	}
 	images := map[string]string{"repo-manager": "clocal/repo-manager:0123456789ab"}
-	labels := map[string]string{stack.LabelOwnerPID: "4242", stack.LabelOwnerHost: "box"}
+	owner := map[string]string{labels.OwnerPID: "4242", labels.OwnerHost: "box"}
 
 	// Preview writes nothing at all.
 	pv := stack.New(ws, "prev", nil, nil, nil)
-	pv.Labels = labels
+	pv.Labels = owner
 	pp, pplan, err := pv.Preview(ctx, sel, images)
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +198,7 @@ func TestProjectAndPreview(t *testing.T) {
 	}
 
 	s := stack.New(ws, "proj", nil, nil, nil)
-	s.Labels = labels
+	s.Labels = owner
 	p, plan, err := s.Project(ctx, sel, images)
 	if err != nil {
 		t.Fatal(err)
@@ -238,13 +239,13 @@ func TestProjectAndPreview(t *testing.T) {
 	}
 
 	for name, svc := range p.Services {
-		for k, v := range labels {
+		for k, v := range owner {
 			if svc.CustomLabels[k] != v {
 				t.Errorf("service %s: label %s = %q, want %q", name, k, svc.CustomLabels[k], v)
 			}
 		}
 		// compose's own labels are kept next to ours
-		if svc.CustomLabels["com.docker.compose.project"] != "proj" || svc.CustomLabels["com.docker.compose.service"] != name {
+		if svc.CustomLabels[labels.ComposeProject] != "proj" || svc.CustomLabels[labels.ComposeService] != name {
 			t.Errorf("service %s: compose labels %v", name, svc.CustomLabels)
 		}
 		if got := svc.CustomLabels["com.docker.compose.project.config_files"]; got != path {
@@ -258,7 +259,7 @@ func TestProjectAndPreview(t *testing.T) {
 		}
 	}
 	for name, svc := range pp.Services {
-		if svc.CustomLabels[stack.LabelOwnerPID] != "4242" {
+		if svc.CustomLabels[labels.OwnerPID] != "4242" {
 			t.Errorf("Preview: service %s lacks the stack labels: %v", name, svc.CustomLabels)
 		}
 	}
@@ -272,7 +273,7 @@ func TestProjectAndPreview(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := pp2.Services["kvstore"].CustomLabels[stack.LabelOwnerPID]; ok {
+	if _, ok := pp2.Services["kvstore"].CustomLabels[labels.OwnerPID]; ok {
 		t.Error("stack without Labels: owner label set")
 	}
 	if again, _ := os.ReadFile(path); !bytes.Equal(again, data) {

@@ -25,6 +25,8 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/clocal-dev/clocal/internal/labels"
 )
 
 // RegistryBinary is Debian's docker-registry (Distribution 2.8), which .ci/run installs.
@@ -283,7 +285,7 @@ func BuildImage(ctx context.Context, cli client.APIClient, tag, dockerfile strin
 		return err
 	}
 	resp, err := cli.ImageBuild(ctx, buf, build.ImageBuildOptions{Tags: []string{tag}, Version: build.BuilderV1,
-		Remove: true, ForceRemove: true, Labels: map[string]string{"dev.clocal.test": "true"}})
+		Remove: true, ForceRemove: true, Labels: map[string]string{labels.Test: "true"}})
 	if err != nil {
 		return fmt.Errorf("build image %s: %w", tag, err)
 	}

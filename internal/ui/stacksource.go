@@ -16,6 +16,7 @@ import (
 	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/devloop"
 	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
@@ -247,7 +248,7 @@ var containerActions = []events.Action{events.ActionCreate, events.ActionStart, 
 func (s *StackSource) watchDaemon(ctx context.Context, changed func()) {
 	v := s.view()
 	args := filters.NewArgs(filters.Arg("type", string(events.ContainerEventType)),
-		filters.Arg("label", "com.docker.compose.project="+strings.ToLower(v.Name)))
+		filters.Arg("label", labels.ComposeProject+"="+strings.ToLower(v.Name)))
 	for _, a := range containerActions {
 		args.Add("event", string(a))
 	}
@@ -296,7 +297,7 @@ func (s *StackSource) watchDaemon(ctx context.Context, changed func()) {
 }
 
 func (s *StackSource) onContainerEvent(m events.Message) {
-	id, svc := m.Actor.ID, m.Actor.Attributes["com.docker.compose.service"]
+	id, svc := m.Actor.ID, m.Actor.Attributes[labels.ComposeService]
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch m.Action {

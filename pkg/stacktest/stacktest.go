@@ -21,15 +21,13 @@ package stacktest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"testing"
 	"time"
 
-	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/workspace"
@@ -112,33 +110,21 @@ func StartStack(t testing.TB, target string, opts ...Option) *Stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
-	eng, err := engine.New(ctx, engine.Options{Out: o.log, Err: o.log, ProgressMode: "quiet"})
-	if err == nil {
-		err = eng.Ping(ctx)
-	}
+	name := stack.UniqueName(ws.ProjectName(), "t", 4)
+	st, err := stack.Open(ctx, stack.Config{
+		Workspace: ws, Name: name, Out: o.log, EphemeralPorts: true, Owner: true,
+		DialOptions: engine.Options{Out: o.log, Err: o.log, ProgressMode: "quiet"},
+	})
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("stacktest: CI=true and Docker is unreachable: %v", err)
+		if errors.Is(err, engine.ErrDaemonUnreachable) {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("stacktest: CI=true and Docker is unreachable: %v", err)
+			}
+			t.Skipf("stacktest: Docker unreachable: %v", err)
 		}
-		t.Skipf("stacktest: Docker unreachable: %v", err)
-	}
-	// The daemon the engine talks to, as clocal's own commands resolve it.
-	docker, err := engine.NewAPIClient(ctx, "", "")
-	if err != nil {
 		t.Fatalf("stacktest: %v", err)
 	}
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	name := ws.ProjectName() + "-t" + hex.EncodeToString(b[:])
-	st := stack.New(ws, name, eng, docker, o.log)
-	if st.Builder.Backend, err = build.BackendFromEnv(); err != nil {
-		t.Fatalf("stacktest: %v", err)
-	}
-	if st.Builder.Jobs, err = build.JobsFromEnv(); err != nil {
-		t.Fatalf("stacktest: %v", err)
-	}
-	st.Convert.EphemeralPorts = true
-	st.Labels = stack.OwnerLabels()
+	eng, docker := st.Engine, st.Docker
 
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/testutil"
 	"github.com/clocal-dev/clocal/pkg/stacktest"
@@ -44,7 +45,7 @@ func ExampleStartStack() {
 func labelled(t *testing.T, docker client.APIClient, project string) (ctrs []container.Summary, nets, vols int) {
 	t.Helper()
 	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project))
+	f := filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+project))
 	ctrs, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
 	if err != nil {
 		t.Fatal(err)
@@ -121,9 +122,9 @@ func check(t *testing.T, docker client.APIClient, s *stacktest.Stack, host strin
 		t.Errorf("%s: %d containers, %d networks", s.Project, len(ctrs), nets)
 	}
 	for _, c := range ctrs {
-		if c.Labels[stack.LabelOwnerPID] != strconv.Itoa(os.Getpid()) || c.Labels[stack.LabelOwnerHost] != host ||
-			c.Labels[stack.LabelOwnerStart] != stack.ProcessStart(os.Getpid()) {
-			t.Errorf("container %v owner labels %q@%q, want this process %d@%s", c.Names, c.Labels[stack.LabelOwnerPID], c.Labels[stack.LabelOwnerHost], os.Getpid(), host)
+		if c.Labels[labels.OwnerPID] != strconv.Itoa(os.Getpid()) || c.Labels[labels.OwnerHost] != host ||
+			c.Labels[labels.OwnerStart] != stack.ProcessStart(os.Getpid()) {
+			t.Errorf("container %v owner labels %q@%q, want this process %d@%s", c.Names, c.Labels[labels.OwnerPID], c.Labels[labels.OwnerHost], os.Getpid(), host)
 		}
 	}
 }

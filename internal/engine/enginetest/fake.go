@@ -12,6 +12,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/labels"
 )
 
 // Call is one recorded call.
@@ -100,8 +101,8 @@ func (f *Fake) newContainer(project, service, image string) *engine.Container {
 		Status:  "Up",
 		Created: time.Now(),
 		Labels: map[string]string{
-			"com.docker.compose.project": project,
-			"com.docker.compose.service": service,
+			labels.ComposeProject: project,
+			labels.ComposeService: service,
 		},
 	}
 }

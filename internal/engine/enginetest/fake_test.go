@@ -5,17 +5,18 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/clocal-dev/clocal/internal/convert"
 	"github.com/clocal-dev/clocal/internal/engine"
 )
 
 func TestFake(t *testing.T) {
 	ctx := context.Background()
-	p, err := engine.LoadProject(ctx, "fake", t.TempDir(), []byte(`
+	p, err := convert.Load(ctx, []byte(`
 services:
   db: {image: db:1}
   web: {image: web:1, depends_on: [db]}
   other: {image: other:1}
-`))
+`), "fake", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

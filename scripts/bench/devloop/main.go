@@ -31,6 +31,7 @@ import (
 	"github.com/docker/docker/client"
 	"gopkg.in/yaml.v3"
 
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/watch"
 )
 
@@ -86,8 +87,8 @@ func main() {
 		if *flagCompose != "" {
 			_ = run(ctx, composeEnv(), io.Discard, *flagCompose, composeArgs("-f", filepath.Join(wsCompose, "compose.bench.yaml"), "-p", project+"-compose", "down", "-v", "-t", "2")...)
 		}
-		removeImages(ctx, "dev.clocal.workspace="+wsClocal)
-		removeImages(ctx, "dev.clocal.bench="+project)
+		removeImages(ctx, labels.Workspace+"="+wsClocal)
+		removeImages(ctx, labels.Bench+"="+project)
 		_ = os.RemoveAll(wsClocal)
 		_ = os.RemoveAll(wsCompose)
 	}
@@ -530,7 +531,7 @@ func writeComposeFile(ws, svcDir, project, file string) error {
 	rm["build"] = map[string]any{
 		"context":    svcDir,
 		"dockerfile": "Dockerfile",
-		"labels":     map[string]any{"dev.clocal.bench": project},
+		"labels":     map[string]any{labels.Bench: project},
 	}
 	rm["develop"] = map[string]any{"watch": []any{map[string]any{
 		"action": "rebuild",
@@ -559,8 +560,8 @@ func addr(project string) (id, hostport string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	cl, err := docker.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(
-		filters.Arg("label", "com.docker.compose.project="+project),
-		filters.Arg("label", "com.docker.compose.service=repo-manager"),
+		filters.Arg("label", labels.ComposeProject+"="+project),
+		filters.Arg("label", labels.ComposeService+"=repo-manager"),
 		filters.Arg("status", "running"))})
 	if err != nil {
 		return "", ""

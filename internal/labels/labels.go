@@ -1,0 +1,96 @@
+// Package labels is the one place where the names of the labels clocal sets and reads live:
+// clocal's own (dev.clocal.*) and the compose ones it relies on (com.docker.compose.*).
+// Add a new label here, never as a string literal elsewhere. The package imports nothing,
+// so every step (convert, build, engine, stack, the housekeeping packages) can use it.
+package labels
+
+// clocal's labels on containers, images, volumes and networks.
+const (
+	// Service is the local service name (job name for `clocal convert`). On containers
+	// and images: it tells clocal's objects from everyone else's.
+	Service = "dev.clocal.service"
+	// Job is the comma-joined production job names of a container.
+	Job = "dev.clocal.job"
+	// Host is the comma-joined production hosts of a container (on volumes: the network
+	// namespace group the volume belongs to).
+	Host = "dev.clocal.host"
+	// Source is the comma-joined job files a container comes from.
+	Source = "dev.clocal.source"
+	// Role is "pause" on the pause services that own shared network namespaces.
+	Role = "dev.clocal.role"
+	// Members lists a pause service's member services, comma-joined.
+	Members = "dev.clocal.members"
+	// HostPath is, on data volumes, the production host path the volume stands for.
+	HostPath = "dev.clocal.host-path"
+
+	// Hash is an image's content hash (the tag of clocal/<service>:<hash>).
+	Hash = "dev.clocal.hash"
+	// BuiltAt is when an image was built (RFC 3339, UTC).
+	BuiltAt = "dev.clocal.built-at"
+	// SourceRev is the git revision of the source folder an image was built from.
+	SourceRev = "dev.clocal.source-rev"
+	// Workspace is the workspace root an image was built for.
+	Workspace = "dev.clocal.workspace"
+
+	// OwnerPID and OwnerHost name the process that owns a stack (test stacks): `clocal
+	// prune --stale` removes stacks whose owner is gone.
+	OwnerPID  = "dev.clocal.owner-pid"
+	OwnerHost = "dev.clocal.owner-host"
+	// OwnerStart is the owner's start time as the kernel counts it (field 22 of
+	// /proc/PID/stat): a PID that a new process got after the owner was killed must not
+	// keep the owner's leftovers alive.
+	OwnerStart = "dev.clocal.owner-start"
+
+	// Test marks images made by tests; Bench marks the benchmarks' objects.
+	Test  = "dev.clocal.test"
+	Bench = "dev.clocal.bench"
+)
+
+// RolePause is the value of [Role] on pause services.
+const RolePause = "pause"
+
+// Compose's labels, with the values of github.com/docker/compose/v2/pkg/api (not imported
+// here: that package pulls the whole compose library; the engine's tests check the values
+// match).
+const (
+	ComposeProject      = "com.docker.compose.project"
+	ComposeService      = "com.docker.compose.service"
+	ComposeVersion      = "com.docker.compose.version"
+	ComposeWorkingDir   = "com.docker.compose.project.working_dir"
+	ComposeConfigFiles  = "com.docker.compose.project.config_files"
+	ComposeOneoff       = "com.docker.compose.oneoff"
+	ComposeNetwork      = "com.docker.compose.network"
+	ComposeVolume       = "com.docker.compose.volume"
+	ComposeDependencies = "com.docker.compose.depends_on"
+)
+
+// Filter returns the value of a Docker "label" filter matching key=value ("key" alone when
+// value is empty: any value).
+func Filter(key, value string) string {
+	if value == "" {
+		return key
+	}
+	return key + "=" + value
+}
+
+// Compose returns the labels compose sets on the containers it creates for a service
+// (project, service, version, working dir, config files, one-off=False), exactly as `docker
+// compose` does when it loads a project: without them compose's ps, stop and down find
+// nothing.
+func Compose(project, service, workingDir string, configFiles []string, version string) map[string]string {
+	files := ""
+	for i, f := range configFiles {
+		if i > 0 {
+			files += ","
+		}
+		files += f
+	}
+	return map[string]string{
+		ComposeProject:     project,
+		ComposeService:     service,
+		ComposeVersion:     version,
+		ComposeWorkingDir:  workingDir,
+		ComposeConfigFiles: files,
+		ComposeOneoff:      "False",
+	}
+}

@@ -1,0 +1,250 @@
+// Package prune finds and tears down stale clocal stacks: the leftovers of killed test runs
+// (their owner process, recorded in labels, is gone) and stacks with no running container
+// that nothing touched for a grace period.
+//
+// Like package gc it works in three steps: [Collect] reads the daemon, [Decide] is the pure
+// planner (unit-tested with fixed inputs and a fake process table), [Apply] tears the stale
+// stacks down through the engine, each under its project lock (a stack another clocal
+// process holds is in use, hence not stale: it is skipped). Compose projects clocal did not
+// create are never touched.
+package prune
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+
+	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/labels"
+	"github.com/clocal-dev/clocal/internal/stack"
+)
+
+// Docker is what prune reads of the Engine API.
+type Docker interface {
+	ContainerList(ctx context.Context, o container.ListOptions) ([]container.Summary, error)
+	NetworkList(ctx context.Context, o network.ListOptions) ([]network.Summary, error)
+	VolumeList(ctx context.Context, o volume.ListOptions) (volume.ListResponse, error)
+}
+
+// Engine is what prune needs of the compose engine.
+type Engine interface {
+	Projects(ctx context.Context) ([]engine.ProjectSummary, error)
+	Down(ctx context.Context, project string, o engine.DownOptions) error
+}
+
+// Stack is one compose project found on the daemon, with its objects.
+type Stack struct {
+	Name        string
+	WorkingDir  string // the workspace it was started from (compose's working_dir label)
+	Containers  []container.Summary
+	Networks    []network.Summary
+	Volumes     []*volume.Volume
+	LastCreated time.Time // the newest container's or network's creation
+}
+
+// Collect lists the compose projects on the daemon (only the project named only, when not
+// empty) with their containers, networks and volumes.
+func Collect(ctx context.Context, eng Engine, d Docker, only string) ([]Stack, error) {
+	projects, err := eng.Projects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Stack
+	for _, p := range projects {
+		if only != "" && p.Name != only {
+			continue
+		}
+		f := filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+p.Name))
+		s := Stack{Name: p.Name, WorkingDir: p.WorkingDir, LastCreated: p.LastCreated}
+		if s.Containers, err = d.ContainerList(ctx, container.ListOptions{All: true, Filters: f}); err != nil {
+			return nil, err
+		}
+		if s.Networks, err = d.NetworkList(ctx, network.ListOptions{Filters: f}); err != nil {
+			return nil, err
+		}
+		vols, err := d.VolumeList(ctx, volume.ListOptions{Filters: f})
+		if err != nil {
+			return nil, err
+		}
+		s.Volumes = vols.Volumes
+		for _, n := range s.Networks {
+			if n.Created.After(s.LastCreated) {
+				s.LastCreated = n.Created
+			}
+		}
+		for _, c := range s.Containers {
+			if s.WorkingDir == "" {
+				s.WorkingDir = c.Labels[labels.ComposeWorkingDir]
+			}
+			if t := time.Unix(c.Created, 0); t.After(s.LastCreated) {
+				s.LastCreated = t
+			}
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// Policy says what is stale.
+type Policy struct {
+	// Grace protects stacks without an owner process: they are stale only when nothing of
+	// them was created for this long (an up in progress has created-but-not-started
+	// containers, which must not be mistaken for leftovers).
+	Grace time.Duration
+	// Volumes also removes the named volumes of every stale stack (those of killed test
+	// runs go anyway: their own teardown would have removed them).
+	Volumes bool
+	// Hostname is this machine's: owner labels of another machine are not ours to judge.
+	Hostname string
+	Now      time.Time
+	// Alive reports whether the owner process (pid, start time as recorded) still runs
+	// (stack.OwnerAlive in production).
+	Alive func(pid int, start string) bool
+}
+
+// Verdict is a stale stack and what to do with it.
+type Verdict struct {
+	Project       string `json:"project"`
+	Reason        string `json:"reason"`
+	RemoveVolumes bool   `json:"remove_volumes"`
+	WorkingDir    string `json:"workspace,omitempty"`
+}
+
+// Decide is the planner: the stale ones among stacks, sorted by name.
+func Decide(stacks []Stack, p Policy) []Verdict {
+	out := []Verdict{}
+	for _, s := range stacks {
+		if !IsClocal(s) {
+			continue
+		}
+		if len(s.Containers) == 0 && len(s.Networks) == 0 && !p.Volumes {
+			continue // only named volumes left: they go with -v only
+		}
+		reason, ownerGone := staleReason(s.Containers, p.Hostname, s.LastCreated, p.Now, p.Grace, p.Alive)
+		if reason == "" {
+			continue
+		}
+		out = append(out, Verdict{Project: s.Name, Reason: reason, RemoveVolumes: p.Volumes || ownerGone, WorkingDir: s.WorkingDir})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Project < out[j].Project })
+	return out
+}
+
+// staleReason says why a clocal project is stale ("" = not stale). ownerGone is true for
+// the leftovers of a killed test run.
+func staleReason(ctrs []container.Summary, hostname string, lastTouched, now time.Time, grace time.Duration, alive func(pid int, start string) bool) (reason string, ownerGone bool) {
+	// An owner process recorded on this host decides: alive keeps the stack whatever the
+	// state of its containers (it may be in the middle of its up), gone makes it stale.
+	ownerSeen := false
+	for _, c := range ctrs {
+		pid, err := strconv.Atoi(c.Labels[labels.OwnerPID])
+		if err != nil || c.Labels[labels.OwnerHost] != hostname {
+			continue
+		}
+		ownerSeen = true
+		if !alive(pid, c.Labels[labels.OwnerStart]) {
+			return fmt.Sprintf("owner process %d is gone", pid), true
+		}
+	}
+	if ownerSeen {
+		return "", false
+	}
+	for _, c := range ctrs {
+		if c.State == container.StateRunning || c.State == container.StateRestarting || c.State == container.StatePaused {
+			return "", false
+		}
+	}
+	if now.Sub(lastTouched) < grace {
+		return "", false // maybe an up in progress
+	}
+	if len(ctrs) == 0 {
+		return "only networks/volumes left", false
+	}
+	return "no running container", false
+}
+
+// IsClocal tells clocal's stacks from other compose projects: clocal labels every service
+// container (labels.Service) and every data volume (labels.HostPath), and names the
+// project network "clocal".
+func IsClocal(s Stack) bool {
+	for _, c := range s.Containers {
+		if _, ok := c.Labels[labels.Service]; ok {
+			return true
+		}
+	}
+	if len(s.Containers) > 0 {
+		return false // containers without clocal's labels: someone else's project
+	}
+	for _, v := range s.Volumes {
+		if _, ok := v.Labels[labels.HostPath]; ok {
+			return true
+		}
+	}
+	for _, n := range s.Networks {
+		if n.Labels[labels.ComposeNetwork] == "clocal" {
+			return true
+		}
+	}
+	return false
+}
+
+// ApplyOptions configure Apply.
+type ApplyOptions struct {
+	// Timeout bounds the graceful stop of each stack's containers.
+	Timeout time.Duration
+	// Workspace is where to forget the state of stacks whose own workspace is not known
+	// (only networks and volumes left): the current workspace, or "".
+	Workspace string
+}
+
+// Outcome is what Apply did with one verdict.
+type Outcome struct {
+	Verdict
+	Removed bool   `json:"removed"`
+	Error   string `json:"error,omitempty"`
+	// Busy is true when another clocal process held the stack's lock: in use, skipped.
+	Busy bool `json:"busy,omitempty"`
+}
+
+// ErrBusy is the error of a stack skipped because another clocal process holds its lock.
+var ErrBusy = errors.New("in use: another clocal process holds its project lock")
+
+// Apply tears the stale stacks down (containers, networks, anonymous volumes; named volumes
+// when the verdict says so), each under its project lock, and forgets their state.
+func Apply(ctx context.Context, eng Engine, verdicts []Verdict, o ApplyOptions) []Outcome {
+	out := make([]Outcome, 0, len(verdicts))
+	for _, v := range verdicts {
+		oc := Outcome{Verdict: v}
+		root := v.WorkingDir
+		if root == "" {
+			root = o.Workspace
+		}
+		unlock, ok, err := stack.TryLockProjectAt(root, v.Project)
+		switch {
+		case err != nil:
+			oc.Error = err.Error()
+		case !ok:
+			oc.Busy, oc.Error = true, ErrBusy.Error()
+		default:
+			timeout := o.Timeout
+			err = eng.Down(ctx, v.Project, engine.DownOptions{RemoveOrphans: true, Volumes: v.RemoveVolumes, Timeout: &timeout})
+			if err != nil {
+				oc.Error = err.Error()
+			} else {
+				oc.Removed = true
+				stack.RemoveStateAt(root, v.Project)
+			}
+			unlock()
+		}
+		out = append(out, oc)
+	}
+	return out
+}

@@ -1,0 +1,80 @@
+package prune
+
+import (
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+
+	"github.com/clocal-dev/clocal/internal/labels"
+)
+
+func TestStaleReason(t *testing.T) {
+	now := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	alive := func(pid int, start string) bool { return pid == 100 && (start == "" || start == "77") }
+	owned := func(pid, state string) container.Summary {
+		return container.Summary{State: state, Labels: map[string]string{labels.OwnerPID: pid, labels.OwnerHost: "h"}}
+	}
+	ownedSince := func(pid, start, state string) container.Summary {
+		c := owned(pid, state)
+		c.Labels[labels.OwnerStart] = start
+		return c
+	}
+	plain := func(state string) container.Summary {
+		return container.Summary{State: state, Labels: map[string]string{}}
+	}
+	cases := []struct {
+		name      string
+		ctrs      []container.Summary
+		host      string
+		age       time.Duration
+		want      string
+		ownerGone bool
+	}{
+		{"owner alive, mid-up (created)", []container.Summary{owned("100", "created")}, "h", time.Hour, "", false},
+		{"owner gone", []container.Summary{owned("200", "running")}, "h", 0, "owner process 200 is gone", true},
+		{"owner alive, same start", []container.Summary{ownedSince("100", "77", "running")}, "h", time.Hour, "", false},
+		{"owner's PID reused by a later process", []container.Summary{ownedSince("100", "12", "running")}, "h", 0, "owner process 100 is gone", true},
+		{"owner on another host is ignored, running", []container.Summary{owned("200", "running")}, "other", time.Hour, "", false},
+		{"running, no owner", []container.Summary{plain("running"), plain("exited")}, "h", time.Hour, "", false},
+		{"stopped, recent: maybe an up in progress", []container.Summary{plain("created")}, "h", time.Minute, "", false},
+		{"stopped, old", []container.Summary{plain("exited")}, "h", time.Hour, "no running container", false},
+		{"nothing but a network, old", nil, "h", time.Hour, "only networks/volumes left", false},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, gone := staleReason(c.ctrs, c.host, now.Add(-c.age), now, 10*time.Minute, alive)
+			if got != c.want || gone != c.ownerGone {
+				t.Errorf("staleReason = %q, %v; want %q, %v", got, gone, c.want, c.ownerGone)
+			}
+		})
+	}
+}
+
+func TestIsClocal(t *testing.T) {
+	clocalCtr := container.Summary{Labels: map[string]string{labels.Service: "kvstore"}}
+	otherCtr := container.Summary{Labels: map[string]string{labels.ComposeService: "db"}}
+	clocalNet := network.Summary{Labels: map[string]string{labels.ComposeNetwork: "clocal"}}
+	otherNet := network.Summary{Labels: map[string]string{labels.ComposeNetwork: "default"}}
+	clocalVol := &volume.Volume{Labels: map[string]string{labels.HostPath: "/data"}}
+	cases := []struct {
+		name string
+		ctrs []container.Summary
+		nets []network.Summary
+		vols []*volume.Volume
+		want bool
+	}{
+		{"clocal containers", []container.Summary{clocalCtr}, nil, nil, true},
+		{"foreign containers, even with a network named clocal", []container.Summary{otherCtr}, []network.Summary{clocalNet}, nil, false},
+		{"only clocal's network", nil, []network.Summary{clocalNet}, nil, true},
+		{"only a foreign network", nil, []network.Summary{otherNet}, nil, false},
+		{"only a clocal data volume", nil, nil, []*volume.Volume{clocalVol}, true},
+	}
+	for _, c := range cases {
+		if got := IsClocal(Stack{Containers: c.ctrs, Networks: c.nets, Volumes: c.vols}); got != c.want {
+			t.Errorf("%s: IsClocal = %v, want %v", c.name, got, c.want)
+		}
+	}
+}

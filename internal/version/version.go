@@ -1,0 +1,85 @@
+// Package version says which clocal this is and which compose library it embeds, from the
+// build information Go records in every binary (no ldflags needed; -ldflags "-X
+// github.com/clocal-dev/clocal/internal/version.Version=v1.2.3" still wins for releases).
+package version
+
+import (
+	"runtime"
+	"runtime/debug"
+	"strings"
+)
+
+// Version is set at link time by release builds; "" means "ask the build info".
+var Version string
+
+// Module paths of the embedded libraries.
+const (
+	ComposeModule   = "github.com/docker/compose/v2"
+	ComposeGoModule = "github.com/compose-spec/compose-go/v2"
+	DockerModule    = "github.com/docker/docker"
+)
+
+// composeFallback is the compose library version go.mod pins, for binaries built without
+// module information (go run of a single file, some test binaries).
+const composeFallback = "2.40.3"
+
+// Info is what `clocal version` prints.
+type Info struct {
+	Clocal    string `json:"clocal"`
+	Commit    string `json:"commit,omitempty"`
+	Modified  bool   `json:"modified,omitempty"`
+	BuildTime string `json:"build_time,omitempty"`
+	Go        string `json:"go"`
+	Platform  string `json:"platform"`
+	Compose   string `json:"compose"`
+	ComposeGo string `json:"compose_go,omitempty"`
+}
+
+// Get reads the build information.
+func Get() Info {
+	info := Info{Clocal: "(devel)", Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, Compose: Compose()}
+	bi, ok := debug.ReadBuildInfo()
+	if ok {
+		if v := bi.Main.Version; v != "" {
+			info.Clocal = v
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				info.Commit = s.Value
+			case "vcs.modified":
+				info.Modified = s.Value == "true"
+			case "vcs.time":
+				info.BuildTime = s.Value
+			}
+		}
+		info.ComposeGo = strings.TrimPrefix(dep(bi, ComposeGoModule), "v")
+	}
+	if Version != "" {
+		info.Clocal = Version
+	}
+	return info
+}
+
+// Compose is the version of the embedded compose library ("2.40.3"), as compose writes it in
+// its com.docker.compose.version label.
+func Compose() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v := dep(bi, ComposeModule); v != "" {
+			return strings.TrimPrefix(v, "v")
+		}
+	}
+	return composeFallback
+}
+
+func dep(bi *debug.BuildInfo, path string) string {
+	for _, m := range bi.Deps {
+		if m.Path == path {
+			if m.Replace != nil && m.Replace.Version != "" {
+				return m.Replace.Version
+			}
+			return m.Version
+		}
+	}
+	return ""
+}

@@ -1,0 +1,3 @@
+go 1.17
+
+module github.com/fsnotify/fsevents
