@@ -212,9 +212,9 @@ func (s *Server) refresh(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		snap.Daemon = err.Error()
+		snap.Error = err.Error()
 	}
-	snap.Daemon = redact.Text(snap.Daemon)
+	snap.Daemon, snap.Error = redact.Text(snap.Daemon), redact.Text(snap.Error)
 	for i := range snap.Services {
 		sv := &snap.Services[i]
 		sv.Image = redact.Credentials(sv.Image)

@@ -418,17 +418,22 @@ func TestStreamSendsStateGraphEventsLive(t *testing.T) {
 		t.Fatalf("event: %s", ev)
 	}
 	// The daemon going away is shown, and coming back too.
+	f.set(func(s *Snapshot) { s.Daemon = "cannot reach the Docker daemon" })
+	for !strings.Contains(s.next("state"), `"daemon":"cannot reach`) {
+	}
+	f.set(func(s *Snapshot) { s.Daemon = "" })
+	// Another failure to read the stack is shown as such.
 	f.mu.Lock()
-	f.err = errors.New("cannot reach the Docker daemon")
+	f.err = errors.New("services/web/service.yaml:3: unknown key \"pots\"")
 	f.mu.Unlock()
 	f.set(func(*Snapshot) {})
-	for !strings.Contains(s.next("state"), `"daemon":"cannot reach`) {
+	for !strings.Contains(s.next("state"), `"error":"services/web/service.yaml:3`) {
 	}
 	f.mu.Lock()
 	f.err = nil
 	f.mu.Unlock()
 	f.set(func(*Snapshot) {})
-	for strings.Contains(s.next("state"), `"daemon"`) {
+	for m := s.next("state"); strings.Contains(m, `"daemon":"`) || strings.Contains(m, `"error":"services/`); m = s.next("state") {
 	}
 }
 

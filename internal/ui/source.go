@@ -52,7 +52,10 @@ type Snapshot struct {
 	Up bool `json:"up"`
 	// Daemon is "" when the Docker daemon answers, else why it does not (the page says
 	// it is reconnecting).
-	Daemon   string    `json:"daemon,omitempty"`
+	Daemon string `json:"daemon,omitempty"`
+	// Error is why the stack could not be read otherwise (a workspace file that no longer
+	// loads, say); the page shows it and keeps the last services.
+	Error    string    `json:"error,omitempty"`
 	Services []Service `json:"services"`
 	// Graph is the dependency graph of the trimmed stack (drawn by the server as SVG).
 	Graph *workspace.Graph `json:"-"`

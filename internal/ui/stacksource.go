@@ -115,6 +115,13 @@ func (s *StackSource) Snapshot(ctx context.Context) (Snapshot, error) {
 	}
 	plan, sel, err := v.PlanFor(targets)
 	if err != nil {
+		s.mu.Lock()
+		last := s.last
+		s.mu.Unlock()
+		if last.Project != "" {
+			last.Up = up
+			return last, err // the last services, and why they are not current
+		}
 		return snap, err
 	}
 	if g, err := v.WS.Graph(targets); err == nil {

@@ -287,7 +287,8 @@
       $("project").textContent = state.project;
       $("targets").textContent = (state.targets || []).join(" ");
       const banner = $("banner");
-      if (state.daemon) { banner.hidden = false; banner.textContent = "Docker daemon unreachable: " + state.daemon + " — reconnecting"; }
+      if (state.error) { banner.hidden = false; banner.textContent = state.error; }
+      else if (state.daemon) { banner.hidden = false; banner.textContent = "Docker daemon unreachable: " + state.daemon + " — reconnecting"; }
       else if (!state.up) { banner.hidden = false; banner.textContent = "The stack is not running (start it with clocal up " + ((state.targets || []).join(" ") || "TARGET") + ")"; }
       else banner.hidden = true;
       document.body.dataset.daemon = state.daemon ? "down" : "up";
