@@ -9,6 +9,7 @@ import (
 	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/convert"
 	"github.com/clocal-dev/clocal/internal/stack"
+	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
 // ConfigOptions are the flags of `clocal config`.
@@ -89,6 +90,9 @@ func runConfig(o *ConfigOptions) error {
 	}
 	for _, w := range plan.Warnings {
 		fmt.Fprintf(o.IO.ErrOut, "warning: %s\n", w)
+	}
+	if n := workspace.SplitNotice(ws.Findings); n != "" {
+		fmt.Fprintln(o.IO.ErrOut, n)
 	}
 	yaml, err := plan.YAML()
 	if err != nil {

@@ -4,12 +4,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clocal-dev/clocal/internal/convert"
-	"github.com/clocal-dev/clocal/internal/job"
 )
 
 // ConvertOptions are the flags of `clocal convert`.
 type ConvertOptions struct {
 	IO          *IOStreams
+	F           *Factory
 	Paths       []string
 	Ephemeral   bool
 	BindAddress string
@@ -17,7 +17,7 @@ type ConvertOptions struct {
 
 // NewCmdConvert creates `clocal convert PATH...`.
 func NewCmdConvert(f *Factory, runF func(*ConvertOptions) error) *cobra.Command {
-	o := &ConvertOptions{IO: f.IO}
+	o := &ConvertOptions{IO: f.IO, F: f}
 	cmd := &cobra.Command{
 		Use:   "convert PATH...",
 		Short: "Print the compose project for production job files",
@@ -41,7 +41,7 @@ project network, ports published on 127.0.0.1 only, host paths turned into named
 }
 
 func runConvert(o *ConvertOptions) error {
-	jobs, err := job.LoadPaths(o.Paths)
+	jobs, err := jobSchema(o.F).LoadPaths(o.Paths)
 	if err != nil {
 		return BadInput(err)
 	}

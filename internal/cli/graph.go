@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"strings"
+
 	"github.com/spf13/cobra"
+
+	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
 // GraphOptions are the flags of `clocal graph`.
@@ -19,8 +23,12 @@ func NewCmdGraph(f *Factory, runF func(*GraphOptions) error) *cobra.Command {
 		Use:   "graph [TARGET...]",
 		Short: "Show service dependencies and where each edge comes from",
 		Long: `Show the dependency graph (of TARGET's closure, or of the whole workspace): declared
-edges from service files and edges inferred from job env values that name another job's
-host or job name, each with the file and line it comes from.`,
+edges from service files, and edges from job env values holding another job's address as
+production wrote it (HOST:PORT or JOB:PORT reaches the job listening on PORT there;
+localhost:PORT the job on the caller's own host listening on PORT, which then shares its
+network namespace), each with the address, the job it reaches and the file and line it
+comes from. Split replicas, addresses that name no single job and cycles are noted once
+on stderr.`,
 		Example: `  clocal graph repo-manager
   clocal graph --format dot | dot -Tpng > graph.png
   clocal graph --format mermaid`,
@@ -46,6 +54,24 @@ func runGraph(o *GraphOptions) error {
 	if err != nil {
 		return BadInput(err)
 	}
+	// What the model says once: split replicas, ambiguous addresses, cycles (of the shown
+	// services when there are targets), on stderr so the graph itself can be piped.
+	findings := ws.Findings
+	if len(o.Targets) > 0 {
+		apps := map[string]bool{}
+		for _, n := range g.Nodes {
+			apps[ws.Services[n.Name].Folder] = true
+		}
+		findings = nil
+		for _, f := range ws.Findings {
+			if apps[f.App] || f.App == "" && f.Kind == workspace.FindCycle && cycleIn(f.Subject, g) {
+				findings = append(findings, f)
+			}
+		}
+	}
+	if err := workspace.WriteFindings(o.IO.ErrOut, findings, 20, workspace.FindSplit, workspace.FindAmbiguous, workspace.FindUnresolved, workspace.FindCycle); err != nil {
+		return err
+	}
 	switch o.Format {
 	case "text", "":
 		return g.WriteText(o.IO.Out)
@@ -55,4 +81,14 @@ func runGraph(o *GraphOptions) error {
 		return g.WriteMermaid(o.IO.Out)
 	}
 	return BadInputf("unknown --format %q (want text, dot or mermaid)", o.Format)
+}
+
+// cycleIn reports whether a cycle finding ("a -> b -> a") is about services of the graph.
+func cycleIn(subject string, g *workspace.Graph) bool {
+	for _, n := range g.Nodes {
+		if strings.HasPrefix(subject, n.Name+" -> ") {
+			return true
+		}
+	}
+	return false
 }

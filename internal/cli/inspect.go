@@ -44,15 +44,21 @@ Env values that look secret are redacted unless --show-secrets.`,
 }
 
 type inspectJSON struct {
-	Project    string               `json:"project"`
-	Service    string               `json:"service"`
-	Jobs       []string             `json:"jobs"`
-	Hosts      []string             `json:"production_hosts"`
-	JobFiles   []string             `json:"job_files"`
-	Source     string               `json:"source,omitempty"`
-	Owner      string               `json:"network_owner,omitempty"`
-	Config     *types.ServiceConfig `json:"config,omitempty"`
-	Containers []engine.Container   `json:"containers"`
+	Project  string   `json:"project"`
+	Service  string   `json:"service"`
+	Jobs     []string `json:"jobs"`
+	Hosts    []string `json:"production_hosts"`
+	JobFiles []string `json:"job_files"`
+	Source   string   `json:"source,omitempty"`
+	Owner    string   `json:"network_owner,omitempty"`
+	// ProductionImage is the image production runs; Prebuilt says clocal runs it as is
+	// (no service folder builds it).
+	ProductionImage string `json:"production_image,omitempty"`
+	Prebuilt        bool   `json:"prebuilt,omitempty"`
+	// ProductionFields are, per job, the fields of a production schema clocal does not map.
+	ProductionFields map[string]json.RawMessage `json:"production_fields,omitempty"`
+	Config           *types.ServiceConfig       `json:"config,omitempty"`
+	Containers       []engine.Container         `json:"containers"`
 }
 
 func runInspect(ctx context.Context, o *InspectOptions) error {
@@ -64,6 +70,20 @@ func runInspect(ctx context.Context, o *InspectOptions) error {
 	out := inspectJSON{Project: st.Name, Service: svcName}
 	if svc := st.WS.Services[svcName]; svc != nil {
 		out.Jobs, out.Hosts, out.JobFiles, out.Source = svc.JobNames(), svc.Hosts, svc.JobFiles, svc.Source
+		out.ProductionImage, out.Prebuilt = svc.Image, svc.Prebuilt
+		for _, j := range svc.Jobs {
+			if len(j.Extra) == 0 {
+				continue
+			}
+			if out.ProductionFields == nil {
+				out.ProductionFields = map[string]json.RawMessage{}
+			}
+			extra := j.Extra
+			if !o.ShowSecrets {
+				extra = redactJSON(extra)
+			}
+			out.ProductionFields[j.Name] = extra
+		}
 	}
 	sel, err := st.WS.Resolve([]string{svcName})
 	if err != nil {
@@ -91,4 +111,33 @@ func runInspect(ctx context.Context, o *InspectOptions) error {
 	enc := json.NewEncoder(o.IO.Out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// redactJSON redacts the string values of secret-looking keys in a JSON object, at any depth.
+func redactJSON(raw json.RawMessage) json.RawMessage {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return raw
+	}
+	var walk func(key string, v any) any
+	walk = func(key string, v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				x[k] = walk(k, e)
+			}
+		case []any:
+			for i, e := range x {
+				x[i] = walk(key, e)
+			}
+		case string:
+			return redact.Value(key, x)
+		}
+		return v
+	}
+	out, err := json.Marshal(walk("", v))
+	if err != nil {
+		return raw
+	}
+	return out
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/engine"
 )
 
@@ -63,14 +65,37 @@ func runPs(ctx context.Context, o *PsOptions) error {
 	if err != nil {
 		return err
 	}
-	rows := make([]psJSON, 0, len(ctrs))
+	// A port published by the pause container of a shared namespace is shown on the row of
+	// the member listening on it (the pause service's dev.clocal.ports label says which).
+	movedTo := map[string]map[int]string{} // pause service -> port -> member
 	for _, c := range ctrs {
-		r := psJSON{Service: c.Service, Name: c.Name, ID: shortID(c.ID), Image: c.Image, State: c.State, Health: c.Health, Status: c.Status}
+		if l := c.Labels[labels.Ports]; l != "" {
+			m := map[int]string{}
+			for _, pm := range strings.Split(l, ",") {
+				port, member, _ := strings.Cut(pm, "=")
+				if n, err := strconv.Atoi(port); err == nil {
+					m[n] = member
+				}
+			}
+			movedTo[c.Service] = m
+		}
+	}
+	ports := map[string][]string{}
+	for _, c := range ctrs {
 		for _, p := range c.Publishers {
 			if p.PublishedPort != 0 && !strings.Contains(p.HostIP, ":") {
-				r.Ports = append(r.Ports, fmt.Sprintf("%s:%d->%d/%s", p.HostIP, p.PublishedPort, p.TargetPort, p.Protocol))
+				svc := c.Service
+				if m := movedTo[c.Service][p.TargetPort]; m != "" {
+					svc = m
+				}
+				ports[svc] = append(ports[svc], fmt.Sprintf("%s:%d->%d/%s", p.HostIP, p.PublishedPort, p.TargetPort, p.Protocol))
 			}
 		}
+	}
+	rows := make([]psJSON, 0, len(ctrs))
+	for _, c := range ctrs {
+		r := psJSON{Service: c.Service, Name: c.Name, ID: shortID(c.ID), Image: c.Image, State: c.State, Health: c.Health, Status: c.Status,
+			Ports: ports[c.Service]}
 		rows = append(rows, r)
 	}
 	if o.JSON {

@@ -2,11 +2,13 @@ package cli
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/clocal-dev/clocal/internal/convert"
 	"github.com/clocal-dev/clocal/internal/job"
+	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
 // ValidateOptions are the flags of `clocal validate`.
@@ -14,6 +16,7 @@ type ValidateOptions struct {
 	IO    *IOStreams
 	F     *Factory
 	Paths []string
+	All   bool
 }
 
 // NewCmdValidate creates `clocal validate [PATH...]`.
@@ -24,7 +27,11 @@ func NewCmdValidate(f *Factory, runF func(*ValidateOptions) error) *cobra.Comman
 		Short: "Check job files (or the whole workspace) and report every error",
 		Long: `Check job files and exit 0 when they are valid, 2 otherwise, printing every problem as
 FILE:LINE:COL: message. Without PATH the whole workspace is checked: job files, service
-files, profiles and the dependency graph.`,
+files, profiles, the dependency graph and the network namespaces (two jobs listening on
+one port in one namespace is an error naming both). It also lists, aggregated, what the
+model says once: replicas split because they differ in image or port, replicas run as one
+although they differ otherwise, addresses that name no single job, dependency cycles.
+Job files are read with the workspace's schema (clocal.yaml schema:) when inside one.`,
 		Example: `  clocal validate services/repo-manager/
   clocal validate`,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -35,6 +42,7 @@ files, profiles and the dependency graph.`,
 			return runValidate(o)
 		},
 	}
+	cmd.Flags().BoolVar(&o.All, "all", false, "list every finding (default: at most 20 of each kind)")
 	return cmd
 }
 
@@ -47,10 +55,17 @@ func runValidate(o *ValidateOptions) error {
 		if _, err := convert.FromWorkspace(ws, nil, convert.Options{}); err != nil {
 			return BadInput(err)
 		}
+		limit := 20
+		if o.All {
+			limit = 0
+		}
+		if err := workspace.WriteFindings(o.IO.ErrOut, ws.Findings, limit); err != nil {
+			return err
+		}
 		fmt.Fprintf(o.IO.ErrOut, "workspace %s: %d services, %d profiles: ok\n", ws.Root, len(ws.Services), len(ws.Profiles))
 		return nil
 	}
-	jobs, err := job.LoadPaths(o.Paths)
+	jobs, err := jobSchema(o.F).LoadPaths(o.Paths)
 	if err != nil {
 		return BadInput(err)
 	}
@@ -59,4 +74,22 @@ func runValidate(o *ValidateOptions) error {
 	}
 	fmt.Fprintf(o.IO.ErrOut, "%d jobs: ok\n", len(jobs))
 	return nil
+}
+
+// jobSchema is the schema job files given on the command line are read with: the
+// workspace's (clocal.yaml schema:) when run inside one that loads, else the built-in one.
+func jobSchema(f *Factory) *job.Schema {
+	if f.WorkspaceDir == "" && os.Getenv(workspace.EnvVar) == "" {
+		cwd, err := os.Getwd()
+		if err != nil {
+			return job.Builtin()
+		}
+		if _, err := workspace.Find(cwd); err != nil {
+			return job.Builtin()
+		}
+	}
+	if ws, err := f.Workspace(); err == nil && ws.Schema != nil {
+		return ws.Schema
+	}
+	return job.Builtin()
 }

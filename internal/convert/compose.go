@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/clocal-dev/clocal/internal/labels"
+	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
 // The compose model written by convert: plain structs, marshalled by yaml.v3 (maps are sorted,
@@ -172,22 +173,89 @@ func (o Options) logging() *composeLogging {
 		"max-size": o.Log.MaxSize, "max-file": strconv.Itoa(o.Log.MaxFile)}}
 }
 
-// build renders units into a Plan.
-func build(units []*unit, groups []Group, opts Options, errs []string) (*Plan, error) {
+// build renders units into a Plan: ws gives the namespace groups and what listens where.
+func build(ws *workspace.Workspace, units []*unit, opts Options, errs []string) (*Plan, error) {
 	logging := opts.logging() // shared, read-only
-	p := &Plan{owner: make(map[string]string, len(units)), ports: make(map[string][]int, len(units)), file: composeFile{
-		Services: make(map[string]*composeService, len(units)),
-		Volumes:  map[string]composeVolume{},
-	}}
+	p := &Plan{owner: make(map[string]string, len(units)), ports: make(map[string][]int, len(units)),
+		prebuilt: map[string]bool{}, file: composeFile{
+			Services: make(map[string]*composeService, len(units)),
+			Volumes:  map[string]composeVolume{},
+		}}
 	byName := make(map[string]*unit, len(units))
 	for _, u := range units {
 		byName[u.name] = u
 	}
 	hasHealth := func(n string) bool { u := byName[n]; return u != nil && u.healthcheck != nil }
+	taken := map[string]bool{}
+	for n := range ws.Services {
+		taken[n] = true
+	}
+	for _, g := range ws.Groups {
+		taken[g.Name] = true
+	}
+
+	// Hosts: a host whose listeners live in one namespace is an alias of its owner; one whose
+	// listeners live in several (in the whole workspace, so that aliases never move with the
+	// selection) gets a router, present when one of its listeners is.
+	hostAlias := map[string][]string{} // owner -> hosts it carries
+	routerOf := map[string]*Router{}   // host -> router
+	routerProfiles := map[string][]string{}
+	for _, h := range ws.HostNames() {
+		ls := ws.Listeners(h)
+		var owners []string
+		present := false
+		for _, l := range ls {
+			if l.Port > 0 && !contains(owners, ws.GroupOf(l.Service).Name) {
+				owners = append(owners, ws.GroupOf(l.Service).Name)
+			}
+			if byName[l.Service] != nil {
+				present = true
+			}
+		}
+		if len(owners) < 2 {
+			for _, l := range ls {
+				if u := byName[l.Service]; u != nil {
+					o := ws.GroupOf(l.Service).Name
+					if len(owners) == 0 || owners[0] == o {
+						hostAlias[o] = append(hostAlias[o], h)
+						break
+					}
+				}
+			}
+			continue
+		}
+		if !present {
+			continue
+		}
+		r := &Router{Name: "router-" + ServiceName(h), Host: h, Ports: map[int]string{}}
+		for taken[r.Name] {
+			r.Name += "-router"
+		}
+		taken[r.Name] = true
+		for _, l := range ls {
+			if l.Port == 0 {
+				continue
+			}
+			o := ws.GroupOf(l.Service).Name
+			if prev, dup := r.Ports[l.Port]; dup && prev != o {
+				p.Warnings = append(p.Warnings, fmt.Sprintf("host %s: port %d: jobs of %s and %s both listen on it in production; %s:%d reaches %s", h, l.Port, prev, o, h, l.Port, prev))
+				continue
+			}
+			r.Ports[l.Port] = o
+		}
+		for _, l := range ls {
+			if u := byName[l.Service]; u != nil {
+				routerProfiles[h] = append(routerProfiles[h], u.profiles...)
+			}
+		}
+		routerOf[strings.ToLower(h)] = r
+		p.Routers = append(p.Routers, *r)
+	}
+
 	usedPort := map[int]string{} // published host port -> owner
-	for _, g := range groups {
+	for _, wg := range ws.Groups {
 		var members []*unit
-		for _, m := range g.Members {
+		for _, m := range wg.Members {
 			if u := byName[m]; u != nil {
 				members = append(members, u)
 			}
@@ -195,35 +263,27 @@ func build(units []*unit, groups []Group, opts Options, errs []string) (*Plan, e
 		if len(members) == 0 {
 			continue
 		}
-		present := Group{Name: g.Name, Pause: g.Pause, Hosts: g.Hosts}
+		g := Group{Name: wg.Name, Pause: wg.Pause, Hosts: wg.Hosts}
 		for _, u := range members {
-			present.Members = append(present.Members, u.name)
+			g.Members = append(g.Members, u.name)
 		}
-		p.Groups = append(p.Groups, present)
-		volGroup := g.Name
-		if len(g.Hosts) > 0 {
-			volGroup = g.Hosts[0]
-		}
+		p.Groups = append(p.Groups, g)
 
 		// the owner of the namespace: aliases, ports, network
-		var aliases, hosts, jobNames, profiles []string
+		var aliases, jobNames, profiles, listeners []string
 		var ports []int
-		portBy := map[int]string{}
+		seenPort := map[int]bool{}
 		for _, u := range members {
 			for _, j := range u.jobs {
 				jobNames = append(jobNames, j.Name)
 			}
-			hosts = append(hosts, u.hosts...)
 			profiles = append(profiles, u.profiles...)
 			for _, port := range u.ports {
-				if other, dup := portBy[port]; dup {
-					if other != u.name {
-						p.Warnings = append(p.Warnings, fmt.Sprintf("port %d: %s and %s share the network namespace of %s and both listen on it", port, other, u.name, g.Name))
-					}
-					continue
+				if !seenPort[port] {
+					seenPort[port] = true
+					ports = append(ports, port)
+					listeners = append(listeners, fmt.Sprintf("%d=%s", port, u.name))
 				}
-				portBy[port] = u.name
-				ports = append(ports, port)
 			}
 			if g.Pause {
 				aliases = append(aliases, u.name)
@@ -234,8 +294,8 @@ func build(units []*unit, groups []Group, opts Options, errs []string) (*Plan, e
 		for _, port := range ports {
 			eph := opts.EphemeralPorts
 			if !eph {
-				if other, taken := usedPort[port]; taken {
-					p.Warnings = append(p.Warnings, fmt.Sprintf("port %d: already published by %s; %s publishes it on a port the daemon picks", port, other, g.Name))
+				if _, taken := usedPort[port]; taken || opts.PortTaken != nil && opts.PortTaken(port) {
+					p.Rehomed++
 					eph = true
 				} else {
 					usedPort[port] = g.Name
@@ -243,10 +303,11 @@ func build(units []*unit, groups []Group, opts Options, errs []string) (*Plan, e
 			}
 			published = append(published, PublishPort(port, opts.BindAddress, eph))
 		}
-		aliases = Aliases(g.Name, append(hosts, aliases...), jobNames)
+		aliases = Aliases(g.Name, append(hostAlias[g.Name], aliases...), jobNames)
 		net := map[string]serviceNetwork{NetworkName: {Aliases: aliases}}
 
 		if g.Pause {
+			sort.Strings(listeners)
 			p.file.Services[g.Name] = &composeService{
 				Image:      PauseImage,
 				PullPolicy: opts.PullPolicy,
@@ -257,23 +318,26 @@ func build(units []*unit, groups []Group, opts Options, errs []string) (*Plan, e
 				Restart:    "no",
 				Logging:    logging,
 				Labels: map[string]string{
-					labels.Service: g.Name, labels.Role: labels.RolePause, labels.Members: joinComma(present.Members),
-					labels.Host: joinComma(uniqSorted(append([]string(nil), hosts...))),
+					labels.Service: g.Name, labels.Role: labels.RolePause, labels.Members: joinComma(g.Members),
+					labels.Host: joinComma(g.Hosts), labels.Ports: joinComma(listeners),
 				},
 			}
 		}
 		for _, u := range members {
-			s, err := renderUnit(u, opts, volGroup, p, logging)
+			s, err := renderUnit(u, opts, p, logging)
 			if err != nil {
 				errs = append(errs, err.Error())
 				continue
 			}
-			if g.Pause {
-				s.NetworkMode = "service:" + g.Name
+			deps := func() map[string]composeDependsOn {
 				if s.DependsOn == nil {
 					s.DependsOn = map[string]composeDependsOn{}
 				}
-				s.DependsOn[g.Name] = composeDependsOn{Condition: "service_started"}
+				return s.DependsOn
+			}
+			if g.Pause {
+				s.NetworkMode = "service:" + g.Name
+				deps()[g.Name] = composeDependsOn{Condition: "service_started"}
 			} else {
 				s.Networks = net
 				s.Ports = published
@@ -283,19 +347,42 @@ func build(units []*unit, groups []Group, opts Options, errs []string) (*Plan, e
 				if hasHealth(d) {
 					cond = "service_healthy"
 				}
-				if s.DependsOn == nil {
-					s.DependsOn = map[string]composeDependsOn{}
-				}
-				s.DependsOn[d] = composeDependsOn{Condition: cond}
+				deps()[d] = composeDependsOn{Condition: cond}
+			}
+			// a host this service reaches through a router: start the router first
+			for _, r := range routersUsed(u, routerOf) {
+				deps()[r] = composeDependsOn{Condition: "service_started"}
 			}
 			p.file.Services[u.name] = s
 			p.owner[u.name] = g.Name
 			p.ports[u.name] = u.ports
+			if u.prebuilt {
+				p.prebuilt[u.name] = true
+			}
 		}
 		if g.Pause {
 			p.owner[g.Name] = g.Name
 		}
 	}
+	for _, r := range p.Routers {
+		args := make([]string, 0, len(r.Ports))
+		for _, port := range sortedInts(r.Ports) {
+			args = append(args, fmt.Sprintf("%d=%s:%d", port, r.Ports[port], port))
+		}
+		p.file.Services[r.Name] = &composeService{
+			Image:      RouterImage,
+			PullPolicy: opts.PullPolicy,
+			Profiles:   uniqSorted(routerProfiles[r.Host]),
+			Command:    qstrs(args),
+			Networks:   map[string]serviceNetwork{NetworkName: {Aliases: Aliases(r.Name, []string{r.Host}, nil)}},
+			Init:       true,
+			Restart:    "no",
+			Logging:    logging,
+			Labels:     map[string]string{labels.Service: r.Name, labels.Role: labels.RoleRouter, labels.Host: r.Host},
+		}
+		p.owner[r.Name] = r.Name
+	}
+	reduceDependsOn(p.file.Services)
 	if len(p.file.Services) > 0 {
 		p.file.Networks = map[string]composeNetwork{NetworkName: {}}
 	}
@@ -305,8 +392,107 @@ func build(units []*unit, groups []Group, opts Options, errs []string) (*Plan, e
 	return p, nil
 }
 
-func renderUnit(u *unit, opts Options, volGroup string, p *Plan, logging *composeLogging) (*composeService, error) {
+// reduceDependsOn drops each depends_on entry another one already implies: when a service
+// depends on b and on c, and c depends (transitively) on b, with the last step into b at
+// least as strong (service_healthy over service_started), compose starts b, then c, then
+// the service anyway. compose-go's cycle check and compose's start order walk every path of
+// the depends_on graph, so the fewest edges keep a 1,000-service project loading in well
+// under a second. (clocal graph still shows every edge.)
+func reduceDependsOn(svcs map[string]*composeService) {
+	strength := func(cond string) int {
+		if cond == "service_started" {
+			return 1
+		}
+		return 2 // service_healthy, service_completed_successfully
+	}
+	memo := map[string]map[string]int{}
+	var desc func(n string, depth int) map[string]int
+	desc = func(n string, depth int) map[string]int {
+		if d, ok := memo[n]; ok {
+			return d
+		}
+		memo[n] = nil // a cycle (never emitted) or depth guard reads as nothing below
+		out := map[string]int{}
+		if s := svcs[n]; s != nil && depth < 10000 {
+			for c, dep := range s.DependsOn {
+				if st := strength(dep.Condition); st > out[c] {
+					out[c] = st
+				}
+				for x, st := range desc(c, depth+1) {
+					if st > out[x] {
+						out[x] = st
+					}
+				}
+			}
+		}
+		memo[n] = out
+		return out
+	}
+	for _, name := range sortedKeys(svcs) {
+		s := svcs[name]
+		if len(s.DependsOn) < 2 {
+			continue
+		}
+		var drop []string
+		for d, dep := range s.DependsOn {
+			for e := range s.DependsOn {
+				if e != d && desc(e, 0)[d] >= strength(dep.Condition) {
+					drop = append(drop, d)
+					break
+				}
+			}
+		}
+		for _, d := range drop {
+			delete(s.DependsOn, d)
+		}
+	}
+}
+
+// routersUsed returns the routers of the hosts the env values of a unit's jobs name, sorted.
+func routersUsed(u *unit, routerOf map[string]*Router) []string {
+	if len(routerOf) == 0 {
+		return nil
+	}
+	var out []string
+	for _, j := range u.jobs {
+		for _, e := range j.Envs {
+			for _, a := range workspace.Addresses(e.Value) {
+				if r := routerOf[a.Host]; r != nil && !contains(out, r.Name) {
+					out = append(out, r.Name)
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedInts[V any](m map[int]V) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func renderUnit(u *unit, opts Options, p *Plan, logging *composeLogging) (*composeService, error) {
 	rep := u.jobs[0]
+	// Production host paths are per host: a volume per (first production host, host path), so
+	// two services on one production host mounting the same path share it, as there.
+	volGroup := u.name
+	if len(u.hosts) > 0 {
+		volGroup = u.hosts[0]
+	}
 	s := &composeService{
 		Image:      u.image,
 		PullPolicy: opts.PullPolicy,

@@ -105,7 +105,11 @@ func TestEmitterMatchesYAMLv3(t *testing.T) {
 	for i, s := range valid {
 		tricky.env[strings.Repeat("K", i+1)] = s
 	}
-	p, err = build([]*unit{tricky}, Groups(map[string][]string{"tricky": nil}), Options{PullPolicy: "never", BindAddress: "127.0.0.1", Log: workspace.LogConfig{MaxSize: "10m", MaxFile: 3}}, nil)
+	tws, err := workspace.FromJobs(tricky.jobs, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err = build(tws, []*unit{tricky}, Options{PullPolicy: "never", BindAddress: "127.0.0.1", Log: workspace.LogConfig{MaxSize: "10m", MaxFile: 3}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,10 +109,10 @@ func convertCheckedLoad(t testing.TB, file string, data []byte, load bool) ([]st
 			}
 		}
 		if s.Labels[labels.Job] == "" {
-			if !strings.HasPrefix(name, "host-") {
-				t.Errorf("service %s has no %s label and is not a pause service", name, labels.Job)
+			if role := s.Labels[labels.Role]; role != labels.RolePause && role != labels.RoleRouter {
+				t.Errorf("service %s has no %s label and is not a pause service or router", name, labels.Job)
 			}
-			continue // the pause service owning a shared network namespace
+			continue // the pause service owning a shared network namespace, or a host's router
 		}
 		j := byJob[s.Labels[labels.Job]]
 		if j == nil {

@@ -23,6 +23,10 @@ type Options struct {
 	Log workspace.LogConfig
 	// PullPolicy of every service (default "never": nothing is pulled from a registry).
 	PullPolicy string
+	// PortTaken, when set, says whether a production port is taken on this machine (by
+	// something else than this project): such a port is published on a host port the daemon
+	// picks, as one another service of the project publishes already is.
+	PortTaken func(port int) bool
 	// Images maps a local service to its built image (clocal/<svc>:<hash12>); a service without
 	// an entry runs its production image. Workspace conversions only.
 	Images map[string]string
@@ -58,8 +62,8 @@ func (o *Options) defaults(ws *workspace.Workspace) {
 	}
 }
 
-// Group is a set of services that share one network namespace because their production jobs
-// share a host (transitively).
+// Group is the part of a workspace.Group present in a project: services sharing one network
+// namespace because production reaches one from the other over localhost.
 type Group struct {
 	// Name is the compose service owning the namespace and publishing the ports: the pause
 	// service "host-<first host>" when Pause, else the only member.
@@ -69,84 +73,13 @@ type Group struct {
 	Hosts   []string // production hosts, sorted
 }
 
-// Groups computes the network-namespace groups of services given their production hosts:
-// union-find over hosts. A group of two or more services gets a pause service named
-// "host-<first host>" ("-pause" appended if a service already has that name); a single service
-// is its own group. Groups are sorted by Name.
-func Groups(hosts map[string][]string) []Group {
-	names := make([]string, 0, len(hosts))
-	for n := range hosts {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	parent := make([]int, len(names))
-	for i := range parent {
-		parent[i] = i
-	}
-	var find func(int) int
-	find = func(i int) int {
-		for parent[i] != i {
-			parent[i] = parent[parent[i]]
-			i = parent[i]
-		}
-		return i
-	}
-	byHost := map[string]int{}
-	for i, n := range names {
-		for _, h := range hosts[n] {
-			if j, ok := byHost[h]; ok {
-				a, b := find(i), find(j)
-				if a != b {
-					if a < b {
-						parent[b] = a
-					} else {
-						parent[a] = b
-					}
-				}
-			} else {
-				byHost[h] = i
-			}
-		}
-	}
-	idx := map[int]*Group{}
-	var order []int
-	for i, n := range names {
-		r := find(i)
-		g := idx[r]
-		if g == nil {
-			g = &Group{}
-			idx[r] = g
-			order = append(order, r)
-		}
-		g.Members = append(g.Members, n)
-		g.Hosts = append(g.Hosts, hosts[n]...)
-	}
-	taken := map[string]bool{}
-	for _, n := range names {
-		taken[n] = true
-	}
-	out := make([]Group, 0, len(order))
-	for _, r := range order {
-		g := idx[r]
-		g.Hosts = uniqSorted(g.Hosts)
-		if len(g.Members) == 1 {
-			g.Name = g.Members[0]
-		} else {
-			g.Pause = true
-			first := g.Members[0]
-			if len(g.Hosts) > 0 {
-				first = g.Hosts[0]
-			}
-			g.Name = "host-" + ServiceName(first)
-			for taken[g.Name] {
-				g.Name += "-pause"
-			}
-			taken[g.Name] = true
-		}
-		out = append(out, *g)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out
+// Router is a service that stands for a production host whose jobs run in several network
+// namespaces locally: it carries the host name as network alias and forwards each port to
+// the namespace of the job listening on it there, so HOST:PORT reaches exactly that job.
+type Router struct {
+	Name  string // compose service, "router-<host>"
+	Host  string
+	Ports map[int]string // port -> compose service owning the namespace of the job listening on it
 }
 
 func uniqSorted(s []string) []string {
@@ -177,18 +110,30 @@ type unit struct {
 	dockerSocket bool
 	dependsOn    []string
 	profiles     []string
+	prebuilt     bool
 }
 
 // Plan is a converted project before rendering: the compose services, their groups and the
 // warnings found. Render it with YAML.
 type Plan struct {
 	Groups   []Group  // every group with at least one service in the project
-	Warnings []string // non-fatal problems (port collisions, unknown restart policies)
+	Routers  []Router // production hosts standing for several namespaces
+	Warnings []string // non-fatal problems (unknown restart policies)
+	// Rehomed counts the ports published on a host port the daemon picks because another
+	// service of the project publishes the same production port (clocal port/ps/env show
+	// the real one).
+	Rehomed int
 
-	file  composeFile
-	owner map[string]string
-	ports map[string][]int
+	file     composeFile
+	owner    map[string]string
+	ports    map[string][]int
+	prebuilt map[string]bool
 }
+
+// Prebuilt reports whether a service runs an image clocal does not build (its production
+// image, pulled when missing): no service folder claims its jobs or the folder has no
+// Dockerfile.
+func (p *Plan) Prebuilt(service string) bool { return p.prebuilt[service] }
 
 // Ports returns the ports service listens on (published by its Owner), sorted.
 func (p *Plan) Ports(service string) []int { return p.ports[service] }
@@ -220,12 +165,15 @@ func abbrev(s string) string {
 }
 
 // FromJobs converts production jobs as they are (`clocal convert PATH...`): one service per job
-// named by the job name, production images, no profiles and no depends_on between jobs.
+// named by the job name, production images, no profiles and no depends_on between jobs; the
+// address model of a workspace (namespaces from localhost addresses, routers for shared
+// hosts).
 func FromJobs(jobs []*job.Job, opts Options) (*Plan, error) {
 	opts.defaults(nil)
-	units := make([]*unit, 0, len(jobs))
 	taken := make(map[string]bool, len(jobs))
+	names := make(map[*job.Job]string, len(jobs))
 	var errs []string
+	var valid []*job.Job
 	for _, j := range jobs {
 		if j == nil {
 			continue
@@ -243,24 +191,30 @@ func FromJobs(jobs []*job.Job, opts Options) (*Plan, error) {
 			name = fmt.Sprintf("%s-%d", ServiceName(j.Name), i)
 		}
 		taken[name] = true
-		u := &unit{name: name, local: j.Name, jobs: []*job.Job{j}, image: j.Image, env: MergeEnv(j)}
-		if j.RunOnHost != "" {
-			u.hosts = []string{j.RunOnHost}
+		names[j] = name
+		if j.Image == "" {
+			errs = append(errs, fmt.Sprintf("%s: job %q has no image", j.Pos, j.Name))
 		}
+		valid = append(valid, j)
+	}
+	ws, err := workspace.FromJobs(valid, opts.PortEnv, func(j *job.Job) string { return names[j] })
+	if err != nil {
+		return nil, err
+	}
+	units := make([]*unit, 0, len(valid))
+	for _, j := range valid {
+		s := ws.Services[names[j]]
+		if s == nil {
+			continue
+		}
+		u := &unit{name: s.Name, local: j.Name, jobs: s.Jobs, hosts: s.Hosts, image: j.Image, env: MergeEnv(j),
+			ports: s.Ports, prebuilt: true}
 		if j.Pos.File != "" {
 			u.sources = []string{j.Pos.File}
 		}
-		u.ports = ListeningPorts(j, opts.PortEnv)
-		if u.image == "" {
-			errs = append(errs, fmt.Sprintf("%s: job %q has no image", j.Pos, j.Name))
-		}
 		units = append(units, u)
 	}
-	hosts := make(map[string][]string, len(units))
-	for _, u := range units {
-		hosts[u.name] = u.hosts
-	}
-	return build(units, Groups(hosts), opts, errs)
+	return build(ws, units, opts, errs)
 }
 
 // FromWorkspace converts a workspace. With sel == nil it is the full project: every service,
@@ -300,7 +254,8 @@ func FromWorkspace(ws *workspace.Workspace, sel *workspace.Selection, opts Optio
 		rep := s.Jobs[0]
 		u := &unit{name: name, local: name, jobs: s.Jobs, hosts: s.Hosts, sources: s.JobFiles,
 			image: rep.Image, healthcheck: ws.Healthcheck(s), configs: s.File.Configs,
-			privileged: s.File.Privileged, dockerSocket: s.File.DockerSocket, profiles: tags[name]}
+			privileged: s.File.Privileged, dockerSocket: s.File.DockerSocket, profiles: tags[name],
+			prebuilt: s.Prebuilt, ports: s.Ports}
 		if img, ok := opts.Images[name]; ok && img != "" {
 			u.image = img
 		}
@@ -309,12 +264,6 @@ func FromWorkspace(ws *workspace.Workspace, sel *workspace.Selection, opts Optio
 			layers = append(layers, l)
 		}
 		u.env = MergeEnv(rep, layers...)
-		if len(s.File.Ports) > 0 {
-			u.ports = append([]int(nil), s.File.Ports...)
-			sort.Ints(u.ports)
-		} else {
-			u.ports = ListeningPorts(rep, opts.PortEnv)
-		}
 		if len(s.File.Mounts) > 0 {
 			u.mounts = map[string]string{}
 			for target, src := range s.File.Mounts {
@@ -344,11 +293,7 @@ func FromWorkspace(ws *workspace.Workspace, sel *workspace.Selection, opts Optio
 		}
 		units = append(units, u)
 	}
-	hosts := make(map[string][]string, len(ws.Services))
-	for n, s := range ws.Services {
-		hosts[n] = s.Hosts
-	}
-	return build(units, Groups(hosts), opts, errs)
+	return build(ws, units, opts, errs)
 }
 
 func relDot(root, abs string) string {

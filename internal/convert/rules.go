@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/clocal-dev/clocal/internal/job"
+	"github.com/clocal-dev/clocal/internal/pause"
+	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
 // DefaultPortEnv is the default port_env rule.
@@ -20,6 +22,10 @@ const DefaultBindAddress = "127.0.0.1"
 
 // PauseImage is the image of the services owning a shared network namespace (internal/pause).
 const PauseImage = "clocal/pause:local"
+
+// RouterImage is the image of the services standing for a production host whose jobs run in
+// several network namespaces (internal/pause builds it).
+var RouterImage = pause.RouterImage
 
 // NetworkName is the project bridge network every service (or its pause service) joins.
 const NetworkName = "clocal"
@@ -46,33 +52,11 @@ func ServiceName(name string) string {
 
 // MatchPortKey reports whether an env key matches the port_env rule (path.Match globs over
 // the whole key, case-sensitive).
-func MatchPortKey(key string, patterns []string) bool {
-	for _, p := range patterns {
-		if ok, _ := path.Match(p, key); ok {
-			return true
-		}
-	}
-	return false
-}
+func MatchPortKey(key string, patterns []string) bool { return workspace.MatchPortKey(key, patterns) }
 
 // ParsePort parses a listening port value: decimal digits only, 1-65535 ("svc-1:9300",
 // "08x", "0" and "70000" are not ports).
-func ParsePort(v string) (int, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" || len(v) > 5 {
-		return 0, false
-	}
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-	}
-	p, err := strconv.Atoi(v)
-	if err != nil || p < 1 || p > 65535 {
-		return 0, false
-	}
-	return p, true
-}
+func ParsePort(v string) (int, bool) { return workspace.ParsePort(v) }
 
 // ListeningPorts returns the ports a job listens on according to the port_env rule (the last
 // value of a key wins, as in production), sorted and distinct.

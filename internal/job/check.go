@@ -8,36 +8,21 @@ import (
 	"unicode/utf8"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
-
-	"github.com/clocal-dev/clocal/internal/job/jobpb"
 )
 
-// The checker walks the scanned tree against the schema (the descriptors of
-// jobpb) and reports what prototext would refuse — unknown fields, missing
-// ':' before a scalar, a singular field set twice, a value of the wrong type —
-// but all of them, where prototext stops at the first.
-
-var fileDesc = (&jobpb.JobFile{}).ProtoReflect().Descriptor()
-
-// where names a message in "unknown field ... in X".
-func where(md protoreflect.MessageDescriptor) string {
-	switch md.Name() {
-	case "JobFile":
-		return "file"
-	case "Job":
-		return "job"
-	case "Env":
-		return "env"
-	case "Volume":
-		return "volume"
-	}
-	return string(md.Name())
-}
+// The checker walks the scanned tree against the schema (its descriptors) and
+// reports what prototext would refuse — unknown fields, missing ':' before a
+// scalar, a singular field set twice, a value of the wrong type — but all of
+// them, where prototext stops at the first.
 
 type checker struct {
-	pt   *posTable
-	errs ErrorList
+	pt     *posTable
+	schema *Schema
+	errs   ErrorList
+	hinted bool // the unknown-field hint was given
 }
+
+func (c *checker) where(md protoreflect.MessageDescriptor) string { return c.schema.where(md) }
 
 func (c *checker) errorf(off int, format string, args ...any) {
 	c.errs = append(c.errs, c.pt.errorf(off, format, args...))
@@ -54,14 +39,18 @@ func (c *checker) resolve(md protoreflect.MessageDescriptor, f *field) protorefl
 	case numberName:
 		if n, err := strconv.Atoi(f.name); err == nil {
 			if fd := fds.ByNumber(protoreflect.FieldNumber(n)); fd != nil {
-				c.errorf(f.off, "field number %s used as a name in %s: write %q", f.name, where(md), fd.TextName())
+				c.errorf(f.off, "field number %s used as a name in %s: write %q", f.name, c.where(md), fd.TextName())
 				return nil
 			}
 		}
 	}
-	msg := fmt.Sprintf("unknown field %q in %s", f.name, where(md))
+	msg := fmt.Sprintf("unknown field %q in %s", f.name, c.where(md))
 	if s := suggest(f.name, md); s != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	} else if !c.hinted && f.kind == identName {
+		// Said once per file: the field may be production's, unknown to the built-in schema.
+		msg += c.schema.unknownHint()
+		c.hinted = true
 	}
 	c.errs = append(c.errs, Error{Pos: c.pt.pos(f.off), Msg: msg})
 	return nil
@@ -102,7 +91,7 @@ func (c *checker) message(md protoreflect.MessageDescriptor, fields []field) {
 		if !fd.IsList() {
 			if first := seen[fd.Index()]; first > 0 {
 				p := c.pt.pos(first - 1)
-				c.errorf(f.off, "field %q is set twice in %s (first at %d:%d)", f.name, where(md), p.Line, p.Col)
+				c.errorf(f.off, "field %q is set twice in %s (first at %d:%d)", f.name, c.where(md), p.Line, p.Col)
 				continue
 			}
 			seen[fd.Index()] = f.off + 1

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -48,6 +49,11 @@ type Job struct {
 	User       string
 	WorkingDir string
 	Restart    string
+
+	// Extra holds the fields of the job that clocal does not map (a production schema's
+	// own fields: labels, instance counts, limits...), as a JSON object with proto field
+	// names; nil when there are none. Shown by `clocal inspect`.
+	Extra json.RawMessage
 
 	// Pos is where the job message starts.
 	Pos Pos

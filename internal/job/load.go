@@ -12,15 +12,14 @@ import (
 // Extensions are the file name endings LoadPaths reads in folders.
 var Extensions = []string{".job", ".jobs", ".textproto", ".txtpb", ".pb.txt"}
 
-// LoadPaths reads job files and folders of job files (see the package doc)
-// and returns every job, in file order. Names must be unique across all of
-// them.
-//
-// The error is a job.ErrorList (sorted by file, line and column) when the
-// files hold problems; the jobs that decoded are returned too. An I/O problem
-// is returned as the *fs.PathError it is (`open x: no such file or
-// directory`), without jobs.
-func LoadPaths(paths []string) ([]*Job, error) {
+// LoadPaths reads job files and folders with the built-in schema (see
+// Schema.LoadPaths).
+func LoadPaths(paths []string) ([]*Job, error) { return builtin.LoadPaths(paths) }
+
+// Files returns the job files LoadPaths reads for paths: files as given,
+// folders walked (see the package doc), each file once, in order. An I/O
+// problem is returned as the *fs.PathError it is.
+func Files(paths []string) ([]string, error) {
 	var files []string
 	seen := make(map[string]bool)
 	add := func(p string) {
@@ -71,7 +70,36 @@ func LoadPaths(paths []string) ([]*Job, error) {
 			return nil, err
 		}
 	}
+	return files, nil
+}
 
+// ReadFile reads and parses one job file (at most MaxFileSize bytes) with the
+// schema; name is used in positions. Duplicate names are not checked.
+func (s *Schema) ReadFile(path, name string) ([]*Job, ErrorList, error) {
+	data, tooBig, err := readFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if tooBig > 0 {
+		return nil, ErrorList{{Pos: Pos{File: name}, Msg: fileTooBig(tooBig)}}, nil
+	}
+	r := s.parseFile(name, data)
+	return r.jobs, r.errs, nil
+}
+
+// LoadPaths reads job files and folders of job files (see the package doc)
+// and returns every job, in file order. Names must be unique across all of
+// them.
+//
+// The error is a job.ErrorList (sorted by file, line and column) when the
+// files hold problems; the jobs that decoded are returned too. An I/O problem
+// is returned as the *fs.PathError it is (`open x: no such file or
+// directory`), without jobs.
+func (s *Schema) LoadPaths(paths []string) ([]*Job, error) {
+	files, err := Files(paths)
+	if err != nil {
+		return nil, err
+	}
 	var (
 		jobs  []*Job
 		names []Pos
@@ -86,7 +114,7 @@ func LoadPaths(paths []string) ([]*Job, error) {
 			errs = append(errs, Error{Pos: Pos{File: f}, Msg: fileTooBig(tooBig)})
 			continue
 		}
-		r := parseFile(f, data)
+		r := s.parseFile(f, data)
 		jobs = append(jobs, r.jobs...)
 		names = append(names, r.names...)
 		errs = append(errs, r.errs...)

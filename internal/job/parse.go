@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/encoding/prototext"
-
-	"github.com/clocal-dev/clocal/internal/job/jobpb"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // MaxFileSize is the largest job file read (16 MiB).
@@ -20,12 +20,16 @@ const MaxFileSize = 16 << 20
 // becomes a compose service name.
 const ServiceNamePattern = `^[a-z0-9][a-z0-9_.-]*$`
 
+// ParseFile decodes and validates one job file with the built-in schema (see
+// Schema.ParseFile).
+func ParseFile(path string, data []byte) ([]*Job, ErrorList) { return builtin.ParseFile(path, data) }
+
 // ParseFile decodes and validates one job file. path is only used in
 // positions. It returns the jobs decoded and every problem found, including
 // jobs of this file sharing a name; a file with a syntax error yields no jobs
 // and only that error.
-func ParseFile(path string, data []byte) ([]*Job, ErrorList) {
-	r := parseFile(path, data)
+func (s *Schema) ParseFile(path string, data []byte) ([]*Job, ErrorList) {
+	r := s.parseFile(path, data)
 	errs := append(r.errs, duplicates(r.jobs, r.names)...)
 	sortErrors(errs)
 	return r.jobs, errs
@@ -42,7 +46,9 @@ type parsed struct {
 	fallback bool
 }
 
-func parseFile(file string, data []byte) parsed {
+func parseFile(file string, data []byte) parsed { return builtin.parseFile(file, data) }
+
+func (s *Schema) parseFile(file string, data []byte) parsed {
 	if len(data) > MaxFileSize {
 		return parsed{errs: ErrorList{{Pos: Pos{File: file}, Msg: fileTooBig(int64(len(data)))}}}
 	}
@@ -54,11 +60,11 @@ func parseFile(file string, data []byte) parsed {
 	if serr != nil {
 		return parsed{errs: ErrorList{pt.errorf(serr.off, "%s", serr.msg)}}
 	}
-	c := &checker{pt: pt}
-	c.message(fileDesc, tree)
+	c := &checker{pt: pt, schema: s}
+	c.message(s.file, tree)
 
-	var pb jobpb.JobFile
-	if err := (prototext.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, &pb); err != nil {
+	msg := dynamicpb.NewMessage(s.file)
+	if err := (prototext.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, msg); err != nil {
 		// The checker reports all prototext would, and more precisely; keep
 		// prototext's own error only when it says something new.
 		e := protoError(pt, err)
@@ -67,8 +73,8 @@ func parseFile(file string, data []byte) parsed {
 		}
 		return parsed{errs: c.errs}
 	}
-	b := builder{pt: pt, errs: c.errs}
-	b.build(tree, pb.GetJob())
+	b := builder{pt: pt, s: s, errs: c.errs}
+	b.build(tree, msg.Get(s.jobField).List())
 	return parsed{jobs: b.jobs, names: b.names, errs: b.errs}
 }
 
@@ -99,58 +105,33 @@ func protoError(pt *posTable, err error) Error {
 	return pt.errorf(len(pt.data), "%s", msg)
 }
 
-// builder fills Jobs from the decoded proto and the positions of the tree.
+// builder fills Jobs from the decoded message and the positions of the tree.
 type builder struct {
 	pt    *posTable
+	s     *Schema
 	jobs  []*Job
 	names []Pos
 	errs  ErrorList
 }
 
-// offsets of the fields of one message that validation points at, by field
-// number (0: not set); offset+1 so that 0 means absent.
-type fieldOffs [13]int
+// offsets of the fields of one message that validation points at, by role
+// (0: not set); offset+1 so that 0 means absent.
+type fieldOffs [numJobRoles]int
 
-func (o *fieldOffs) set(num, off int) {
-	if num < len(o) {
-		o[num] = off + 1
+func (o *fieldOffs) set(role, off int) {
+	if role > 0 && role < len(o) {
+		o[role] = off + 1
 	}
 }
 
-// Field numbers (job.proto).
-const (
-	fJobName     = 1
-	fJobImage    = 2
-	fJobEnvs     = 4
-	fJobVolumes  = 5
-	fJobCPUs     = 8
-	fJobMemoryMB = 9
-	fEnvKey      = 1
-	fVolCPath    = 1
-	fVolHPath    = 2
-)
-
-// fieldNum is the schema number of a known, named field of a message (-1 if
-// unknown), from the field names the checker already resolved.
-func fieldNum(names []string, f *field) int {
+// role is the role of a named field of a message (0 if clocal does not map
+// it), from the field names the checker already resolved.
+func role(roles map[string]int, f *field) int {
 	if f.kind != identName {
-		return -1
+		return 0
 	}
-	for i, n := range names {
-		if n == f.name {
-			return i
-		}
-	}
-	return -1
+	return roles[f.name]
 }
-
-var (
-	fileFields = []string{1: "job"}
-	jobFields  = []string{1: "name", 2: "image", 3: "run_on_host", 4: "envs", 5: "volumes", 6: "command",
-		7: "args", 8: "cpus", 9: "memory_mb", 10: "user", 11: "working_dir", 12: "restart"}
-	envFields    = []string{1: "key", 2: "value"}
-	volumeFields = []string{1: "container_path", 2: "host_path", 3: "read_only"}
-)
 
 // elems calls fn for each message value of f (one, or each of a list).
 func elems(f *field, fn func(v *value)) {
@@ -175,79 +156,156 @@ func start(f *field, v *value) int {
 	return f.off
 }
 
-func (b *builder) build(tree []field, pbs []*jobpb.Job) {
+func (b *builder) build(tree []field, msgs protoreflect.List) {
 	k := 0
+	name := b.s.jobField.TextName()
 	for i := range tree {
 		f := &tree[i]
-		if fieldNum(fileFields, f) != 1 {
+		if f.kind != identName || f.name != name {
 			continue
 		}
 		elems(f, func(v *value) {
-			if k >= len(pbs) {
+			if k >= msgs.Len() {
 				return // cannot happen: prototext decoded the same input
 			}
-			b.job(start(f, v), v.sub, pbs[k])
+			b.job(start(f, v), v.sub, msgs.Get(k).Message())
 			k++
 		})
 	}
 }
 
-func (b *builder) job(off int, fields []field, p *jobpb.Job) {
+// Readers of mapped fields: a field the schema lacks reads as its zero value.
+
+func getString(m protoreflect.Message, fd protoreflect.FieldDescriptor) string {
+	if fd == nil {
+		return ""
+	}
+	return m.Get(fd).String()
+}
+
+func getStrings(m protoreflect.Message, fd protoreflect.FieldDescriptor) []string {
+	if fd == nil {
+		return nil
+	}
+	l := m.Get(fd).List()
+	if l.Len() == 0 {
+		return nil
+	}
+	out := make([]string, l.Len())
+	for i := range out {
+		out[i] = l.Get(i).String()
+	}
+	return out
+}
+
+func getFloat(m protoreflect.Message, fd protoreflect.FieldDescriptor) float64 {
+	if fd == nil {
+		return 0
+	}
+	v := m.Get(fd)
+	switch fd.Kind() {
+	case protoreflect.DoubleKind, protoreflect.FloatKind:
+		return v.Float()
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return float64(v.Uint())
+	}
+	return float64(v.Int())
+}
+
+func getInt(m protoreflect.Message, fd protoreflect.FieldDescriptor) int64 {
+	if fd == nil {
+		return 0
+	}
+	v := m.Get(fd)
+	switch fd.Kind() {
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		u := v.Uint()
+		if u > math.MaxInt64 {
+			return math.MaxInt64
+		}
+		return int64(u)
+	}
+	return v.Int()
+}
+
+func getList(m protoreflect.Message, fd protoreflect.FieldDescriptor) protoreflect.List {
+	if fd == nil {
+		return emptyList{}
+	}
+	return m.Get(fd).List()
+}
+
+type emptyList struct{ protoreflect.List }
+
+func (emptyList) Len() int { return 0 }
+
+func (b *builder) job(off int, fields []field, m protoreflect.Message) {
+	s := b.s
+	jf := &s.jobFields
 	j := &Job{
-		Name:       p.GetName(),
-		Image:      p.GetImage(),
-		RunOnHost:  p.GetRunOnHost(),
-		Command:    p.GetCommand(),
-		Args:       p.GetArgs(),
-		CPUs:       p.GetCpus(),
-		MemoryMB:   p.GetMemoryMb(),
-		User:       p.GetUser(),
-		WorkingDir: p.GetWorkingDir(),
-		Restart:    p.GetRestart(),
+		Name:       getString(m, jf[rName]),
+		Image:      getString(m, jf[rImage]),
+		RunOnHost:  getString(m, jf[rHost]),
+		Command:    getStrings(m, jf[rCommand]),
+		Args:       getStrings(m, jf[rArgs]),
+		CPUs:       getFloat(m, jf[rCPUs]),
+		MemoryMB:   getInt(m, jf[rMemoryMB]),
+		User:       getString(m, jf[rUser]),
+		WorkingDir: getString(m, jf[rWorkingDir]),
+		Restart:    getString(m, jf[rRestart]),
 		Pos:        b.pt.pos(off),
 	}
-	envs, vols := p.GetEnvs(), p.GetVolumes()
-	if len(envs) > 0 {
-		j.Envs = make([]Env, 0, len(envs))
+	envs, vols := getList(m, jf[rEnvs]), getList(m, jf[rVolumes])
+	if envs.Len() > 0 {
+		j.Envs = make([]Env, 0, envs.Len())
 	}
-	if len(vols) > 0 {
-		j.Volumes = make([]Volume, 0, len(vols))
+	if vols.Len() > 0 {
+		j.Volumes = make([]Volume, 0, vols.Len())
 	}
 	var offs fieldOffs
 	for i := range fields {
 		f := &fields[i]
-		switch num := fieldNum(jobFields, f); num {
-		case -1:
-		case fJobEnvs:
+		switch r := role(s.jobRoles, f); r {
+		case 0:
+		case rEnvs:
 			elems(f, func(v *value) {
 				k := len(j.Envs)
-				if k >= len(envs) {
+				if k >= envs.Len() {
 					return
 				}
-				j.Envs = append(j.Envs, Env{Key: envs[k].GetKey(), Value: envs[k].GetValue(), Pos: b.pt.pos(start(f, v))})
+				e := envs.Get(k).Message()
+				j.Envs = append(j.Envs, Env{Key: getString(e, s.envFields[1]), Value: getString(e, s.envFields[2]), Pos: b.pt.pos(start(f, v))})
 				b.env(&j.Envs[k], v.sub)
 			})
-		case fJobVolumes:
+		case rVolumes:
 			elems(f, func(v *value) {
 				k := len(j.Volumes)
-				if k >= len(vols) {
+				if k >= vols.Len() {
 					return
 				}
+				vm := vols.Get(k).Message()
+				ro := false
+				if fd := s.volFields[3]; fd != nil {
+					ro = vm.Get(fd).Bool()
+				}
 				j.Volumes = append(j.Volumes, Volume{
-					ContainerPath: vols[k].GetContainerPath(),
-					HostPath:      vols[k].GetHostPath(),
-					ReadOnly:      vols[k].GetReadOnly(),
+					ContainerPath: getString(vm, s.volFields[1]),
+					HostPath:      getString(vm, s.volFields[2]),
+					ReadOnly:      ro,
 					Pos:           b.pt.pos(start(f, v)),
 				})
 				b.volume(&j.Volumes[k], v.sub)
 			})
 		default:
-			offs.set(num, f.off)
+			offs.set(r, f.off)
 		}
+	}
+	if !s.Builtin {
+		j.Extra = s.extra(m)
 	}
 	b.jobs = append(b.jobs, j)
 	namePos := j.Pos
-	if o := offs[fJobName]; o > 0 {
+	if o := offs[rName]; o > 0 {
 		namePos = b.pt.pos(o - 1)
 	}
 	b.names = append(b.names, namePos)
@@ -269,22 +327,22 @@ func (b *builder) add(p Pos, format string, args ...any) {
 func (b *builder) validate(j *Job, offs *fieldOffs) {
 	switch {
 	case j.Name == "":
-		b.add(b.at(offs, fJobName, j.Pos), "job has no name")
+		b.add(b.at(offs, rName, j.Pos), "job has no name")
 	case !validServiceName(j.Name):
-		b.add(b.at(offs, fJobName, j.Pos), "invalid job name %q: a job name becomes a compose service name and must match %s once lowercased", j.Name, ServiceNamePattern)
+		b.add(b.at(offs, rName, j.Pos), "invalid job name %q: a job name becomes a compose service name and must match %s once lowercased", j.Name, ServiceNamePattern)
 	}
 	if j.Image == "" {
 		if j.Name != "" {
-			b.add(b.at(offs, fJobImage, j.Pos), "job %q has no image", j.Name)
+			b.add(b.at(offs, rImage, j.Pos), "job %q has no image", j.Name)
 		} else {
-			b.add(b.at(offs, fJobImage, j.Pos), "job has no image")
+			b.add(b.at(offs, rImage, j.Pos), "job has no image")
 		}
 	}
 	if c := j.CPUs; c < 0 || math.IsNaN(c) || math.IsInf(c, 0) {
-		b.add(b.at(offs, fJobCPUs, j.Pos), "cpus must be a finite number >= 0, not %v", c)
+		b.add(b.at(offs, rCPUs, j.Pos), "cpus must be a finite number >= 0, not %v", c)
 	}
 	if j.MemoryMB < 0 {
-		b.add(b.at(offs, fJobMemoryMB, j.Pos), "memory_mb must not be negative, not %d", j.MemoryMB)
+		b.add(b.at(offs, rMemoryMB, j.Pos), "memory_mb must not be negative, not %d", j.MemoryMB)
 	}
 }
 
@@ -294,11 +352,9 @@ func (b *builder) env(e *Env, fields []field) {
 	}
 	var offs fieldOffs
 	for i := range fields {
-		if n := fieldNum(envFields, &fields[i]); n > 0 {
-			offs.set(n, fields[i].off)
-		}
+		offs.set(role(b.s.envRoles, &fields[i]), fields[i].off)
 	}
-	p := b.at(&offs, fEnvKey, e.Pos)
+	p := b.at(&offs, 1, e.Pos)
 	if e.Key == "" {
 		b.add(p, "env key is empty")
 	} else {
@@ -314,11 +370,9 @@ func (b *builder) volume(v *Volume, fields []field) {
 	}
 	var offs fieldOffs
 	for i := range fields {
-		if n := fieldNum(volumeFields, &fields[i]); n > 0 {
-			offs.set(n, fields[i].off)
-		}
+		offs.set(role(b.s.volRoles, &fields[i]), fields[i].off)
 	}
-	cp := b.at(&offs, fVolCPath, v.Pos)
+	cp := b.at(&offs, 1, v.Pos)
 	switch {
 	case v.ContainerPath == "":
 		b.add(cp, "volume has no container_path")
@@ -328,7 +382,7 @@ func (b *builder) volume(v *Volume, fields []field) {
 		b.add(cp, "container_path %q must not contain \"..\" segments", v.ContainerPath)
 	}
 	if hbad {
-		b.add(b.at(&offs, fVolHPath, v.Pos), "host_path %q must not contain \"..\" segments", v.HostPath)
+		b.add(b.at(&offs, 2, v.Pos), "host_path %q must not contain \"..\" segments", v.HostPath)
 	}
 }
 

@@ -238,7 +238,7 @@ func TestParseErrors(t *testing.T) {
 			`t.job:4:2: env key is empty`,
 			`t.job:4:9: unknown field "kye" in env (did you mean "key"?)`,
 			`t.job:5:2: unknown field "volume" in job (did you mean "volumes"?)`,
-			`t.job:6:2: unknown field "zzz" in job`,
+			`t.job:6:2: unknown field "zzz" in job` + builtinHint,
 			`t.job:8:1: unknown field "job2" in file (did you mean "job"?)`,
 		}},
 		{"unknown field by number", `job { 1: "a" 42: "b" }`, []string{
@@ -371,7 +371,7 @@ func TestBadCorpus(t *testing.T) {
 			`9:34: unknown field "hostpath" in volume (did you mean "host_path"?)`,
 			`9:49: unknown field "readonly" in volume (did you mean "read_only"?)`,
 			`10:3: unknown field "memory" in job (did you mean "memory_mb"?)`,
-			`11:3: unknown field "totally_unrelated" in job`,
+			`11:3: unknown field "totally_unrelated" in job` + builtinHint,
 			`12:3: unknown field "[ext.field]" in job`,
 			`13:3: unknown field "99" in job`,
 			`14:3: field number 1 used as a name in job: write "name"`,
@@ -639,3 +639,7 @@ func TestGenerate(t *testing.T) {
 		t.Error(errs)
 	}
 }
+
+// builtinHint follows the first unknown field without a suggestion in a file read with the
+// built-in schema.
+const builtinHint = ` (clocal read it with its built-in schema; if production's .proto defines this field, name that .proto in clocal.yaml: schema: {proto: path/to/job.proto, message: package.JobFile})`

@@ -16,10 +16,14 @@ const (
 	Host = "dev.clocal.host"
 	// Source is the comma-joined job files a container comes from.
 	Source = "dev.clocal.source"
-	// Role is "pause" on the pause services that own shared network namespaces.
+	// Role is "pause" on the pause services that own shared network namespaces, "router"
+	// on the services standing for a production host whose jobs run in several namespaces.
 	Role = "dev.clocal.role"
 	// Members lists a pause service's member services, comma-joined.
 	Members = "dev.clocal.members"
+	// Ports says, on a pause service, which member listens on each port it publishes:
+	// comma-joined PORT=member.
+	Ports = "dev.clocal.ports"
 	// HostPath is, on data volumes, the production host path the volume stands for.
 	HostPath = "dev.clocal.host-path"
 
@@ -46,8 +50,11 @@ const (
 	Bench = "dev.clocal.bench"
 )
 
-// RolePause is the value of [Role] on pause services.
-const RolePause = "pause"
+// Values of [Role]: pause services and routers.
+const (
+	RolePause  = "pause"
+	RoleRouter = "router"
+)
 
 // Compose's labels, with the values of github.com/docker/compose/v2/pkg/api (not imported
 // here: that package pulls the whole compose library; the engine's tests check the values

@@ -69,7 +69,9 @@ func configFiles(ws *workspace.Workspace) map[string]bool {
 		set[filepath.Join(ws.Root, p.File)] = true
 	}
 	for _, s := range ws.Services {
-		set[filepath.Join(ws.Root, s.FilePath)] = true
+		if s.FilePath != "" {
+			set[filepath.Join(ws.Root, s.FilePath)] = true
+		}
 		for _, f := range s.JobFiles {
 			set[filepath.Join(ws.Root, filepath.FromSlash(f))] = true
 		}
@@ -105,7 +107,9 @@ func watchTargets(ws *workspace.Workspace, services []string) []watch.Target {
 				t.Files = append(t.Files, spec.Script)
 			}
 		}
-		t.Files = append(t.Files, filepath.Join(ws.Root, svc.FilePath))
+		if svc.FilePath != "" {
+			t.Files = append(t.Files, filepath.Join(ws.Root, svc.FilePath))
+		}
 		for _, f := range svc.JobFiles {
 			t.Files = append(t.Files, filepath.Join(ws.Root, filepath.FromSlash(f)))
 		}

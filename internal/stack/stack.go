@@ -10,9 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -82,6 +84,9 @@ func New(ws *workspace.Workspace, name string, eng engine.Engine, docker client.
 // BuildSpec returns how svc is built, and false when the service folder has no Dockerfile
 // (it then runs its production image as is).
 func BuildSpec(ws *workspace.Workspace, svc *workspace.Service) (build.Spec, bool) {
+	if svc.Dir == "" {
+		return build.Spec{}, false // no service folder claims its jobs
+	}
 	bc := svc.File.Build
 	rel := func(p, def string) string {
 		if p == "" {
@@ -216,6 +221,9 @@ func (s *Stack) Preview(ctx context.Context, sel *workspace.Selection, images ma
 func (s *Stack) load(ctx context.Context, sel *workspace.Selection, images map[string]string, write bool) (*types.Project, *convert.Plan, error) {
 	opts := s.Convert
 	opts.Images = images
+	if !opts.EphemeralPorts && opts.PortTaken == nil {
+		opts.PortTaken = s.portTaken(ctx, opts.BindAddress)
+	}
 	plan, err := convert.FromWorkspace(s.WS, sel, opts)
 	if err != nil {
 		return nil, nil, err
@@ -246,6 +254,36 @@ func (s *Stack) load(ctx context.Context, sel *workspace.Selection, images map[s
 		}
 	}
 	return p, plan, nil
+}
+
+// portTaken returns the test convert uses for "is this production port taken here": a port
+// this project's own containers publish is not; any other port is taken when it cannot be
+// bound on the bind address. (A stack on a remote daemon would ask there instead.)
+func (s *Stack) portTaken(ctx context.Context, bind string) func(int) bool {
+	if bind == "" {
+		bind = convert.DefaultBindAddress
+	}
+	var own map[int]bool // asked for once, when a port is found taken
+	return func(port int) bool {
+		l, err := net.Listen("tcp", net.JoinHostPort(strings.Trim(bind, "[]"), strconv.Itoa(port)))
+		if err == nil {
+			_ = l.Close()
+			return false
+		}
+		if own == nil {
+			own = map[int]bool{}
+			if s.Engine != nil {
+				if ctrs, err := s.Engine.Ps(ctx, s.Name, engine.PsOptions{Quick: true}); err == nil {
+					for _, c := range ctrs {
+						for _, p := range c.Publishers {
+							own[p.PublishedPort] = true
+						}
+					}
+				}
+			}
+		}
+		return !own[port]
+	}
 }
 
 // ProjectDir is where the stack's generated files live.
@@ -379,12 +417,20 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 	return &UpResult{Selection: sel, Project: p, Plan: plan, Builds: builds, Images: images}, nil
 }
 
-// ensureSupportImages creates the pause image when the plan has shared network namespaces.
+// ensureSupportImages creates the pause image when the plan has shared network namespaces,
+// and the router image when it has production hosts standing for several namespaces.
 func (s *Stack) ensureSupportImages(ctx context.Context, plan *convert.Plan) error {
 	for _, g := range plan.Groups {
 		if g.Pause {
-			_, err := pause.Ensure(ctx, s.Docker)
-			return err
+			if _, err := pause.Ensure(ctx, s.Docker); err != nil {
+				return err
+			}
+			break
+		}
+	}
+	if len(plan.Routers) > 0 {
+		if _, err := pause.EnsureRouter(ctx, s.Docker); err != nil {
+			return fmt.Errorf("%d production hosts run jobs in several network namespaces here (%s...), which needs clocal's router image: %w", len(plan.Routers), plan.Routers[0].Host, err)
 		}
 	}
 	return nil

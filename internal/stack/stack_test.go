@@ -224,7 +224,8 @@ func TestProjectAndPreview(t *testing.T) {
 		}
 	}
 
-	wantServices := []string{"host-svc-1", "kvstore", "markdown", "repo-manager", "search-1"}
+	// svc-1:9300 is markdown only (search-1 listens on 7700 there): svc-1 has a router
+	wantServices := []string{"kvstore", "markdown", "repo-manager", "router-svc-1"}
 	for _, c := range []struct {
 		what, name, want string
 		services         []string
@@ -251,8 +252,8 @@ func TestProjectAndPreview(t *testing.T) {
 		if got := svc.CustomLabels["com.docker.compose.project.config_files"]; got != path {
 			t.Errorf("service %s: config_files label %q, want %q", name, got, path)
 		}
-		if name == "host-svc-1" {
-			continue // the pause service has no environment
+		if name == "router-svc-1" {
+			continue // the router has no environment
 		}
 		if v := svc.Environment["API_TOKEN"]; v == nil || *v != token {
 			t.Errorf("service %s: API_TOKEN = %v, want the .env value", name, v)

@@ -41,6 +41,13 @@ func BuildTestServerImage(ctx context.Context, cli client.APIClient, tag string)
 	if err != nil {
 		return err
 	}
+	return BuildGoImage(ctx, cli, dir, tag, "FROM scratch\nCOPY server /server\nUSER 65534\nEXPOSE 8080\nENTRYPOINT [\"/server\"]\n")
+}
+
+// BuildGoImage builds the Go command in dir (static, CGO_ENABLED=0) as "server" and an image
+// tagged tag from dockerfile (which COPYs server) with the daemon's classic builder:
+// nothing is pulled. The caller removes the image (RemoveImage).
+func BuildGoImage(ctx context.Context, cli client.APIClient, dir, tag, dockerfile string) error {
 	tmp, err := os.MkdirTemp("", "clocal-testserver-")
 	if err != nil {
 		return err
@@ -61,7 +68,6 @@ func BuildTestServerImage(ctx context.Context, cli client.APIClient, tag string)
 	if err != nil {
 		return err
 	}
-	dockerfile := "FROM scratch\nCOPY server /server\nUSER 65534\nEXPOSE 8080\nENTRYPOINT [\"/server\"]\n"
 	return BuildImage(ctx, cli, tag, dockerfile, map[string]string{"server": string(data)})
 }
 

@@ -14,8 +14,12 @@ type EdgeKind string
 const (
 	// Declared edges come from depends_on in service.yaml.
 	Declared EdgeKind = "declared"
-	// Inferred edges come from a production env value naming another service's job or host.
+	// Inferred edges come from a production env value holding the address (host:port, job
+	// name:port) of another service's job.
 	Inferred EdgeKind = "inferred"
+	// Localhost edges come from a production env value holding localhost:PORT, reaching the
+	// job on the caller's own host that listens on PORT: both share a network namespace.
+	Localhost EdgeKind = "localhost"
 )
 
 // Edge is a dependency: From needs To.
@@ -23,59 +27,33 @@ type Edge struct {
 	From, To string
 	Kind     EdgeKind
 	// Source is where the edge comes from: "services/x/service.yaml:5" for a declared edge,
-	// "services/x/x.job:12:3 (env markdown_addr=svc-1:9300)" for an inferred one.
+	// "services/x/x.job:12:3 env markdown_addr" for an inferred one.
 	Source string
+	// Addr is the address as production wrote it ("md-1:9300", "localhost:8481") and Job the
+	// job listening there (inferred and localhost edges).
+	Addr, Job string
 	// Cyclic marks an inferred edge that would close a dependency cycle: it still pulls To into
 	// the closure, but gives no start order (compose depends_on refuses cycles).
 	Cyclic bool
 }
 
+// Reason says why the edge exists: "md-1:9300 = job markdown-renderer-1 (services/x/x.job:12:3 env markdown_addr)".
+func (e Edge) Reason() string {
+	if e.Addr == "" {
+		return e.Source
+	}
+	return fmt.Sprintf("%s = job %s (%s)", e.Addr, e.Job, e.Source)
+}
+
 func (e Edge) String() string {
-	s := fmt.Sprintf("%s -> %s (%s: %s)", e.From, e.To, e.Kind, e.Source)
+	s := fmt.Sprintf("%s -> %s (%s: %s)", e.From, e.To, e.Kind, e.Reason())
 	if e.Cyclic {
 		s += " [cyclic: no start order]"
 	}
 	return s
 }
 
-// hostTokens returns the host names a value may refer to: the host part of URLs
-// (scheme://user@host:port/path), host:port, and bare names, in comma/space/semicolon separated
-// lists. Tokens are whole names, never substrings ("git-10" never yields "git-1").
-func hostTokens(value string) []string {
-	var out []string
-	fields := strings.FieldsFunc(value, func(r rune) bool {
-		return r == ',' || r == ';' || r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '"' || r == '\''
-	})
-	for _, f := range fields {
-		// key=value inside a value (e.g. "host=db-1 port=5432")
-		if i := strings.LastIndexByte(f, '='); i >= 0 && !strings.Contains(f, "://") {
-			f = f[i+1:]
-		}
-		if i := strings.Index(f, "://"); i >= 0 {
-			f = f[i+3:]
-		}
-		if i := strings.IndexAny(f, "/?#"); i >= 0 {
-			f = f[:i]
-		}
-		if i := strings.LastIndexByte(f, '@'); i >= 0 {
-			f = f[i+1:]
-		}
-		if strings.HasPrefix(f, "[") { // IPv6 literal
-			continue
-		}
-		if i := strings.IndexByte(f, ':'); i >= 0 {
-			f = f[:i]
-		}
-		f = strings.TrimSuffix(f, ".")
-		if f == "" {
-			continue
-		}
-		out = append(out, f)
-	}
-	return out
-}
-
-func (l *loader) buildEdges(ws *Workspace) {
+func (l *loader) buildEdges(ws *Workspace, m *model) {
 	var edges []Edge
 	reported := map[string]bool{} // folder: declared errors reported once per folder
 	for _, name := range ws.ServiceNames() {
@@ -102,30 +80,22 @@ func (l *loader) buildEdges(ws *Workspace) {
 			}
 		}
 	}
-	// inferred: names that can appear as host tokens are job names and production hosts
-	tokens := map[string][]string{}
-	for _, name := range ws.ServiceNames() {
-		s := ws.Services[name]
-		for _, j := range s.Jobs {
-			tokens[j.Name] = appendUnique(tokens[j.Name], name)
-			if j.RunOnHost != "" {
-				tokens[j.RunOnHost] = appendUnique(tokens[j.RunOnHost], name)
-			}
+	// inferred: every address of every job's env values, resolved by the model
+	for _, ji := range m.jobs {
+		if ji.svc == "" {
+			continue
 		}
-	}
-	for _, name := range ws.ServiceNames() {
-		s := ws.Services[name]
-		for _, j := range s.Jobs {
-			for _, e := range j.Envs {
-				for _, tok := range hostTokens(e.Value) {
-					for _, t := range tokens[tok] {
-						if t == name {
-							continue
-						}
-						edges = append(edges, Edge{From: name, To: t, Kind: Inferred,
-							Source: fmt.Sprintf("%s (env %s=%s)", e.Pos, e.Key, e.Value)})
-					}
+		for _, r := range ji.refs {
+			kind := Inferred
+			if r.local {
+				kind = Localhost
+			}
+			for _, t := range r.to {
+				if t.svc == ji.svc || t.svc == "" {
+					continue
 				}
+				edges = append(edges, Edge{From: ji.svc, To: t.svc, Kind: kind, Addr: r.addr.Text, Job: t.j.Name,
+					Source: fmt.Sprintf("%s env %s", relPos(l.root, r.env.Pos), r.env.Key)})
 			}
 		}
 	}
@@ -157,23 +127,64 @@ func (l *loader) buildEdges(ws *Workspace) {
 		ws.Edges = edges
 		return
 	}
-	// inferred edges closing a cycle are kept for the closure but give no order
+	// inferred edges closing a cycle are kept for the closure but give no order; a cycle
+	// can only close inside a strongly connected component, so only edges inside one are
+	// checked (the rest of a 1,000-service graph costs nothing).
+	comp := components(ws.ServiceNames(), edges)
 	ordered := declared
 	for i := range edges {
 		e := &edges[i]
-		if e.Kind != Inferred || contains(ordered[e.From], e.To) {
+		if e.Kind == Declared || contains(ordered[e.From], e.To) {
 			continue
 		}
-		if p := shortestPath(ordered, e.To, e.From); p != nil {
-			e.Cyclic = true
-			cycle := append([]string{e.From, e.To}, p...)
-			l.warn = append(l.warn, fmt.Sprintf("dependency cycle: %s; the inferred edge %s -> %s gives no start order (%s)",
-				strings.Join(cycle, " -> "), e.From, e.To, e.Source))
-			continue
+		if comp[e.From] == comp[e.To] {
+			if p := shortestPath(ordered, e.To, e.From); p != nil {
+				e.Cyclic = true
+				cycle := append([]string{e.From, e.To}, p...)
+				l.notes.add(FindCycle, strings.Join(cycle, " -> "), nil, nil,
+					fmt.Sprintf("the edge %s -> %s (%s) gives no start order", e.From, e.To, e.Reason()))
+				continue
+			}
 		}
 		ordered[e.From] = appendUnique(ordered[e.From], e.To)
 	}
 	ws.Edges = edges
+	ws.indexEdges()
+}
+
+// components returns the strongly connected component of every service over edges.
+func components(nodes []string, edges []Edge) map[string]int {
+	g := map[string][]string{}
+	for _, e := range edges {
+		g[e.From] = append(g[e.From], e.To)
+	}
+	comp := map[string]int{}
+	for i, c := range sccs(nodes, g) {
+		for _, n := range c {
+			comp[n] = i + 1
+		}
+	}
+	for i, n := range nodes {
+		if comp[n] == 0 {
+			comp[n] = -(i + 1) // alone: its own component
+		}
+	}
+	return comp
+}
+
+// indexEdges builds the adjacency used by Closure, DependsOn and order.
+func (ws *Workspace) indexEdges() {
+	ws.adj = map[string][]string{}
+	ws.deps = map[string][]string{}
+	for _, e := range ws.Edges {
+		ws.adj[e.From] = append(ws.adj[e.From], e.To)
+		if !e.Cyclic {
+			ws.deps[e.From] = appendUnique(ws.deps[e.From], e.To)
+		}
+	}
+	for k := range ws.deps {
+		sort.Strings(ws.deps[k])
+	}
 }
 
 // dedupeEdges keeps the first edge per (From, To, Kind) and sorts by From, To, Kind.
@@ -243,6 +254,28 @@ func shortestPath(g map[string][]string, from, to string) []string {
 // findCycles returns one cycle per strongly connected component with more than one node, each
 // as a closed path starting and ending at the component's smallest name.
 func findCycles(nodes []string, g map[string][]string) [][]string {
+	var out [][]string
+	for _, c := range sccs(nodes, g) {
+		in := map[string]bool{}
+		for _, x := range c {
+			in[x] = true
+		}
+		sub := map[string][]string{}
+		for _, x := range c {
+			for _, y := range g[x] {
+				if in[y] {
+					sub[x] = append(sub[x], y)
+				}
+			}
+		}
+		out = append(out, append([]string{c[0]}, shortestPath(sub, c[0], c[0])...))
+	}
+	return out
+}
+
+// sccs returns the strongly connected components of g with more than one node, each sorted,
+// sorted by first name (Tarjan).
+func sccs(nodes []string, g map[string][]string) [][]string {
 	index, low := map[string]int{}, map[string]int{}
 	onStack := map[string]bool{}
 	var stack []string
@@ -285,23 +318,7 @@ func findCycles(nodes []string, g map[string][]string) [][]string {
 		}
 	}
 	sort.Slice(sccs, func(i, j int) bool { return sccs[i][0] < sccs[j][0] })
-	var out [][]string
-	for _, c := range sccs {
-		in := map[string]bool{}
-		for _, x := range c {
-			in[x] = true
-		}
-		sub := map[string][]string{}
-		for _, x := range c {
-			for _, y := range g[x] {
-				if in[y] {
-					sub[x] = append(sub[x], y)
-				}
-			}
-		}
-		out = append(out, append([]string{c[0]}, shortestPath(sub, c[0], c[0])...))
-	}
-	return out
+	return sccs
 }
 
 // Selection is what a set of targets resolves to.
@@ -376,10 +393,7 @@ func (ws *Workspace) Resolve(targets []string) (*Selection, error) {
 // Closure returns the services reachable from names over every edge (cyclic ones included),
 // names included, sorted.
 func (ws *Workspace) Closure(names []string) []string {
-	adj := map[string][]string{}
-	for _, e := range ws.Edges {
-		adj[e.From] = append(adj[e.From], e.To)
-	}
+	adj := ws.adj
 	seen := map[string]bool{}
 	stack := append([]string(nil), names...)
 	for len(stack) > 0 {
@@ -397,14 +411,7 @@ func (ws *Workspace) Closure(names []string) []string {
 // DependsOn returns the services name must start after: the targets of its non-cyclic edges,
 // sorted and without duplicates.
 func (ws *Workspace) DependsOn(name string) []string {
-	var out []string
-	for _, e := range ws.Edges {
-		if e.From == name && !e.Cyclic {
-			out = appendUnique(out, e.To)
-		}
-	}
-	sort.Strings(out)
-	return out
+	return ws.deps[name]
 }
 
 type strHeap []string

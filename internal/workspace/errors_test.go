@@ -101,11 +101,11 @@ func TestLoadErrors(t *testing.T) {
 				`services/c: no job files (*.job) in the service folder; add one or set jobs: in service.yaml`,
 			}},
 		{"job file claimed twice", with(base(), "services/c/service.yaml", "jobs: [../a/a.job]\n"),
-			[]string{`services/c/service.yaml:1: jobs[0]: services/a/a.job is already the job file of services/a (each job file belongs to one service folder)`}},
+			[]string{`services/c/service.yaml:1: jobs[0]: services/a/a.job is already the job file of services/a (each job file belongs to one service folder; with jobs_root, use match: to pick jobs)`}},
 		{"job errors and collisions", with(base(), "services/c/c.job", jobText("a-1", "h-c"), "services/d/d.job", "job { name: \"d-1\" image: \"x\" nmae: \"y\" }\n", "services/e/e.job", jobText("b", "h-e")),
 			[]string{
-				`services/c/c.job:1:1: job "a-1" is also defined at services/a/a.job:1:1`,
 				`services/d/d.job:1:30: unknown field "nmae" in job (did you mean "name"?)`,
+				`services/c/c.job:1:1: job "a-1" is also defined at services/a/a.job:1:1`,
 				`services/e/e.job:1:1: job name "b" is also the name of service "b"`,
 			}},
 	} {

@@ -61,7 +61,7 @@ func (g *Graph) WriteText(w io.Writer) error {
 			if e.From != n.Name {
 				continue
 			}
-			fmt.Fprintf(&b, "  -> %-*s  %s  %s", width, e.To, e.Kind, e.Source)
+			fmt.Fprintf(&b, "  -> %-*s  %s  %s", width, e.To, e.Kind, e.Reason())
 			if e.Cyclic {
 				b.WriteString("  (closes a cycle: no start order)")
 			}
@@ -93,8 +93,12 @@ func (g *Graph) WriteDOT(w io.Writer) error {
 		b.WriteString("];\n")
 	}
 	for _, e := range g.Edges {
-		fmt.Fprintf(&b, "  %s -> %s [label=%s, tooltip=%s", dotQuote(e.From), dotQuote(e.To), dotQuote(string(e.Kind)), dotQuote(e.Source))
-		if e.Kind == Inferred {
+		label := string(e.Kind)
+		if e.Addr != "" {
+			label = e.Addr
+		}
+		fmt.Fprintf(&b, "  %s -> %s [label=%s, tooltip=%s", dotQuote(e.From), dotQuote(e.To), dotQuote(label), dotQuote(e.Reason()))
+		if e.Kind != Declared {
 			b.WriteString(", style=dashed")
 		}
 		if e.Cyclic {
@@ -123,10 +127,13 @@ func (g *Graph) WriteMermaid(w io.Writer) error {
 	}
 	for _, e := range g.Edges {
 		arrow := "-->"
-		if e.Kind == Inferred {
+		if e.Kind != Declared {
 			arrow = "-.->"
 		}
 		label := string(e.Kind)
+		if e.Addr != "" {
+			label = strings.NewReplacer(`"`, "#quot;", "|", "#124;").Replace(e.Addr)
+		}
 		if e.Cyclic {
 			label += ", cyclic"
 		}

@@ -19,6 +19,7 @@
 package workspace
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -54,6 +55,18 @@ type Config struct {
 	PortEnv  []string  `yaml:"port_env" want:"a list of env key globs"`
 	JobsRoot string    `yaml:"jobs_root"`
 	Log      LogConfig `yaml:"log"`
+	// Schema names production's own .proto for job files (default: the built-in schema).
+	Schema *SchemaConfig `yaml:"schema"`
+}
+
+// SchemaConfig is the `schema:` section of clocal.yaml.
+type SchemaConfig struct {
+	Proto   string `yaml:"proto"`   // .proto file, relative to the workspace root
+	Message string `yaml:"message"` // full name of the message of a whole job file
+	// ImportPaths are extra folders imports are searched in (relative to the root).
+	ImportPaths []string `yaml:"import_paths" want:"a list of folders"`
+	// Fields renames what clocal reads: {run_on_host: host, envs.key: name, ...}.
+	Fields map[string]string `yaml:"fields" want:"a mapping of clocal field names to the schema's"`
 }
 
 // LogConfig is the json-file log rotation applied to every container.
@@ -74,6 +87,8 @@ type ServiceFile struct {
 	Env               Env               `yaml:"env"`
 	DependsOn         []string          `yaml:"depends_on" want:"a list of names"`
 	Ports             []int             `yaml:"ports" want:"a list of port numbers"`
+	Match             *Match            `yaml:"match"`
+	ShareLocalhost    []string          `yaml:"share_localhost" want:"a list of service names"`
 	Mounts            map[string]string `yaml:"mounts" want:"a mapping of container paths to workspace folders"`
 	Configs           []ConfigMount     `yaml:"configs"`
 	RestartDependents bool              `yaml:"restart_dependents"`
@@ -155,17 +170,27 @@ func (ws *Workspace) Healthcheck(s *Service) *Healthcheck {
 
 // Service is one local service.
 type Service struct {
-	Name     string       // local service name (folder name, or job name with split_instances)
-	Folder   string       // name of the services/<folder> it comes from
-	Dir      string       // absolute path of the service folder
+	Name string // local service name (folder name, or job name with split_instances or split replicas)
+	// Folder is the services/<folder> it comes from; for jobs no folder claims, the image's
+	// repository name (FilePath and Dir are then empty).
+	Folder   string
+	Dir      string       // absolute path of the service folder ("" without one)
 	File     *ServiceFile // never nil (empty when the folder has no service.yaml)
-	FilePath string       // "services/<folder>/service.yaml", workspace-relative, even when absent
-	Jobs     []*job.Job   // production jobs, in file order
-	JobFiles []string     // job files, workspace-relative (slash separated), sorted
-	Hosts    []string     // distinct production hosts (run_on_host), sorted
-	Source   string       // absolute source folder after clocal.local.yaml; "" when none
-	DotEnv   Env          // env from the workspace's .env (after the profile, before LocalEnv)
-	LocalEnv Env          // env from clocal.local.yaml (applied last)
+	FilePath string       // "services/<folder>/service.yaml", workspace-relative, even when absent; "" without a folder
+	// Image is the production image of its (first) job.
+	Image string
+	// Prebuilt marks a service clocal does not build: no service folder claims its jobs, or
+	// the folder has no Dockerfile. It runs its production Image as is (pulled when missing).
+	Prebuilt bool
+	// Ports are the ports it listens on (of its jobs: replicas that listen elsewhere are
+	// other services), sorted.
+	Ports    []int
+	Jobs     []*job.Job // production jobs, in file order
+	JobFiles []string   // job files, workspace-relative (slash separated), sorted
+	Hosts    []string   // distinct production hosts (run_on_host), sorted
+	Source   string     // absolute source folder after clocal.local.yaml; "" when none
+	DotEnv   Env        // env from the workspace's .env (after the profile, before LocalEnv)
+	LocalEnv Env        // env from clocal.local.yaml (applied last)
 
 	lines map[string]int // service.yaml key lines
 }
@@ -195,10 +220,21 @@ type Workspace struct {
 	Profiles map[string]*Profile
 	// Edges is every dependency edge, sorted by From, To, Kind. Cyclic edges are included.
 	Edges []Edge
-	// Warnings are problems that do not stop `up` (dropped cyclic inferred edges, missing sources).
+	// Warnings are problems that do not stop `up` (missing sources), printed by every command.
 	Warnings []string
+	// Findings are what the model says once, in `graph` and `validate`: ambiguous
+	// addresses, split replicas, cycles, replicas that differ.
+	Findings []Finding
+	// Groups are the network-namespace groups, sorted by Name.
+	Groups []*Group
+	// Schema is what job files are read with.
+	Schema *job.Schema
 
-	index map[string][]string // service, folder, job and host names -> services
+	index   map[string][]string // service, folder, job and host names -> services
+	groupOf map[string]*Group
+	hosts   map[string][]Listener
+	adj     map[string][]string // From -> To over every edge (closure)
+	deps    map[string][]string // From -> To over non-cyclic edges, sorted (start order)
 }
 
 // Find returns the workspace root: $CLOCAL_WORKSPACE when set, else the nearest folder at or
@@ -282,11 +318,14 @@ var serviceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]*$`)
 var logSizeRE = regexp.MustCompile(`^[0-9]+[kmg]?$`)
 
 type loader struct {
-	root    string
-	errs    []error
-	warn    []string
-	dupJobs map[*job.Job]bool
-	// fileOwner maps a job file to the service folder that read it first.
+	root     string
+	errs     []error
+	warn     []string
+	notes    *notes
+	schema   *job.Schema
+	cfgLines map[string]int
+	jobsRoot string
+	// fileOwner maps a job file to the service folder that names it.
 	fileOwner map[string]string
 }
 
@@ -326,30 +365,47 @@ func Load(root string) (*Workspace, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load workspace %s: %w", root, err)
 	}
-	l := &loader{root: abs}
+	l := &loader{root: abs, notes: newNotes(abs), fileOwner: map[string]string{}}
 	ws := &Workspace{Root: abs, Services: map[string]*Service{}, Profiles: map[string]*Profile{}, index: map[string][]string{}}
 
-	cfgLines := map[string]int{}
+	l.cfgLines = map[string]int{}
 	if _, err := os.Stat(filepath.Join(abs, ConfigFile)); err != nil {
 		return nil, fmt.Errorf("load workspace %s: %w", abs, err)
 	}
-	l.read(ConfigFile, &ws.Config, cfgLines, false)
-	l.checkConfig(&ws.Config, cfgLines)
+	l.read(ConfigFile, &ws.Config, l.cfgLines, false)
+	l.checkConfig(&ws.Config, l.cfgLines)
+	if len(l.errs) > 0 {
+		return nil, errors.Join(l.errs...)
+	}
+	ws.Schema = l.schema
 	localLines := map[string]int{}
 	l.read(LocalFile, &ws.Local, localLines, true)
 
-	l.loadServices(ws)
+	folders := l.readFolders(ws)
+	files := l.readJobFiles(ws, folders)
+	apps := l.assign(folders, files)
+	m := newModel(apps, ws.Config.PortEnv, func(a *app) []int {
+		if a.folder != nil && len(a.folder.file.Ports) > 0 {
+			p := append([]int(nil), a.folder.file.Ports...)
+			sort.Ints(p)
+			return p
+		}
+		return nil
+	}, l.notes)
+	l.makeServices(ws, m, apps)
 	l.buildIndex(ws)
 	l.loadProfiles(ws)
 	l.applyLocal(ws, localLines)
 	l.loadDotEnv(ws)
 	l.checkServiceFiles(ws)
-	l.buildEdges(ws)
+	l.buildNet(ws, m)
+	l.buildEdges(ws, m)
 
 	if len(l.errs) > 0 {
 		return nil, errors.Join(l.errs...)
 	}
 	ws.Warnings = l.warn
+	ws.Findings = l.notes.findings()
 	return ws, nil
 }
 
@@ -372,180 +428,24 @@ func (l *loader) checkConfig(c *Config, lines map[string]int) {
 	} else if c.Log.MaxFile < 1 {
 		l.errorf(ConfigFile, lines["log.max_file"], "log.max_file: must be at least 1, got %d", c.Log.MaxFile)
 	}
-}
-
-type folder struct {
-	name  string
-	file  *ServiceFile
-	lines map[string]int
-	jobs  []*job.Job
-	files []string
-}
-
-func (l *loader) loadServices(ws *Workspace) {
-	entries, err := os.ReadDir(filepath.Join(l.root, "services"))
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		l.errs = append(l.errs, fmt.Errorf("services: %w", err))
-		return
-	}
-	jobOwner := map[string]string{} // lowercased job name -> first "file:line:col"
-	l.fileOwner = map[string]string{}
-	l.dupJobs = map[*job.Job]bool{}
-	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		f := &folder{name: e.Name(), file: &ServiceFile{}, lines: map[string]int{}}
-		svcFile := "services/" + f.name + "/" + ServiceFileName
-		if !serviceNameRE.MatchString(f.name) {
-			l.errorf("services/"+f.name, 0, "folder name %q is not a valid service name (lowercase letters, digits, '.', '_', '-')", f.name)
-			continue
-		}
-		l.read(svcFile, f.file, f.lines, true)
-		l.loadJobs(ws, f, svcFile)
-		for _, j := range f.jobs {
-			key := strings.ToLower(j.Name)
-			if prev, dup := jobOwner[key]; dup {
-				l.jobErrorf(j, "job %q is also defined at %s", j.Name, prev)
-				l.dupJobs[j] = true
-				continue
-			}
-			jobOwner[key] = j.Pos.String()
-		}
-		dir := filepath.Join(l.root, "services", f.name)
-		mk := func(name string, jobs []*job.Job) {
-			s := &Service{Name: name, Folder: f.name, Dir: dir, File: f.file, FilePath: svcFile, Jobs: jobs, lines: f.lines}
-			files := map[string]bool{}
-			hosts := map[string]bool{}
-			for _, j := range jobs {
-				files[j.Pos.File] = true
-				if j.RunOnHost != "" {
-					hosts[j.RunOnHost] = true
-				}
-			}
-			s.JobFiles = sortedKeys(files)
-			s.Hosts = sortedKeys(hosts)
-			if f.file.Source != "" {
-				s.Source = filepath.Clean(filepath.Join(dir, filepath.FromSlash(f.file.Source)))
-			}
-			if prev, dup := ws.Services[name]; dup {
-				l.errorf(s.FilePath, 0, "local service %q is also defined by services/%s", name, prev.Folder)
-				return
-			}
-			ws.Services[name] = s
-		}
-		if len(f.jobs) == 0 {
-			continue
-		}
-		if f.file.SplitInstances {
-			for _, j := range f.jobs {
-				mk(j.Name, []*job.Job{j})
-			}
-		} else {
-			mk(f.name, f.jobs)
-		}
-	}
-}
-
-func (l *loader) loadJobs(ws *Workspace, f *folder, svcFile string) {
-	globs := f.file.Jobs
-	base := filepath.Join(l.root, "services", f.name)
-	if len(globs) == 0 {
-		globs = []string{"*.job"}
-	} else if ws.Config.JobsRoot != "" {
-		base = filepath.Join(l.root, filepath.FromSlash(ws.Config.JobsRoot))
-	}
-	seen := map[string]bool{}
-	for i, g := range globs {
-		matches, err := filepath.Glob(filepath.Join(base, filepath.FromSlash(g)))
-		line := f.lines[fmt.Sprintf("jobs[%d]", i)]
+	if c.JobsRoot != "" {
+		p, err := InsidePath(l.root, l.root, c.JobsRoot)
 		if err != nil {
-			l.errorf(svcFile, line, "jobs[%d]: invalid glob %q", i, g)
-			continue
-		}
-		var files []string
-		for _, m := range matches {
-			if st, err := os.Stat(m); err == nil && !st.IsDir() {
-				files = append(files, m)
-			}
-		}
-		if len(files) == 0 {
-			if len(f.file.Jobs) == 0 {
-				l.errorf("services/"+f.name, 0, "no job files (*.job) in the service folder; add one or set jobs: in %s", ServiceFileName)
-			} else {
-				l.errorf(svcFile, line, "jobs[%d]: %q matches no files", i, g)
-			}
-			continue
-		}
-		sort.Strings(files)
-		for _, m := range files {
-			if seen[m] {
-				continue
-			}
-			seen[m] = true
-			rel := l.rel(m)
-			if owner, ok := l.fileOwner[m]; ok {
-				l.errorf(svcFile, line, "jobs[%d]: %s is already the job file of services/%s (each job file belongs to one service folder)", i, rel, owner)
-				continue
-			}
-			l.fileOwner[m] = f.name
-			data, err := os.ReadFile(m)
-			if err != nil {
-				l.errs = append(l.errs, fmt.Errorf("%s: %w", rel, err))
-				continue
-			}
-			jobs, errs := job.ParseFile(rel, data)
-			for _, e := range errs {
-				l.errs = append(l.errs, e)
-			}
-			if len(errs) == 0 && len(jobs) == 0 {
-				l.errorf(rel, 0, "no job in file")
-			}
-			f.jobs = append(f.jobs, jobs...)
-			f.files = append(f.files, rel)
+			l.errorf(ConfigFile, lines["jobs_root"], "jobs_root: %v", err)
+		} else if st, err := os.Stat(p); err != nil || !st.IsDir() {
+			l.errorf(ConfigFile, lines["jobs_root"], "jobs_root: %s is not a folder", c.JobsRoot)
+		} else {
+			l.jobsRoot = c.JobsRoot
 		}
 	}
-}
-
-// buildIndex fills ws.index: service names and folder names first, then job names, then hosts.
-func (l *loader) buildIndex(ws *Workspace) {
-	byFolder := map[string][]string{}
-	for _, s := range ws.Services {
-		byFolder[s.Folder] = append(byFolder[s.Folder], s.Name)
-	}
-	for _, name := range ws.ServiceNames() {
-		ws.index[name] = []string{name}
-	}
-	for folder, svcs := range byFolder {
-		if _, ok := ws.index[folder]; !ok {
-			sort.Strings(svcs)
-			ws.index[folder] = svcs
-		}
-	}
-	hosts := map[string]map[string]bool{}
-	for _, name := range ws.ServiceNames() {
-		s := ws.Services[name]
-		for _, j := range s.Jobs {
-			if other, ok := ws.index[j.Name]; ok && !contains(other, s.Name) {
-				if !l.dupJobs[j] {
-					l.jobErrorf(j, "job name %q is also the name of service %q", j.Name, other[0])
-				}
-				continue
-			}
-			if _, ok := ws.index[j.Name]; !ok {
-				ws.index[j.Name] = []string{s.Name}
-			}
-		}
-		for _, h := range s.Hosts {
-			if hosts[h] == nil {
-				hosts[h] = map[string]bool{}
-			}
-			hosts[h][s.Name] = true
-		}
-	}
-	for h, svcs := range hosts {
-		if _, ok := ws.index[h]; !ok {
-			ws.index[h] = sortedKeys(svcs)
+	l.schema = job.Builtin()
+	if sc := c.Schema; sc != nil {
+		s, err := job.CompileSchema(context.Background(), job.SchemaConfig{Proto: sc.Proto, Message: sc.Message,
+			ImportPaths: sc.ImportPaths, Fields: sc.Fields, Dir: l.root})
+		if err != nil {
+			l.errorf(ConfigFile, lines["schema"], "schema: %v", err)
+		} else {
+			l.schema = s
 		}
 	}
 }

@@ -21,8 +21,9 @@ func TestHostTokens(t *testing.T) {
 		{"postgres://u:p@db-1:5432/app?sslmode=disable", []string{"db-1"}},
 		{"git-1:80,git-2:80; git-3", []string{"git-1", "git-2", "git-3"}},
 		{"git-10", []string{"git-10"}},
-		{"host=db-1 port=5432", []string{"db-1", "5432"}},
-		{"[::1]:80", nil},
+		{"host=db-1 port=5432", []string{"db-1"}},
+		{"[::1]:80", []string{"::1"}},
+		{"[fe80::1]:80", nil},
 		{"kv-1.", []string{"kv-1"}},
 		{"", nil},
 	} {
@@ -101,9 +102,20 @@ func TestFixture(t *testing.T) {
 	if ws.Config.Log.MaxSize != "5m" || ws.Config.Log.MaxFile != 2 {
 		t.Errorf("log %+v", ws.Config.Log)
 	}
-	want := []string{"dependency cycle: repo-manager -> markdown -> repo-manager; the inferred edge repo-manager -> markdown gives no start order (services/repo-manager/repo-manager.job:6:3 (env markdown_addr=svc-1:9300))"}
-	if !reflect.DeepEqual(ws.Warnings, want) {
-		t.Errorf("warnings:\n%s", strings.Join(ws.Warnings, "\n"))
+	if len(ws.Warnings) != 0 {
+		t.Errorf("warnings (a cycle is a finding, shown by graph and validate only):\n%s", strings.Join(ws.Warnings, "\n"))
+	}
+	var got []string
+	for _, f := range ws.Findings {
+		got = append(got, string(f.Kind)+": "+f.String())
+	}
+	want := []string{
+		"cycle: repo-manager -> markdown -> repo-manager: the edge repo-manager -> markdown (svc-1:9300 = job markdown-1 (services/repo-manager/repo-manager.job:6:3 env markdown_addr)) gives no start order",
+		"replica-diff: repo-manager: repo-manager-2 (services/repo-manager/repo-manager.job:10:1) differs from repo-manager-1, which runs locally: env peers",
+		"replica-diff: repo-manager: repo-manager-3 (services/repo-manager/repo-manager.job:18:1) differs from repo-manager-1, which runs locally: env peers",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("findings:\n%s", strings.Join(got, "\n"))
 	}
 }
 
@@ -114,9 +126,10 @@ func TestResolve(t *testing.T) {
 		requested, closed []string
 		profiles          []string
 	}{
-		{[]string{"dev"}, []string{"repo-manager"}, []string{"kvstore", "search-1", "repo-manager", "markdown"}, []string{"dev"}},
-		// markdown's env names git-1: repo-manager, and the cyclic edge back still counts for the closure
-		{[]string{"markdown"}, []string{"markdown"}, []string{"kvstore", "search-1", "repo-manager", "markdown"}, nil},
+		// svc-1:9300 is markdown, not search-1 (also on svc-1, listening on 7700)
+		{[]string{"dev"}, []string{"repo-manager"}, []string{"kvstore", "repo-manager", "markdown"}, []string{"dev"}},
+		// markdown's env names git-1:8866: repo-manager, and the cyclic edge back still counts for the closure
+		{[]string{"markdown"}, []string{"markdown"}, []string{"kvstore", "repo-manager", "markdown"}, nil},
 		{[]string{"kv-1"}, []string{"kvstore"}, []string{"kvstore"}, nil},
 		{[]string{"search-2"}, []string{"search-2"}, []string{"kvstore", "search-2"}, nil},
 		// profile "mailer" shadows service "mailer"
@@ -167,9 +180,9 @@ func TestSplitInstancesAndJobsRoot(t *testing.T) {
 		edges = append(edges, e.String())
 	}
 	want := []string{
-		"web -> git (inferred: services/web/web.job:6:3 (env backend=http://git-2:80,git-10:1))",
+		"web -> git (inferred: git-10:1 = job git-10 (services/web/web.job:6:3 env backend))",
 		"web -> rm-1 (declared: services/web/service.yaml:1)",
-		"web -> rm-2 (inferred: services/web/web.job:6:3 (env backend=http://git-2:80,git-10:1))",
+		"web -> rm-2 (inferred: http://git-2:80 = job rm-2 (services/web/web.job:6:3 env backend))",
 	}
 	if !reflect.DeepEqual(edges, want) {
 		t.Errorf("edges:\n%s\nwant:\n%s", strings.Join(edges, "\n"), strings.Join(want, "\n"))
@@ -188,18 +201,18 @@ func TestGraphOutputs(t *testing.T) {
 	_ = g.WriteMermaid(&mer)
 	wantText := "kvstore  jobs: kvstore-1  hosts: kv-1\n" +
 		"search-2  jobs: search-2  hosts: svc-2  [target]\n" +
-		"  -> kvstore  inferred  services/search/search.job:11:3 (env kv=kv-1:6379)\n"
+		"  -> kvstore  inferred  kv-1:6379 = job kvstore-1 (services/search/search.job:11:3 env kv)\n"
 	if text.String() != wantText {
 		t.Errorf("text:\n%s\nwant:\n%s", text.String(), wantText)
 	}
 	wantDOT := "digraph clocal {\n  rankdir=LR;\n  node [shape=box];\n" +
 		"  \"kvstore\" [label=\"kvstore\\nkv-1\"];\n" +
 		"  \"search-2\" [label=\"search-2\\nsvc-2\", style=bold];\n" +
-		"  \"search-2\" -> \"kvstore\" [label=\"inferred\", tooltip=\"services/search/search.job:11:3 (env kv=kv-1:6379)\", style=dashed];\n}\n"
+		"  \"search-2\" -> \"kvstore\" [label=\"kv-1:6379\", tooltip=\"kv-1:6379 = job kvstore-1 (services/search/search.job:11:3 env kv)\", style=dashed];\n}\n"
 	if dot.String() != wantDOT {
 		t.Errorf("dot:\n%s\nwant:\n%s", dot.String(), wantDOT)
 	}
-	wantMer := "flowchart LR\n  n0[\"kvstore\"]\n  n1[[\"search-2\"]]\n  n1 -.->|inferred| n0\n"
+	wantMer := "flowchart LR\n  n0[\"kvstore\"]\n  n1[[\"search-2\"]]\n  n1 -.->|kv-1:6379| n0\n"
 	if mer.String() != wantMer {
 		t.Errorf("mermaid:\n%s\nwant:\n%s", mer.String(), wantMer)
 	}
@@ -207,7 +220,7 @@ func TestGraphOutputs(t *testing.T) {
 	g, _ = ws.Graph(nil)
 	text.Reset()
 	_ = g.WriteText(&text)
-	if !strings.Contains(text.String(), "-> markdown  inferred  services/repo-manager/repo-manager.job:6:3 (env markdown_addr=svc-1:9300)  (closes a cycle: no start order)") {
+	if !strings.Contains(text.String(), "-> markdown  inferred  svc-1:9300 = job markdown-1 (services/repo-manager/repo-manager.job:6:3 env markdown_addr)  (closes a cycle: no start order)") {
 		t.Errorf("whole graph:\n%s", text.String())
 	}
 }

@@ -1,0 +1,443 @@
+package workspace
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/clocal-dev/clocal/internal/job"
+)
+
+// The address model: production runs every job on host networking, so a job is reached at
+// (its host, a port it listens on) or (its job name, that port), and `localhost:PORT` reaches
+// the job listening on PORT on the caller's own host. clocal indexes exactly that:
+//
+//   - listening ports: env keys matching port_env whose value is a port (or the service
+//     file's ports:), except a key paired with a host key naming another production host or
+//     job (db_host + db_port is where the job connects, not where it listens);
+//   - (host, port) -> job and (job name) -> job;
+//   - every address in every env value resolves to the jobs it reaches there: HOST:PORT and
+//     JOB:PORT to exactly the job listening on PORT there, localhost:PORT to the job on the
+//     caller's host listening on PORT; a bare host with one app on it to that app; a bare
+//     host with several is ambiguous (reported, no edge).
+//
+// Dependencies are the services of the jobs reached; localhost references (and service file
+// share_localhost:) are what makes services share a network namespace, nothing else.
+
+// hostPort is an index key.
+type hostPort struct {
+	host string
+	port int
+}
+
+// jobInfo is what the model knows of one job.
+type jobInfo struct {
+	j     *job.Job
+	app   *app
+	ports []int  // listening ports, sorted
+	host  string // lowercased run_on_host
+	refs  []jobRef
+	svc   string // local service, once split
+}
+
+// jobRef is one address of an env value of a job, resolved.
+type jobRef struct {
+	env   *job.Env
+	addr  Address
+	to    []*jobInfo // jobs reached (without the job itself)
+	local bool
+}
+
+// model is the address model of a set of apps.
+type model struct {
+	jobs    []*jobInfo
+	byJob   map[*job.Job]*jobInfo
+	byHP    map[hostPort][]*jobInfo
+	byName  map[string]*jobInfo   // lowercased job name
+	byHost  map[string][]*jobInfo // lowercased host
+	portEnv []string
+	notes   *notes
+}
+
+// newModel indexes the jobs of apps. ports gives an app's explicit listening ports (service
+// file ports:), nil for the port_env rule.
+func newModel(apps []*app, portEnv []string, ports func(*app) []int, n *notes) *model {
+	m := &model{byJob: map[*job.Job]*jobInfo{}, byHP: map[hostPort][]*jobInfo{}, byName: map[string]*jobInfo{},
+		byHost: map[string][]*jobInfo{}, portEnv: portEnv, notes: n}
+	for _, a := range apps {
+		for _, j := range a.jobs {
+			ji := &jobInfo{j: j, app: a, host: strings.ToLower(j.RunOnHost)}
+			m.jobs = append(m.jobs, ji)
+			m.byJob[j] = ji
+			m.byName[strings.ToLower(j.Name)] = ji
+			if ji.host != "" {
+				m.byHost[ji.host] = append(m.byHost[ji.host], ji)
+			}
+		}
+	}
+	// listening ports
+	for _, ji := range m.jobs {
+		if p := ports(ji.app); p != nil {
+			ji.ports = p
+			continue
+		}
+		ji.ports = m.listening(ji)
+	}
+	for _, ji := range m.jobs {
+		if ji.host == "" {
+			continue
+		}
+		for _, p := range ji.ports {
+			k := hostPort{ji.host, p}
+			m.byHP[k] = append(m.byHP[k], ji)
+		}
+	}
+	for _, ji := range m.jobs {
+		m.resolve(ji)
+	}
+	return m
+}
+
+// listening returns the ports a job listens on by the port_env rule (the last value of a key
+// wins, as in production), leaving out a port key paired with a host key that names another
+// production host or job.
+func (m *model) listening(ji *jobInfo) []int {
+	j := ji.j
+	var out, own []int
+	for i := range j.Envs {
+		e := &j.Envs[i]
+		if !MatchPortKey(e.Key, m.portEnv) {
+			continue
+		}
+		if last, _ := j.Env(e.Key); last != e.Value {
+			continue
+		}
+		p, ok := ParsePort(e.Value)
+		if !ok || containsInt(out, p) {
+			continue
+		}
+		switch m.paired(j, e.Key) {
+		case pairOther:
+			continue
+		case pairOwnHost:
+			own = append(own, p) // where it connects on its own host, or where it binds
+			continue
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		out = own // "http_host: <own host>, http_port: 8080" is where it listens
+	}
+	sort.Ints(out)
+	return out
+}
+
+const (
+	pairNone    = iota
+	pairOther   // the host key names another production host or a job
+	pairOwnHost // the host key names the job's own host
+)
+
+// paired says whether portKey is the port of a host key ("db_port" of "db_host") naming a
+// production host or job: then it is where the job connects, not where it listens.
+func (m *model) paired(j *job.Job, portKey string) int {
+	lk := strings.ToLower(portKey)
+	if !strings.HasSuffix(lk, "port") || len(lk) == 4 {
+		return pairNone
+	}
+	want := lk[:len(lk)-4] + "host"
+	for i := range j.Envs {
+		e := &j.Envs[i]
+		if strings.ToLower(e.Key) != want {
+			continue
+		}
+		h := strings.ToLower(strings.TrimSpace(e.Value))
+		_, isHost := m.byHost[h]
+		_, isJob := m.byName[h]
+		switch {
+		case h == strings.ToLower(j.RunOnHost):
+			return pairOwnHost
+		case isHost || isJob:
+			return pairOther
+		}
+		return pairNone
+	}
+	return pairNone
+}
+
+func containsInt(s []int, x int) bool {
+	for _, v := range s {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// resolve finds what each address of the job's env values reaches.
+func (m *model) resolve(ji *jobInfo) {
+	j := ji.j
+	for i := range j.Envs {
+		e := &j.Envs[i]
+		for _, a := range Addresses(e.Value) {
+			if a.Port == 0 {
+				if p, k, ok := pairedPort(j, e.Key); ok {
+					a.Port = p
+					a.Text += " (" + k + " " + strconv.Itoa(p) + ")"
+				}
+			}
+			r := jobRef{env: e, addr: a}
+			switch {
+			case a.Local:
+				if a.Port == 0 || ji.host == "" || containsInt(ji.ports, a.Port) {
+					continue // no port, no host, or the job itself
+				}
+				r.local = true
+				r.to = without(m.byHP[hostPort{ji.host, a.Port}], ji)
+				if len(r.to) == 0 {
+					m.notes.add(noteUnresolved, "localhost:"+strconv.Itoa(a.Port)+" on "+j.RunOnHost, e, ji,
+						fmt.Sprintf("no job on host %s listens on port %d", j.RunOnHost, a.Port))
+					continue
+				}
+			case m.byName[a.Host] != nil:
+				t := m.byName[a.Host]
+				if t == ji {
+					continue
+				}
+				r.to = []*jobInfo{t}
+			case m.byHost[a.Host] != nil:
+				r.to = m.onHost(ji, e, a)
+			default:
+				continue // not a production name: something outside the fleet
+			}
+			if len(r.to) > 1 && !sameApp(r.to) {
+				names := make([]string, len(r.to))
+				for k, t := range r.to {
+					names[k] = t.j.Name
+				}
+				m.notes.add(noteAmbiguous, a.Text, e, ji, fmt.Sprintf("jobs %s all listen on it in production", strings.Join(names, ", ")))
+			}
+			if len(r.to) > 0 {
+				ji.refs = append(ji.refs, r)
+			}
+		}
+	}
+}
+
+// onHost resolves an address naming a production host.
+func (m *model) onHost(ji *jobInfo, e *job.Env, a Address) []*jobInfo {
+	all := m.byHost[a.Host]
+	if a.Port != 0 {
+		if hit := m.byHP[hostPort{a.Host, a.Port}]; len(hit) > 0 {
+			return without(hit, ji)
+		}
+		if a.Scheme != "" && schemePorts[a.Scheme] == a.Port {
+			a.Port = 0 // http://host: the default port is a guess; fall back to the host
+		} else if sameApp(all) {
+			return without(all[:1], ji)
+		} else {
+			m.notes.add(noteAmbiguous, a.Text, e, ji, fmt.Sprintf("no job on %s listens on port %d (its jobs: %s)", a.Host, a.Port, jobNames(all)))
+			return nil
+		}
+	}
+	if sameApp(all) {
+		return without(all[:1], ji)
+	}
+	m.notes.add(noteAmbiguous, a.Text, e, ji, fmt.Sprintf("a bare host name: %s runs %s", a.Host, jobNames(all)))
+	return nil
+}
+
+func jobNames(js []*jobInfo) string {
+	names := make([]string, 0, len(js))
+	for _, t := range js {
+		names = append(names, t.j.Name)
+	}
+	if len(names) > 6 {
+		names = append(names[:6], fmt.Sprintf("and %d more", len(names)-6))
+	}
+	return strings.Join(names, ", ")
+}
+
+func sameApp(js []*jobInfo) bool {
+	for _, t := range js[1:] {
+		if t.app != js[0].app {
+			return false
+		}
+	}
+	return true
+}
+
+func without(js []*jobInfo, self *jobInfo) []*jobInfo {
+	for i, t := range js {
+		if t == self {
+			out := append([]*jobInfo(nil), js[:i]...)
+			return append(out, js[i+1:]...)
+		}
+	}
+	return js
+}
+
+// variantKey says which replicas of an app may run as one local instance: the same image,
+// the same listening ports, and localhost partners of the same apps.
+func (m *model) variantKey(ji *jobInfo) string {
+	var b strings.Builder
+	b.WriteString(ji.j.Image)
+	b.WriteByte('|')
+	for _, p := range ji.ports {
+		b.WriteString(strconv.Itoa(p))
+		b.WriteByte(',')
+	}
+	b.WriteByte('|')
+	var partners []string
+	for _, r := range ji.refs {
+		if r.local {
+			for _, t := range r.to {
+				partners = append(partners, t.app.name+":"+strconv.Itoa(r.addr.Port))
+			}
+		}
+	}
+	sort.Strings(partners)
+	b.WriteString(strings.Join(partners, ","))
+	return b.String()
+}
+
+// split groups an app's jobs into local instances: one per variantKey (one per job with
+// split_instances), in order of first job.
+func (m *model) split(a *app, perJob bool) [][]*jobInfo {
+	var out [][]*jobInfo
+	idx := map[string]int{}
+	for _, j := range a.jobs {
+		ji := m.byJob[j]
+		key := m.variantKey(ji)
+		if perJob {
+			key = j.Name
+		}
+		k, ok := idx[key]
+		if !ok {
+			k = len(out)
+			idx[key] = k
+			out = append(out, nil)
+		}
+		out[k] = append(out[k], ji)
+	}
+	return out
+}
+
+// splitReason describes how the variants of an app differ, for the one-line notice: the
+// image when images differ, the ports when ports differ, the localhost partner otherwise.
+func splitReason(vs [][]*jobInfo) string {
+	images, ports := map[string]bool{}, map[string]bool{}
+	for _, v := range vs {
+		images[v[0].j.Image] = true
+		ports[fmt.Sprint(v[0].ports)] = true
+	}
+	var parts []string
+	for _, v := range vs {
+		rep := v[0]
+		var hosts []string
+		for _, ji := range v {
+			if ji.j.RunOnHost != "" && !contains(hosts, ji.j.RunOnHost) {
+				hosts = append(hosts, ji.j.RunOnHost)
+			}
+		}
+		var what []string
+		if len(images) > 1 {
+			what = append(what, "image "+rep.j.Image)
+		}
+		if len(ports) > 1 || len(images) == 1 {
+			ps := make([]string, len(rep.ports))
+			for i, p := range rep.ports {
+				ps[i] = strconv.Itoa(p)
+			}
+			if len(ps) > 0 {
+				what = append(what, "port "+strings.Join(ps, ","))
+			}
+		}
+		if len(images) == 1 && len(ports) == 1 {
+			var partners []string
+			for _, r := range rep.refs {
+				if r.local {
+					for _, t := range r.to {
+						partners = append(partners, t.j.Name)
+					}
+				}
+			}
+			what = append(what, "localhost partner "+strings.Join(partners, ","))
+		}
+		s := strings.Join(what, " ")
+		if len(hosts) > 0 {
+			s += " on " + strings.Join(hosts, ",")
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// replicaDiffs lists what differs between the replicas of one local instance, besides host
+// and name: env keys, volumes, command, limits (keys only: values may be secret).
+func replicaDiffs(v []*jobInfo) []string {
+	rep := v[0].j
+	var out []string
+	for _, ji := range v[1:] {
+		j := ji.j
+		var d []string
+		keys := map[string]bool{}
+		for _, e := range rep.Envs {
+			keys[e.Key] = true
+		}
+		for _, e := range j.Envs {
+			keys[e.Key] = true
+		}
+		var envs []string
+		for k := range keys {
+			a, aok := rep.Env(k)
+			b, bok := j.Env(k)
+			if a != b || aok != bok {
+				envs = append(envs, k)
+			}
+		}
+		if len(envs) > 0 {
+			sort.Strings(envs)
+			d = append(d, "env "+strings.Join(envs, ", "))
+		}
+		if fmt.Sprint(volumeSpecs(rep)) != fmt.Sprint(volumeSpecs(j)) {
+			d = append(d, "volumes")
+		}
+		if strings.Join(rep.Command, "\x00") != strings.Join(j.Command, "\x00") || strings.Join(rep.Args, "\x00") != strings.Join(j.Args, "\x00") {
+			d = append(d, "command/args")
+		}
+		if rep.CPUs != j.CPUs || rep.MemoryMB != j.MemoryMB {
+			d = append(d, "cpus/memory_mb")
+		}
+		if rep.User != j.User || rep.WorkingDir != j.WorkingDir || rep.Restart != j.Restart {
+			d = append(d, "user/working_dir/restart")
+		}
+		if string(rep.Extra) != string(j.Extra) {
+			d = append(d, "other fields")
+		}
+		if len(d) > 0 {
+			out = append(out, fmt.Sprintf("%s (%s) differs from %s, which runs locally: %s", j.Name, j.Pos, rep.Name, strings.Join(d, "; ")))
+		}
+	}
+	return out
+}
+
+func volumeSpecs(j *job.Job) []string {
+	var out []string
+	for _, v := range j.Volumes {
+		out = append(out, fmt.Sprintf("%s:%s:%v", v.ContainerPath, v.HostPath, v.ReadOnly))
+	}
+	return out
+}
+
+// relPos is a job position with the file made workspace-relative when absolute.
+func relPos(root string, p job.Pos) string {
+	if filepath.IsAbs(p.File) && root != "" {
+		if r, err := filepath.Rel(root, p.File); err == nil {
+			p.File = filepath.ToSlash(r)
+		}
+	}
+	return p.String()
+}
