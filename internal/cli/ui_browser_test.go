@@ -158,6 +158,15 @@ func TestUIInBrowser(t *testing.T) {
 	// The graph is drawn, each edge with its reason on hover.
 	poll(t, bctx, "graph", `document.querySelectorAll('#graph .node').length === 3 &&
 		[...document.querySelectorAll('#graph .edge title')].some(t => t.textContent.startsWith('repo-manager → kvstore: inferred (services/repo-manager/repo-manager-1.job:11:3 (env kv_addr=kv-1:7700))'))`, 10*time.Second)
+	// Hovering an edge shows its reason under the graph.
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.querySelector('#graph .edge[data-to="kvstore"]').dispatchEvent(new MouseEvent('mouseenter'))`)); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, bctx, "edge reason on hover", `document.querySelector('#edge-info').textContent.includes('repo-manager → kvstore: inferred') && document.querySelector('#graph .edge[data-to="kvstore"]').classList.contains('hover')`, 10*time.Second)
+	// The logs of the three services, multiplexed, one colour each.
+	poll(t, bctx, "multiplexed logs", `(() => { const c = {};
+		for (const s of document.querySelectorAll('#logs .svc')) c[s.textContent.split(' ')[0]] = s.className;
+		return Object.keys(c).length === 3 && new Set(Object.values(c)).size === 3; })()`, 30*time.Second)
 	if _, err := chromedp.Run(bctx, chromedp.Evaluate[int](`window.__noReload = 1`)); err != nil {
 		t.Fatal(err)
 	}
@@ -170,6 +179,16 @@ func TestUIInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	poll(t, bctx, "log line on the page", fmt.Sprintf(`window.__noReload === 1 && document.querySelector('#logs').textContent.includes('GET %s')`, marker), 30*time.Second)
+	// Clicking a service shows only its logs; clicking it again shows every service's.
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#services tr[data-service="kvstore"] .name`))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, bctx, "kvstore's logs only", `document.querySelectorAll('#logs .ln').length > 0 && [...document.querySelectorAll('#logs .svc')].every(s => s.textContent.startsWith('kvstore '))
+		&& document.querySelector('#log-status').textContent === 'kvstore'`, 30*time.Second)
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#services tr[data-service="kvstore"] .name`))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, bctx, "every service's logs again", `document.querySelector('#log-status').textContent === 'all services' && new Set([...document.querySelectorAll('#logs .svc')].map(s => s.textContent)).size === 3`, 30*time.Second)
 	// Search filters the lines.
 	if err := chromedp.Do(bctx, chromedp.SendKeys(chromedp.CSS(`#log-search`), "ui-test-"+project)); err != nil {
 		t.Fatal(err)
