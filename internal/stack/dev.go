@@ -212,6 +212,7 @@ func (d *Dev) Replace(ctx context.Context, service, image string) error {
 	d.images[service] = image
 	d.project = p
 	d.mu.Unlock()
+	d.St.ReleaseHeld(service) // replaced, so running: a stop on purpose is over
 	if svc := d.St.WS.Services[service]; svc != nil && svc.File.RestartDependents {
 		var dependents []string
 		for _, e := range sel.Edges {

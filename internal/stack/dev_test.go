@@ -494,3 +494,51 @@ func TestSuperviseTellsRemovedFromTakenDown(t *testing.T) {
 		t.Error("state kept after the stack was taken down")
 	}
 }
+
+// TestSuperviseLeavesHeldStopped: a service stopped on purpose (StopServices: clocal stop,
+// the status page) is not brought back by a watch; start ends the hold, and so does a
+// replace by the dev loop (the service runs again).
+func TestSuperviseLeavesHeldStopped(t *testing.T) {
+	ctx := context.Background()
+	d, f := startDev(t)
+	var events []devloop.Event
+	report := func(e devloop.Event) { events = append(events, e) }
+	down := false
+	if err := d.St.StopServices(ctx, []string{"search-2"}, ServiceOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := d.St.LoadState(); !reflect.DeepEqual(st.Stopped, []string{"search-2"}) {
+		t.Fatalf("held: %v", st.Stopped)
+	}
+	f.Reset()
+	d.superviseOnce(ctx, &down, report)
+	if len(events) != 0 || len(f.CallsTo("Up")) != 0 {
+		t.Fatalf("a held service was brought back: %+v %+v", events, f.Calls())
+	}
+	if err := d.St.StartServices(ctx, []string{"search-2"}, ServiceOptions{Wait: true, WaitTimeout: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if w := f.CallsTo("Wait"); len(w) != 1 || !reflect.DeepEqual(w[0].Services, []string{"search-2"}) {
+		t.Fatalf("Wait calls %+v", w)
+	}
+	if st, _ := d.St.LoadState(); len(st.Stopped) != 0 {
+		t.Fatalf("still held after start: %v", st.Stopped)
+	}
+	// Held again, then replaced by the dev loop: running again, no longer held.
+	if err := d.St.StopServices(ctx, nil, ServiceOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := d.St.LoadState(); len(st.Stopped) != 2 {
+		t.Fatalf("stop of all holds all: %v", st.Stopped)
+	}
+	if err := d.Replace(ctx, "search-2", "search:dev"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := d.St.LoadState(); !reflect.DeepEqual(st.Stopped, []string{"kvstore"}) {
+		t.Fatalf("held after a replace: %v", st.Stopped)
+	}
+	// An operation on a service without a container changes nothing.
+	if err := d.St.RestartServices(ctx, []string{"nope"}, ServiceOptions{}); !errors.Is(err, ErrNoContainers) {
+		t.Fatalf("restart of a service without container: %v", err)
+	}
+}

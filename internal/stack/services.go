@@ -29,7 +29,7 @@ func (s *Stack) StartServices(ctx context.Context, services []string, o ServiceO
 		if err := s.Engine.Start(ctx, s.Name, services); err != nil {
 			return err
 		}
-		s.holdStopped(services, false)
+		s.releaseRunning(ctx, services)
 		return s.waitServices(ctx, services, o)
 	})
 }
@@ -52,7 +52,7 @@ func (s *Stack) RestartServices(ctx context.Context, services []string, o Servic
 		if err := s.Engine.Restart(ctx, s.Name, services, engine.StopOptions{Timeout: o.StopTimeout}); err != nil {
 			return err
 		}
-		s.holdStopped(services, false)
+		s.releaseRunning(ctx, services)
 		return s.waitServices(ctx, services, o)
 	})
 }
@@ -96,6 +96,35 @@ func (s *Stack) waitServices(ctx context.Context, services []string, o ServiceOp
 		return nil
 	}
 	return s.Engine.Wait(ctx, s.Name, services, o.WaitTimeout)
+}
+
+// releaseRunning ends the hold of services (nil: all) and of any held service that runs
+// again (start brings dependencies up too): a watch brings those back again when they die.
+func (s *Stack) releaseRunning(ctx context.Context, services []string) {
+	st, ok := s.LoadState()
+	if !ok || len(st.Stopped) == 0 {
+		return
+	}
+	release := append([]string(nil), services...)
+	if len(services) == 0 {
+		release = st.Stopped
+	}
+	if ctrs, err := s.Engine.Ps(ctx, s.Name, engine.PsOptions{Quick: true}); err == nil {
+		for _, c := range ctrs {
+			if c.State == "running" {
+				release = append(release, c.Service)
+			}
+		}
+	}
+	s.holdStopped(release, false)
+}
+
+// ReleaseHeld ends the hold of a service that runs again (the dev loop replaced it): only
+// when it is held, so the state is not rewritten on every replace.
+func (s *Stack) ReleaseHeld(service string) {
+	if st, ok := s.LoadState(); ok && slices.Contains(st.Stopped, service) {
+		s.holdStopped([]string{service}, false)
+	}
 }
 
 // holdStopped adds services to (or removes them from) the state's stopped set. nil services
