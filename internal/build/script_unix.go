@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"sync"
 	"syscall"
 	"time"
 
@@ -116,6 +117,8 @@ func (b *Builder) runScript(ctx context.Context, s Spec, hash, image string) err
 		return &ScriptError{Service: s.Service, ExitCode: -1, Err: err}
 	}
 	pgid := cmd.Process.Pid
+	running.add(pgid)
+	defer running.remove(pgid)
 
 	lw := newLineWriter(s.Service+" | ", TailLines, b.writeLine)
 	readDone := make(chan struct{})
@@ -181,6 +184,28 @@ func (b *Builder) runScript(ctx context.Context, s Spec, hash, image string) err
 		se.Err = waitErr
 	}
 	return se
+}
+
+// running are the process groups of the build scripts running now (KillRunning).
+var running = &groups{m: map[int]bool{}}
+
+type groups struct {
+	mu sync.Mutex
+	m  map[int]bool
+}
+
+func (g *groups) add(pgid int)    { g.mu.Lock(); g.m[pgid] = true; g.mu.Unlock() }
+func (g *groups) remove(pgid int) { g.mu.Lock(); delete(g.m, pgid); g.mu.Unlock() }
+
+// KillRunning kills (SIGKILL) the process groups of every build script still running: a
+// forced exit (a second Ctrl-C) must not leave them behind, and the grace period of a
+// cancelled build is what the user declined to wait for.
+func KillRunning() {
+	running.mu.Lock()
+	defer running.mu.Unlock()
+	for pgid := range running.m {
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	}
 }
 
 // openPTY opens a pty pair sized ptySize. The master is switched to non-blocking

@@ -72,7 +72,7 @@ func addExecFlags(cmd *cobra.Command, o *ExecOptions) {
 	cmd.Flags().StringVarP(&o.User, "user", "u", "", "run as this user")
 	cmd.Flags().StringVarP(&o.WorkDir, "workdir", "W", "", "working directory in the container")
 	cmd.Flags().StringArrayVarP(&o.Env, "env", "e", nil, "set KEY=VALUE")
-	cmd.Flags().BoolVarP(&o.NoTTY, "no-tty", "T", false, "do not allocate a pseudo-terminal")
+	cmd.Flags().BoolVarP(&o.NoTTY, "no-tty", "T", false, "do not allocate a pseudo-terminal (stdin is still passed: pipe data in)")
 }
 
 func runExec(ctx context.Context, o *ExecOptions) error {
@@ -81,8 +81,10 @@ func runExec(ctx context.Context, o *ExecOptions) error {
 		return err
 	}
 	defer eng.Close()
+	// Like docker compose exec: stdin is attached always (-T only drops the terminal), so
+	// `clocal exec -T db psql < dump.sql` and `echo x | clocal exec svc cat` work.
 	tty := !o.NoTTY && o.IO.IsTerminal()
-	code, err := eng.Exec(ctx, name, svcs[0], engine.ExecOptions{Cmd: o.Cmd, TTY: tty, Interactive: tty, User: o.User, WorkDir: o.WorkDir, Env: o.Env})
+	code, err := eng.Exec(ctx, name, svcs[0], engine.ExecOptions{Cmd: o.Cmd, TTY: tty, Interactive: true, User: o.User, WorkDir: o.WorkDir, Env: o.Env})
 	if err != nil {
 		if noShell(err) {
 			return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s: %q not found in the container (images built FROM scratch have no shell): run the service's own binary with clocal exec %s /app/...", svcs[0], o.Cmd[0], svcs[0])}

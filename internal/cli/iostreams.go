@@ -17,8 +17,11 @@ type IOStreams struct {
 
 	// TTY overrides terminal detection (tests); nil means "look at the file descriptors".
 	TTY *bool
-	// NoColor disables color (NO_COLOR, --no-color, or not a terminal).
+	// NoColor disables color and every other ANSI code (NO_COLOR, --no-color, or stdout
+	// not a terminal).
 	NoColor bool
+	// Quiet (-q/--quiet) prints only errors and the result: no progress, no build output.
+	Quiet bool
 }
 
 // System returns the process's real streams.
@@ -42,6 +45,19 @@ func (s *IOStreams) IsStderrTerminal() bool {
 		return *s.TTY
 	}
 	return isTerminal(s.ErrOut)
+}
+
+// ProgressMode is the compose library's progress display: redrawn lines ("auto": tty)
+// only on a terminal with colour allowed, plain lines otherwise (no ANSI code at all), and
+// nothing but errors with -q.
+func (s *IOStreams) ProgressMode() string {
+	switch {
+	case s.Quiet:
+		return "quiet"
+	case s.IsStderrTerminal() && !s.NoColor:
+		return "auto"
+	}
+	return "plain"
 }
 
 // Colorize returns a color function that is a no-op when color is off.

@@ -236,3 +236,33 @@ func TestInterruptWatchRebuild(t *testing.T) {
 		})
 	}
 }
+
+// TestSecondInterruptForcesExit: a build.sh that ignores SIGTERM (and the SIGHUP of its
+// terminal closing) keeps the first Ctrl-C's clean-up waiting (its grace period); a second
+// Ctrl-C exits at once with 130, says so, and kills build.sh's process group instead of
+// leaving it behind (shown to fail once with build.KillRunning disabled).
+func TestSecondInterruptForcesExit(t *testing.T) {
+	testutil.RequireDocker(t)
+	root := testutil.CopyWorkspace(t)
+	flag := filepath.Join(t.TempDir(), "stubborn")
+	editFile(t, filepath.Join(root, "services", "kvstore", "build.sh"), "set -eu\n",
+		"set -eu\nif [ -n \"${CLOCAL_SLOW_FLAG:-}\" ] && [ -f \"$CLOCAL_SLOW_FLAG\" ]; then\n"+
+			"  trap '' TERM HUP\n  echo $$ > \"$CLOCAL_SLOW_FLAG.pid\"\n  echo STUBBORN-BUILD-START\n"+
+			"  while [ -f \"$CLOCAL_SLOW_FLAG\" ]; do sleep 1; done\nfi\n")
+	if err := os.WriteFile(flag, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.Remove(flag) }) // ends a script this test failed to kill
+	p := startClocal(t, []string{"CLOCAL_SLOW_FLAG=" + flag}, "-w", root, "-p", testProject(t), "up", "kvstore", "--ephemeral-ports")
+	p.waitOutput("STUBBORN-BUILD-START", 5*time.Minute)
+	buildPid := readPid(t, flag+".pid")
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	// Signals do not queue: the second is sent once clocal has taken the first.
+	p.waitOutput("press Ctrl-C again to force", time.Minute)
+	_ = p.cmd.Process.Signal(syscall.SIGINT)
+	r := p.wait(time.Minute)
+	if r.Code != ExitInterrupted || !strings.Contains(r.Err, "forced exit") {
+		t.Fatalf("exit %d after two interrupts, want 130 and a forced exit line\n%s", r.Code, r.Err)
+	}
+	waitFor(t, 15*time.Second, "the stubborn build.sh's process group to be killed", func() bool { return !groupAlive(buildPid) })
+}

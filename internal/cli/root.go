@@ -47,11 +47,9 @@ func NewFactory(io *IOStreams) *Factory {
 		return engine.NewAPIClient(ctx, "", "")
 	}
 	f.NewEngine = func(ctx context.Context) (engine.Engine, error) {
-		mode := "plain"
-		if f.IO.IsStderrTerminal() {
-			mode = "auto"
-		}
-		return engine.New(ctx, engine.Options{Out: f.IO.ErrOut, Err: f.IO.ErrOut, In: f.IO.In, ProgressMode: mode})
+		// compose's progress is status output (stderr); exec's output is the command's
+		// (stdout), as with docker compose exec.
+		return engine.New(ctx, engine.Options{Out: f.IO.Out, Err: f.IO.ErrOut, In: f.IO.In, ProgressMode: f.IO.ProgressMode()})
 	}
 	return f
 }
@@ -139,7 +137,8 @@ func (f *Factory) Connect(ctx context.Context) (engine.Engine, client.APIClient,
 
 // NewRootCmd builds the command tree.
 func NewRootCmd(f *Factory) *cobra.Command {
-	var noColor bool
+	var noColor, showVersion, versionJSON bool
+	versionCmd := NewCmdVersion(f, nil)
 	root := &cobra.Command{
 		Use:   "clocal",
 		Short: "Run trimmed local stacks from production job files",
@@ -153,6 +152,17 @@ depends on with the production build scripts, starts them healthy, and prints th
 				f.IO.NoColor = true
 			}
 		},
+		Args: rootArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if showVersion {
+				if versionJSON {
+					_ = versionCmd.Flags().Set("json", "true")
+				}
+				versionCmd.SetContext(cmd.Context())
+				return versionCmd.RunE(versionCmd, nil)
+			}
+			return cmd.Help()
+		},
 	}
 	root.SetOut(f.IO.Out)
 	root.SetErr(f.IO.ErrOut)
@@ -161,7 +171,9 @@ depends on with the production build scripts, starts them healthy, and prints th
 	pf.StringVarP(&f.WorkspaceDir, "workspace", "w", "", "workspace folder (default: $CLOCAL_WORKSPACE or the nearest folder with clocal.yaml)")
 	pf.StringVarP(&f.ProjectName, "project-name", "p", "", "compose project name (default: derived from the workspace)")
 	pf.BoolVar(&noColor, "no-color", false, "disable colored output (NO_COLOR is respected too)")
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return BadInput(err) })
+	root.Flags().BoolVar(&showVersion, "version", false, "show clocal's, the compose library's and the Docker engine's versions (clocal version)")
+	root.Flags().BoolVar(&versionJSON, "json", false, "with --version: print JSON")
+	_ = root.Flags().MarkHidden("json")
 
 	root.AddGroup(&cobra.Group{ID: "stack", Title: "Stack commands:"},
 		&cobra.Group{ID: "service", Title: "Service commands:"},
@@ -177,7 +189,8 @@ depends on with the production build scripts, starts them healthy, and prints th
 	add("stack", NewCmdUp(f, nil), NewCmdDown(f, nil), NewCmdWatch(f, nil), NewCmdPs(f, nil), NewCmdEnv(f, nil), NewCmdUI(f, nil))
 	add("service", NewCmdStart(f, nil), NewCmdStop(f, nil), NewCmdRestart(f, nil), NewCmdLogs(f, nil),
 		NewCmdShell(f, nil), NewCmdExec(f, nil), NewCmdInspect(f, nil), NewCmdPort(f, nil), NewCmdUpdate(f, nil))
-	add("setup", NewCmdDoctor(f, nil), NewCmdGC(f, nil), NewCmdPrune(f, nil), NewCmdInit(f, nil))
+	add("setup", NewCmdDoctor(f, nil), NewCmdGC(f, nil), NewCmdPrune(f, nil), NewCmdInit(f, nil), versionCmd)
+	setUsageErrors(root)
 	return root
 }
 

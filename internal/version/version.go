@@ -19,9 +19,12 @@ const (
 	DockerModule    = "github.com/docker/docker"
 )
 
-// composeFallback is the compose library version go.mod pins, for binaries built without
-// module information (go run of a single file, some test binaries).
-const composeFallback = "2.40.3"
+// The library versions go.mod pins, for binaries built without module information (test
+// binaries); a test checks them against go.mod.
+const (
+	composeFallback   = "2.40.3"
+	composeGoFallback = "2.9.1"
+)
 
 // Info is what `clocal version` prints.
 type Info struct {
@@ -37,7 +40,7 @@ type Info struct {
 
 // Get reads the build information.
 func Get() Info {
-	info := Info{Clocal: "(devel)", Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, Compose: Compose()}
+	info := Info{Clocal: "(devel)", Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, Compose: Compose(), ComposeGo: composeGoFallback}
 	bi, ok := debug.ReadBuildInfo()
 	if ok {
 		if v := bi.Main.Version; v != "" {
@@ -53,7 +56,9 @@ func Get() Info {
 				info.BuildTime = s.Value
 			}
 		}
-		info.ComposeGo = strings.TrimPrefix(dep(bi, ComposeGoModule), "v")
+		if v := dep(bi, ComposeGoModule); v != "" {
+			info.ComposeGo = strings.TrimPrefix(v, "v")
+		}
 	}
 	if Version != "" {
 		info.Clocal = Version
