@@ -64,8 +64,9 @@ type Snapshot struct {
 // Service is one row of the page.
 type Service struct {
 	Name string `json:"name"`
-	// Kind is "service", or "host" for the pause service that owns a shared production
-	// host's network namespace.
+	// Kind is "service"; "host" for the pause service that owns a shared production host's
+	// network namespace; "router" for the service standing for a production host whose jobs
+	// run in several namespaces.
 	Kind      string    `json:"kind"`
 	Requested bool      `json:"requested,omitempty"` // named by a target
 	Jobs      []string  `json:"jobs,omitempty"`

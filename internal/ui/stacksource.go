@@ -154,6 +154,17 @@ func (s *StackSource) Snapshot(ctx context.Context) (Snapshot, error) {
 	s.inspect(ctx, v, ctrs)
 	builds := v.BuildRecords()
 	pins, _ := v.Pins()
+	// The support services of the plan: pause services owning a shared host's network
+	// namespace, routers standing for a host whose jobs run in several namespaces.
+	kinds := map[string]string{}
+	for _, g := range plan.Groups {
+		if g.Pause {
+			kinds[g.Name] = "host"
+		}
+	}
+	for _, r := range plan.Routers {
+		kinds[r.Name] = "router"
+	}
 	byService := map[string][]engine.Container{}
 	for _, c := range ctrs {
 		byService[c.Service] = append(byService[c.Service], c)
@@ -166,7 +177,7 @@ func (s *StackSource) Snapshot(ctx context.Context) (Snapshot, error) {
 			row.Jobs, row.Hosts = ws.JobNames(), ws.Hosts
 			_, row.Built = stack.BuildSpec(v.WS, ws)
 		} else {
-			row.Kind = "host"
+			row.Kind = kinds[name]
 		}
 		if cs := byService[name]; len(cs) > 0 {
 			c := cs[len(cs)-1]

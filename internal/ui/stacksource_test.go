@@ -16,7 +16,7 @@ import (
 )
 
 // fakeStack is the example workspace's repo-manager stack on the fake engine.
-func fakeStack(t *testing.T) (*stack.Stack, *enginetest.Fake) {
+func fakeStack(t *testing.T, target string) (*stack.Stack, *enginetest.Fake) {
 	t.Helper()
 	ws, err := workspace.Load(testutil.CopyWorkspace(t))
 	if err != nil {
@@ -25,7 +25,7 @@ func fakeStack(t *testing.T) (*stack.Stack, *enginetest.Fake) {
 	fake := &enginetest.Fake{}
 	st := stack.New(ws, "uitest", fake, nil, nil)
 	st.Convert.EphemeralPorts = true
-	sel, err := ws.Resolve([]string{"repo-manager"})
+	sel, err := ws.Resolve([]string{target})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func fakeStack(t *testing.T) (*stack.Stack, *enginetest.Fake) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SaveState(stack.State{Targets: []string{"repo-manager"}, Services: sel.Services, EphemeralPorts: true}); err != nil {
+	if err := st.SaveState(stack.State{Targets: []string{target}, Services: sel.Services, EphemeralPorts: true}); err != nil {
 		t.Fatal(err)
 	}
 	if err := fake.Up(context.Background(), p, engine.UpOptions{}); err != nil {
@@ -43,7 +43,7 @@ func fakeStack(t *testing.T) (*stack.Stack, *enginetest.Fake) {
 }
 
 func TestStackSourceSnapshotAndActions(t *testing.T) {
-	st, fake := fakeStack(t)
+	st, fake := fakeStack(t, "repo-manager")
 	if err := st.SetPin("markdown-renderer", "registry.example/markdown-renderer:1.4"); err != nil {
 		t.Fatal(err)
 	}
@@ -143,5 +143,22 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("%s: timed out", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestStackSourceSharedHost: the pause service owning a shared production host's namespace
+// is a row of its own kind; the members show their addresses (published by the pause).
+func TestStackSourceSharedHost(t *testing.T) {
+	st, _ := fakeStack(t, "notify")
+	snap, err := NewStackSource(st, StackOptions{}).Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]string{}
+	for _, s := range snap.Services {
+		kinds[s.Name] = s.Kind
+	}
+	if kinds["host-notify-1"] != "host" || kinds["email-sender"] != "service" || kinds["app-push"] != "service" {
+		t.Fatalf("kinds: %v", kinds)
 	}
 }

@@ -57,7 +57,7 @@
       if (cls === "s-ok") ok++;
       const tr = el("tr", { "data-service": s.name, class: cls + (selected.has(s.name) ? " selected" : "") });
       const name = el("td", { class: "name", title: "show this service's logs" }, s.name,
-        s.kind === "host" ? el("span", { class: "kind", text: "shared host" }) : null,
+        s.kind === "host" ? el("span", { class: "kind", text: "shared host" }) : s.kind === "router" ? el("span", { class: "kind", text: "host router" }) : null,
         s.requested ? el("span", { class: "kind", text: "target" }) : null);
       name.addEventListener("click", () => toggleLogService(s.name));
       if (s.jobs && s.jobs.length) name.append(el("div", { class: "jobs", text: s.jobs.join(", ") }));
