@@ -8,6 +8,7 @@ import (
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
+	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/stack/gc"
 )
 
@@ -83,7 +84,11 @@ func runGC(ctx context.Context, o *GCOptions) error {
 	if err != nil {
 		return err
 	}
-	plan := gc.Decide(inv, gc.Policy{Keep: o.Keep, Services: o.Services, MinAge: o.MinAge, Now: time.Now()})
+	var pins map[string]bool
+	if ws, err := o.F.Workspace(); err == nil {
+		pins = stack.PinnedImages(ws)
+	}
+	plan := gc.Decide(inv, gc.Policy{Keep: o.Keep, Services: o.Services, MinAge: o.MinAge, Now: time.Now(), Pinned: pins})
 	if o.DryRun {
 		if o.JSON {
 			return writeJSON(o.IO.Out, gcJSON{DryRun: true, Plan: plan})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/redact"
+	"github.com/clocal-dev/clocal/internal/stack"
 )
 
 // InspectOptions are the flags of `clocal inspect`.
@@ -59,6 +60,8 @@ type inspectJSON struct {
 	ProductionFields map[string]json.RawMessage `json:"production_fields,omitempty"`
 	Config           *types.ServiceConfig       `json:"config,omitempty"`
 	Containers       []engine.Container         `json:"containers"`
+	// Pinned is the image clocal update pinned the service to (up, watch and restart keep it).
+	Pinned *stack.Pin `json:"pinned,omitempty"`
 }
 
 func runInspect(ctx context.Context, o *InspectOptions) error {
@@ -108,6 +111,11 @@ func runInspect(ctx context.Context, o *InspectOptions) error {
 		ctrs = []engine.Container{}
 	}
 	out.Containers = ctrs
+	if pins, err := st.Pins(); err == nil {
+		if p, ok := pins[svcName]; ok {
+			out.Pinned = &p
+		}
+	}
 	enc := json.NewEncoder(o.IO.Out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)

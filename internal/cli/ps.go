@@ -12,6 +12,7 @@ import (
 
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/labels"
+	"github.com/clocal-dev/clocal/internal/stack"
 )
 
 // PsOptions are the flags of `clocal ps`.
@@ -53,6 +54,8 @@ type psJSON struct {
 	Health  string   `json:"health,omitempty"`
 	Status  string   `json:"status"`
 	Ports   []string `json:"ports,omitempty"`
+	// Pinned is the image clocal update pinned the service to ("" when not pinned).
+	Pinned string `json:"pinned,omitempty"`
 }
 
 func runPs(ctx context.Context, o *PsOptions) error {
@@ -64,6 +67,10 @@ func runPs(ctx context.Context, o *PsOptions) error {
 	ctrs, err := eng.Ps(ctx, name, engine.PsOptions{All: o.All, Services: services})
 	if err != nil {
 		return err
+	}
+	pins := map[string]stack.Pin{}
+	if ws, err := o.F.Workspace(); err == nil {
+		pins, _ = stack.LoadPins(ws, name)
 	}
 	// A port published by the pause container of a shared namespace is shown on the row of
 	// the member listening on it (the pause service's dev.clocal.ports label says which).
@@ -95,7 +102,7 @@ func runPs(ctx context.Context, o *PsOptions) error {
 	rows := make([]psJSON, 0, len(ctrs))
 	for _, c := range ctrs {
 		r := psJSON{Service: c.Service, Name: c.Name, ID: shortID(c.ID), Image: c.Image, State: c.State, Health: c.Health, Status: c.Status,
-			Ports: ports[c.Service]}
+			Ports: ports[c.Service], Pinned: pins[c.Service].Image}
 		rows = append(rows, r)
 	}
 	if o.JSON {
@@ -124,7 +131,11 @@ func runPs(ctx context.Context, o *PsOptions) error {
 		if health == "" {
 			health = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Service, state, health, strings.Join(r.Ports, ", "), r.Image)
+		img := r.Image
+		if r.Pinned != "" {
+			img += " (pinned: clocal update " + r.Service + " --latest unpins)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Service, state, health, strings.Join(r.Ports, ", "), img)
 	}
 	return tw.Flush()
 }

@@ -207,3 +207,111 @@ func httpGet(t *testing.T, url string) string {
 	body, _ := io.ReadAll(resp.Body)
 	return strings.TrimSpace(string(body))
 }
+
+// TestUpdateRegistryTags: update lists the registry's tags of a service's production image
+// (--list --json), switches to one (--to, pulled from the registry), and the choice is
+// pinned: the next up and a restart keep it, ps and inspect show it, --latest unpins.
+func TestUpdateRegistryTags(t *testing.T) {
+	docker := testutil.RequireDocker(t)
+	reg := testutil.StartRegistry(t)
+	root, server, project := registryWorkspace(t, docker, reg)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	// Tag 2 of db: built after tag 1, so newer.
+	v2 := testutil.RandName("clocaltest/db-v2:")
+	if err := testutil.BuildImage(ctx, docker, v2, "FROM "+server+"\nLABEL version=2\n", nil); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = testutil.RemoveImage(context.Background(), docker, v2) })
+	db2 := reg.Push(t, docker, v2, "third/db:2")
+	t.Cleanup(func() { _ = testutil.RemoveImage(context.Background(), docker, db2) })
+	db1 := reg.Ref("third/db:1")
+	cli := func(args ...string) result {
+		return runCLI(t, ctx, append([]string{"-w", root, "-p", project}, args...)...)
+	}
+	up := func() result {
+		r := cli("up", "app", "--ephemeral-ports", "--timeout", "2m")
+		if r.Code != 0 {
+			t.Fatalf("up: exit %d\n%s", r.Code, r.Err)
+		}
+		return r
+	}
+	psDB := func() psJSON {
+		t.Helper()
+		var rows []psJSON
+		if err := json.Unmarshal([]byte(mustRun(t, ctx, "-w", root, "-p", project, "ps", "--json").Out), &rows); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rows {
+			if r.Service == "db" {
+				return r
+			}
+		}
+		t.Fatal("no db container")
+		return psJSON{}
+	}
+	up()
+
+	r := cli("update", "db", "--list", "--json")
+	var l struct {
+		Production string `json:"production_image"`
+		Images     []struct {
+			Ref, Tag, Origin string
+			Created          time.Time `json:"built_at"`
+			Running          bool
+		} `json:"images"`
+	}
+	if err := json.Unmarshal([]byte(r.Out), &l); err != nil || r.Code != 0 {
+		t.Fatalf("update --list --json: exit %d, %v\n%s\n%s", r.Code, err, r.Out, r.Err)
+	}
+	var tags []string
+	for _, im := range l.Images {
+		if im.Origin == "registry" {
+			tags = append(tags, im.Tag)
+			if im.Created.IsZero() || (im.Ref == db1) != im.Running {
+				t.Errorf("registry image %+v: no date, or running wrong", im)
+			}
+		}
+	}
+	if strings.Join(tags, ",") != "2,1" || l.Production != db1 {
+		t.Fatalf("registry tags newest first = %v (production %s), want [2 1]\n%s", tags, l.Production, r.Out)
+	}
+
+	r = cli("update", "db", "--to", "2")
+	if r.Code != 0 || !strings.Contains(r.Err, "now running "+db2) {
+		t.Fatalf("update --to 2: exit %d\n%s", r.Code, r.Err)
+	}
+	if p := psDB(); p.Image != db2 || p.Pinned != db2 {
+		t.Fatalf("after update: ps %+v", p)
+	}
+	before := ctrIDs(t, docker, project)["db"]
+
+	// The next up keeps the pin (and recreates nothing); so does a restart.
+	if r := up(); !strings.Contains(r.Err, "db: pinned to "+db2) {
+		t.Errorf("up does not say db is pinned:\n%s", r.Err)
+	}
+	if after := ctrIDs(t, docker, project)["db"]; after != before {
+		t.Errorf("up recreated the pinned db: %s -> %s", before, after)
+	}
+	if r := cli("restart", "db"); r.Code != 0 {
+		t.Fatalf("restart: %d %s", r.Code, r.Err)
+	}
+	if p := psDB(); p.Image != db2 {
+		t.Fatalf("after restart db runs %s", p.Image)
+	}
+	var in struct {
+		Pinned *struct{ Image string } `json:"pinned"`
+		Config *struct{ Image string } `json:"config"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, ctx, "-w", root, "-p", project, "inspect", "db").Out), &in); err != nil || in.Pinned == nil || in.Pinned.Image != db2 || in.Config.Image != db2 {
+		t.Fatalf("inspect db: pinned %+v config %+v (%v)", in.Pinned, in.Config, err)
+	}
+
+	// --latest: the production image again, unpinned.
+	if r := cli("update", "db", "--latest"); r.Code != 0 {
+		t.Fatalf("update --latest: exit %d\n%s", r.Code, r.Err)
+	}
+	if p := psDB(); p.Image != db1 || p.Pinned != "" {
+		t.Fatalf("after --latest: ps %+v", p)
+	}
+}

@@ -195,6 +195,7 @@ type serviceJSON struct {
 	Ports     map[string]string `json:"ports,omitempty"` // container port -> host:port
 	Image     string            `json:"image,omitempty"`
 	Built     bool              `json:"built"`
+	Pinned    bool              `json:"pinned,omitempty"` // by clocal update
 	Container string            `json:"container,omitempty"`
 }
 
@@ -204,6 +205,9 @@ func writeUpJSON(o *UpOptions, project string, res *stack.UpResult, eps []stack.
 		sj := serviceJSON{Ports: map[string]string{}}
 		if b, ok := res.Builds[s]; ok {
 			sj.Image, sj.Built = b.Image, b.Built
+		}
+		if p, ok := res.Pins[s]; ok {
+			sj.Image, sj.Pinned = p.Image, true
 		}
 		out.Services[s] = sj
 	}

@@ -167,19 +167,19 @@ func TestUpdateRollsBackUnhealthyImage(t *testing.T) {
 	// The list: every image, the running one marked.
 	r = mustRun(t, ctx, "-w", ws, "-p", project, "update", "kvstore", "--list")
 	for _, ref := range []string{imgA, imgB, imgC} {
-		if !strings.Contains(r.Err, tag(ref)) {
-			t.Errorf("update --list does not show %s:\n%s", tag(ref), r.Err)
+		if !strings.Contains(r.Out, tag(ref)) {
+			t.Errorf("update --list does not show %s:\n%s", tag(ref), r.Out)
 		}
 	}
-	if !regexp.MustCompile(`(?m)^\d+\s+` + tag(imgA) + `\s.*<- running`).MatchString(r.Err) {
-		t.Errorf("update --list does not mark %s as running:\n%s", tag(imgA), r.Err)
+	if !regexp.MustCompile(`(?m)^\d+\s+` + tag(imgA) + `\s.*<- running`).MatchString(r.Out) {
+		t.Errorf("update --list does not mark %s as running:\n%s", tag(imgA), r.Out)
 	}
-	if !regexp.MustCompile(`(?m)^\d+\s+`+tag(imgA)+`\s.*\s`+rev+`\s`).MatchString(r.Err) ||
-		!regexp.MustCompile(`(?m)^\d+\s+`+tag(imgB)+`\s.*\s`+rev+`-dirty\s`).MatchString(r.Err) {
-		t.Errorf("update --list does not show the source revisions %s (A) and %s-dirty (B):\n%s", rev, rev, r.Err)
+	if !regexp.MustCompile(`(?m)^\d+\s+`+tag(imgA)+`\s.*\s`+rev+`\s`).MatchString(r.Out) ||
+		!regexp.MustCompile(`(?m)^\d+\s+`+tag(imgB)+`\s.*\s`+rev+`-dirty\s`).MatchString(r.Out) {
+		t.Errorf("update --list does not show the source revisions %s (A) and %s-dirty (B):\n%s", rev, rev, r.Out)
 	}
-	if n := len(regexp.MustCompile(`(?m)^\d+\s+[0-9a-f]{12}\s`).FindAllString(r.Err, -1)); n != 3 {
-		t.Errorf("update --list shows %d images, want this workspace's 3:\n%s", n, r.Err)
+	if n := len(regexp.MustCompile(`(?m)^\d+\s+[0-9a-f]{12}\s`).FindAllString(r.Out, -1)); n != 3 {
+		t.Errorf("update --list shows %d images, want this workspace's 3:\n%s", n, r.Out)
 	}
 	// Without a terminal, no --to is bad input.
 	if r := runCLI(t, ctx, "-w", ws, "-p", project, "update", "kvstore"); r.Code != ExitBadInput || !strings.Contains(r.Err, "--to") {
@@ -249,9 +249,9 @@ func TestUpdateRollsBackUnhealthyImage(t *testing.T) {
 
 	// The interactive pick: the number of A in the list, typed on a terminal.
 	r = mustRun(t, ctx, "-w", ws, "-p", project, "update", "kvstore", "--list")
-	m := regexp.MustCompile(`(?m)^(\d+)\s+` + tag(imgA) + `\s`).FindStringSubmatch(r.Err)
+	m := regexp.MustCompile(`(?m)^(\d+)\s+` + tag(imgA) + `\s`).FindStringSubmatch(r.Out)
 	if m == nil {
-		t.Fatalf("A not in the list:\n%s", r.Err)
+		t.Fatalf("A not in the list:\n%s", r.Out)
 	}
 	r = runCLIWith(t, ctx, m[1]+"\n", true, "-w", ws, "-p", project, "update", "kvstore", "--timeout", "2m")
 	if r.Code != 0 || !strings.Contains(r.Err, "pick an image [1-3]") || !strings.Contains(r.Err, "now running "+imgA) {

@@ -252,7 +252,7 @@ func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
 			d.St.WS = old
 		}
 	}()
-	images, _, err := d.St.resolveImages(ctx, sel, false)
+	images, _, _, err := d.St.resolveImages(ctx, sel, false)
 	if err != nil {
 		return devloop.Diff{}, err
 	}

@@ -124,13 +124,13 @@ func (s *Stack) EnsureImages(ctx context.Context, sel *workspace.Selection, pins
 // resolveImages decides the image of every selected service: its pin, its build (run only
 // for services that are built and not pinned), or its production image (no entry). Every
 // image from a registry is made present first.
-func (s *Stack) resolveImages(ctx context.Context, sel *workspace.Selection, force bool) (map[string]string, map[string]build.Result, error) {
+func (s *Stack) resolveImages(ctx context.Context, sel *workspace.Selection, force bool) (map[string]string, map[string]build.Result, map[string]Pin, error) {
 	pins, err := s.pinned(sel)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := s.EnsureImages(ctx, sel, pins); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	s.reportPins(pins)
 	var toBuild []string
@@ -141,7 +141,7 @@ func (s *Stack) resolveImages(ctx context.Context, sel *workspace.Selection, for
 	}
 	builds, err := s.Build(ctx, toBuild, force)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	images := map[string]string{}
 	for n, b := range builds {
@@ -150,5 +150,5 @@ func (s *Stack) resolveImages(ctx context.Context, sel *workspace.Selection, for
 	for n, p := range pins {
 		images[n] = p.Image
 	}
-	return images, builds, nil
+	return images, builds, pins, nil
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/clocal-dev/clocal/internal/workspace"
@@ -40,6 +41,22 @@ func LoadPins(ws *workspace.Workspace, project string) (map[string]Pin, error) {
 		return nil, fmt.Errorf("%s: %w (remove it to forget every pin)", path, err)
 	}
 	return pins, nil
+}
+
+// PinnedImages returns every image a stack of the workspace is pinned to (gc keeps them).
+func PinnedImages(ws *workspace.Workspace) map[string]bool {
+	out := map[string]bool{}
+	files, _ := filepath.Glob(filepath.Join(ws.Root, StateDir, "pins", "*.json"))
+	for _, f := range files {
+		pins, err := LoadPins(ws, strings.TrimSuffix(filepath.Base(f), ".json"))
+		if err != nil {
+			continue
+		}
+		for _, p := range pins {
+			out[p.Image] = true
+		}
+	}
+	return out
 }
 
 // Pins returns the stack's pins.

@@ -141,9 +141,24 @@ func (s *Stack) Specs(services []string) map[string]build.Spec {
 	return out
 }
 
-// Images returns the image each service would run now, from content hashes only (nothing is
-// built): used by `config` so that its output is exactly what `up` would run.
+// Images returns the image each service would run now, from content hashes and pins only
+// (nothing is built): used by `config` and `inspect` so that their output is exactly what
+// `up` would run.
 func (s *Stack) Images(services []string) map[string]string {
+	images := s.BuildImages(services)
+	if pins, err := s.Pins(); err == nil {
+		for _, name := range services {
+			if p, ok := pins[name]; ok {
+				images[name] = p.Image
+			}
+		}
+	}
+	return images
+}
+
+// BuildImages returns the image each built service's current sources give (its content
+// hash; nothing is built), pins aside.
+func (s *Stack) BuildImages(services []string) map[string]string {
 	images := map[string]string{}
 	for name, spec := range s.Specs(services) {
 		if h, err := s.Builder.Hash(spec); err == nil {
@@ -373,6 +388,8 @@ type UpResult struct {
 	// Images is the image of every service that does not run its production image: its
 	// build, or its pin (clocal update).
 	Images map[string]string
+	// Pins are the selected services' pins.
+	Pins map[string]Pin
 }
 
 // Up builds what changed and brings the closure of targets up.
@@ -389,7 +406,7 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 	defer unlock()
 	// Images from registries first (pulled under the pull policy), then builds: nothing
 	// about the running containers changes before both succeeded.
-	images, builds, err := s.resolveImages(ctx, sel, o.ForceBuild)
+	images, builds, pins, err := s.resolveImages(ctx, sel, o.ForceBuild)
 	if err != nil {
 		return nil, err
 	}
@@ -414,7 +431,7 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 	if err := s.Engine.Up(ctx, p, uo); err != nil {
 		return nil, err
 	}
-	return &UpResult{Selection: sel, Project: p, Plan: plan, Builds: builds, Images: images}, nil
+	return &UpResult{Selection: sel, Project: p, Plan: plan, Builds: builds, Images: images, Pins: pins}, nil
 }
 
 // ensureSupportImages creates the pause image when the plan has shared network namespaces,

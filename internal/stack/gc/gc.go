@@ -60,6 +60,9 @@ type Policy struct {
 	MinAge time.Duration
 	// Now is the time ages are measured against.
 	Now time.Time
+	// Pinned are image references `clocal update` pinned services to: kept like images in
+	// use (up runs them next).
+	Pinned map[string]bool
 }
 
 // Item is one object of a plan.
@@ -192,6 +195,8 @@ func Decide(inv Inventory, p Policy) Plan {
 			switch {
 			case inUse[im.ID]:
 				item.Reason = "used by a container"
+			case pinned(im.RepoTags, p.Pinned):
+				item.Reason = "pinned by clocal update"
 			case kept < p.Keep:
 				kept++
 				item.Reason = fmt.Sprintf("one of the %d newest", p.Keep)
@@ -223,6 +228,15 @@ func Decide(inv Inventory, p Policy) Plan {
 	byName(plan.Images)
 	byName(plan.Kept)
 	return plan
+}
+
+func pinned(tags []string, pins map[string]bool) bool {
+	for _, t := range tags {
+		if pins[t] {
+			return true
+		}
+	}
+	return false
 }
 
 // BuiltAt is when an image was built: its built-at label, else its creation time.

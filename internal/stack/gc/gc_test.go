@@ -102,6 +102,13 @@ func TestDecide(t *testing.T) {
 			kept:       []string{"clocal/b:2"},
 		},
 		{
+			name:       "keep 0, only b, b:1 pinned by clocal update",
+			policy:     gc.Policy{Keep: 0, Services: []string{"b"}, MinAge: 10 * time.Minute, Now: now, Pinned: map[string]bool{"clocal/b:1": true}},
+			containers: []string{"old-b-1"},
+			images:     []string{},
+			kept:       []string{"clocal/b:1", "clocal/b:2"},
+		},
+		{
 			name:       "min age longer than the created container",
 			policy:     gc.Policy{Keep: 0, Services: []string{"b"}, MinAge: 2 * time.Hour, Now: now},
 			containers: []string{},

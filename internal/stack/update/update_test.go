@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -55,10 +57,16 @@ func TestChoose(t *testing.T) {
 
 func TestImages(t *testing.T) {
 	current := map[string]string{"kvstore": "clocal/kvstore:old", "markdown-renderer": "clocal/markdown-renderer:m", "host-x": "clocal/pause:local", "third": "registry/x:1"}
-	got := update.Images(current, []string{"kvstore", "markdown-renderer", "repo-manager", "third"}, "kvstore", "clocal/kvstore:new")
+	got := update.Images(current, nil, []string{"kvstore", "markdown-renderer", "repo-manager", "third"}, "kvstore", "clocal/kvstore:new")
 	want := map[string]string{"kvstore": "clocal/kvstore:new", "markdown-renderer": "clocal/markdown-renderer:m"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Images = %v, want %v", got, want)
+	}
+	// A pinned service keeps its pin (a registry image clocal did not build).
+	got = update.Images(current, map[string]string{"third": "registry/x:1", "kvstore": "clocal/kvstore:old"}, []string{"kvstore", "markdown-renderer", "third"}, "kvstore", "clocal/kvstore:new")
+	want = map[string]string{"kvstore": "clocal/kvstore:new", "markdown-renderer": "clocal/markdown-renderer:m", "third": "registry/x:1"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Images with pins = %v, want %v", got, want)
 	}
 }
 
@@ -92,7 +100,7 @@ func TestSortAndLocalImages(t *testing.T) {
 
 // running starts kvstore (with image) on a fake engine, as up would have, and returns the
 // stack and the fakes.
-func running(t *testing.T, img string) (*stack.Stack, *enginetest.Fake, *bytes.Buffer) {
+func running(t *testing.T, img string, extra ...image.Summary) (*stack.Stack, *enginetest.Fake, *bytes.Buffer) {
 	t.Helper()
 	ws, err := workspace.Load(testutil.CopyWorkspace(t))
 	if err != nil {
@@ -103,6 +111,7 @@ func running(t *testing.T, img string) (*stack.Stack, *enginetest.Fake, *bytes.B
 		{ID: "sha-old", RepoTags: []string{"clocal/kvstore:old"}, Labels: map[string]string{labels.Service: "kvstore", labels.Workspace: ws.Root, labels.BuiltAt: t0.Format(time.RFC3339)}},
 		{ID: "sha-new", RepoTags: []string{"clocal/kvstore:new"}, Labels: map[string]string{labels.Service: "kvstore", labels.Workspace: ws.Root, labels.BuiltAt: t0.Add(time.Minute).Format(time.RFC3339)}},
 	}}
+	docker.Images = append(docker.Images, extra...)
 	var out bytes.Buffer
 	st := stack.New(ws, "upd", eng, docker, &out)
 	st.Convert.EphemeralPorts = true
@@ -226,5 +235,75 @@ func TestSwitchOfAServiceThatDoesNotRun(t *testing.T) {
 	_, err := u.Switch(context.Background(), "markdown-renderer", update.Candidate{Ref: "clocal/markdown-renderer:x"})
 	if !errors.Is(err, update.ErrNotRunning) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestPinAndLatest: a switch that worked pins the image (Status shows it), a rolled back one
+// leaves the pin as it was; Latest unpins and runs the production image of a service that
+// has no build (or, when that is unhealthy, the pinned image again, still pinned).
+func TestPinAndLatest(t *testing.T) {
+	ctx := context.Background()
+	st, eng, out := running(t, "clocal/kvstore:old", image.Summary{ID: "sha-prod", RepoTags: []string{"kvstore:latest"}})
+	u := &update.Updater{Stack: st, Out: out}
+	res, err := u.Switch(ctx, "kvstore", update.Candidate{Ref: "clocal/kvstore:new", Tag: "new"})
+	if err != nil || !res.Pinned {
+		t.Fatalf("switch: %+v %v", res, err)
+	}
+	pins, _ := st.Pins()
+	if pins["kvstore"].Image != "clocal/kvstore:new" {
+		t.Fatalf("pins after the switch: %+v", pins)
+	}
+	status, err := u.Status(ctx, "kvstore")
+	if err != nil || status.Pinned != "clocal/kvstore:new" || !status.Candidates[0].Pinned || !status.Candidates[0].Running {
+		t.Fatalf("status %+v %v", status, err)
+	}
+
+	eng.FailNext("Replace", fmt.Errorf("kvstore: %w", engine.ErrNotReady))
+	if res, err := u.Switch(ctx, "kvstore", update.Candidate{Ref: "clocal/kvstore:old", Tag: "old"}); err == nil || !res.RolledBack || res.Pinned {
+		t.Fatalf("switch to an unhealthy image: %+v %v", res, err)
+	}
+	if pins, _ := st.Pins(); pins["kvstore"].Image != "clocal/kvstore:new" {
+		t.Fatalf("a rolled back switch changed the pin: %+v", pins)
+	}
+
+	// Without a Dockerfile kvstore runs its production image: --latest goes back to it.
+	if err := os.Remove(filepath.Join(st.WS.Root, "services", "kvstore", "Dockerfile")); err != nil {
+		t.Fatal(err)
+	}
+	eng.FailNext("Replace", fmt.Errorf("kvstore: %w", engine.ErrNotReady))
+	if res, err := u.Latest(ctx, "kvstore"); err == nil || !res.RolledBack {
+		t.Fatalf("latest to an unhealthy image: %+v %v", res, err)
+	}
+	if pins, _ := st.Pins(); pins["kvstore"].Image != "clocal/kvstore:new" || runningImage(t, eng) != "clocal/kvstore:new" {
+		t.Fatalf("after a rolled back --latest: pins %+v, running %s", pins, runningImage(t, eng))
+	}
+	res, err = u.Latest(ctx, "kvstore")
+	if err != nil || !res.Changed || res.To != "kvstore:latest" {
+		t.Fatalf("latest: %+v %v", res, err)
+	}
+	if pins, _ := st.Pins(); len(pins) != 0 || runningImage(t, eng) != "kvstore:latest" {
+		t.Fatalf("after --latest: pins %+v, running %s", pins, runningImage(t, eng))
+	}
+}
+
+type failingLister struct{ err error }
+
+func (f failingLister) Candidates(context.Context, update.Query) ([]update.Candidate, error) {
+	return nil, f.err
+}
+
+// TestStatusWarnsWhenARegistryFails: an unreachable registry leaves its tags out with a
+// warning; the local builds are still listed. Only when every lister fails is it an error.
+func TestStatusWarnsWhenARegistryFails(t *testing.T) {
+	st, _, out := running(t, "clocal/kvstore:old")
+	down := failingLister{errors.New("cannot pull reg.corp/kvstore:1 from registry reg.corp: the registry is unreachable (connection refused)")}
+	u := &update.Updater{Stack: st, Out: out, Listers: []update.Lister{update.LocalImages{Docker: st.Docker, Root: st.WS.Root}, down}}
+	status, err := u.Status(context.Background(), "kvstore")
+	if err != nil || len(status.Candidates) != 2 || len(status.Warnings) != 1 || !strings.Contains(status.Warnings[0], "unreachable") {
+		t.Fatalf("status %+v, %v", status, err)
+	}
+	u.Listers = []update.Lister{down}
+	if _, err := u.Status(context.Background(), "kvstore"); err == nil {
+		t.Fatal("every lister failed and Status did not")
 	}
 }
