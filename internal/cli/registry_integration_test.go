@@ -16,26 +16,29 @@ import (
 )
 
 // registryWorkspace is a workspace whose images come from a real registry: db is a job and a
-// service file only (it runs its production image, REG/third/db:1), app is built FROM a
-// registry base (REG/base/server:1) and depends on db. Both images are pushed to reg and
-// removed locally (their layers stay, under the local test image). It returns the
-// workspace, the local testserver image, and the stack's project name.
+// service file only (it runs its production image, REG/third/db:1), cache a job under
+// jobs_root that no service folder claims (REG/third/cache:1), app is built FROM a registry
+// base (REG/base/server:1) and depends on both. The images are pushed to reg and removed
+// locally (their layers stay, under the local test image). It returns the workspace, the
+// local testserver image, and the stack's project name.
 func registryWorkspace(t *testing.T, docker *client.Client, reg *testutil.Registry) (root, server, project string) {
 	t.Helper()
 	server = testutil.TestServerImage(t)
 	db := reg.Push(t, docker, server, "third/db:1")
+	cache := reg.Push(t, docker, server, "third/cache:1")
 	base := reg.Push(t, docker, server, "base/server:1")
 	t.Cleanup(func() {
-		for _, ref := range []string{db, base} {
+		for _, ref := range []string{db, cache, base} {
 			_ = testutil.RemoveImage(context.Background(), docker, ref)
 		}
 	})
 	health := "healthcheck: {test: [CMD, /server, -healthcheck], interval: 1s, timeout: 5s, retries: 60}\n"
 	root = testutil.WriteFiles(t, t.TempDir(), map[string]string{
-		"clocal.yaml":               "name: regtest\n",
+		"clocal.yaml":               "name: regtest\njobs_root: jobs\n",
+		"jobs/cache-host.job":       `job { name: "cache-1" image: "` + cache + `" run_on_host: "cache-host" envs { key: "port" value: "8080" } envs { key: "NAME" value: "cache" } }` + "\n",
 		"services/db/db.job":        `job { name: "db-1" image: "` + db + `" run_on_host: "db-host" envs { key: "port" value: "8080" } envs { key: "NAME" value: "db" } }` + "\n",
 		"services/db/service.yaml":  health,
-		"services/app/app.job":      `job { name: "app-1" image: "app:prod" run_on_host: "app-host" envs { key: "port" value: "8080" } envs { key: "NAME" value: "app" } envs { key: "db_addr" value: "db-host:8080" } }` + "\n",
+		"services/app/app.job":      `job { name: "app-1" image: "app:prod" run_on_host: "app-host" envs { key: "port" value: "8080" } envs { key: "NAME" value: "app" } envs { key: "db_addr" value: "db-host:8080" } envs { key: "cache_addr" value: "cache-host:8080" } }` + "\n",
 		"services/app/Dockerfile":   "FROM " + base + "\nLABEL app=1\n",
 		"services/app/service.yaml": health,
 	})
@@ -98,7 +101,7 @@ func TestRegistryImages(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("up: exit %d\n%s", r.Code, r.Err)
 	}
-	for _, want := range []string{"pulling " + reg.Ref("third/db:1") + " (for db)", "pulling " + reg.Ref("base/server:1") + " (for base of app)"} {
+	for _, want := range []string{"pulling " + reg.Ref("third/db:1") + " (for db)", "pulling " + reg.Ref("third/cache:1") + " (for cache)", "pulling " + reg.Ref("base/server:1") + " (for base of app)"} {
 		if !strings.Contains(r.Err, want) {
 			t.Errorf("up output lacks %q:\n%s", want, r.Err)
 		}
@@ -115,6 +118,9 @@ func TestRegistryImages(t *testing.T) {
 	}
 	if got := httpGet(t, res.Services["db"].URL+"/"); got != "hello from db" {
 		t.Fatalf("db answers %q", got)
+	}
+	if got := httpGet(t, res.Services["cache"].URL+"/"); got != "hello from cache" {
+		t.Fatalf("cache answers %q", got)
 	}
 	if got := httpGet(t, res.Services["app"].URL+"/"); got != "hello from app" {
 		t.Fatalf("app answers %q", got)

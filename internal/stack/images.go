@@ -41,6 +41,20 @@ func (s *Stack) pullBases(ctx context.Context, service string, refs []string) er
 	return p.Ensure(ctx, wants, s.Pull)
 }
 
+// ProductionImage is the image production runs for svc (its first job's).
+func ProductionImage(svc *workspace.Service) string {
+	if svc == nil {
+		return ""
+	}
+	if svc.Image != "" {
+		return svc.Image
+	}
+	if len(svc.Jobs) > 0 {
+		return svc.Jobs[0].Image
+	}
+	return ""
+}
+
 // Wants returns the images the selection runs or builds on that clocal does not build: the
 // production image of every service without a build, the image of every pinned service,
 // and the base images (FROM, COPY --from) of the services that are built.
@@ -68,16 +82,10 @@ func (s *Stack) Wants(ctx context.Context, sel *workspace.Selection, pins map[st
 			wants = append(wants, registry.Want{Image: ref, For: []string{"base of " + name}, Base: true})
 		}
 	}
-	if len(unbuilt) > 0 {
-		// Exactly the image the project will name: convert decides it.
-		p, _, err := s.Preview(ctx, sel, nil)
-		if err != nil {
-			return nil, err
-		}
-		for _, name := range unbuilt {
-			if svc, ok := p.Services[name]; ok && svc.Image != "" {
-				wants = append(wants, registry.Want{Image: svc.Image, For: []string{name}})
-			}
+	for _, name := range unbuilt {
+		// The production image, which the project names for a service clocal does not build.
+		if img := ProductionImage(s.WS.Services[name]); img != "" {
+			wants = append(wants, registry.Want{Image: img, For: []string{name}})
 		}
 	}
 	for _, name := range sel.Services {

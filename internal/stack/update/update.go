@@ -287,11 +287,7 @@ func (u *Updater) listers() []Lister {
 
 // Production returns the production image of service as its (first) job names it.
 func Production(st *stack.Stack, service string) string {
-	svc := st.WS.Services[service]
-	if svc == nil || len(svc.Jobs) == 0 {
-		return ""
-	}
-	return svc.Jobs[0].Image
+	return stack.ProductionImage(st.WS.Services[service])
 }
 
 // latest is what up runs for service without a pin: the build of the current sources (its
