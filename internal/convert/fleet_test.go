@@ -178,3 +178,37 @@ func startsAfter(p *Plan, a, b string) bool {
 	}
 	return false
 }
+
+// TestGoldenFleet: the full project of a small generated fleet (routers for shared hosts,
+// pause services for sidecars, split replicas, production images, ports a second service
+// publishes on a daemon-chosen port) and a trimmed project, as golden files; both load
+// through compose-go and docker compose config.
+func TestGoldenFleet(t *testing.T) {
+	dir := t.TempDir()
+	f := fleet.Generate(fleet.Options{Apps: 16, Hosts: 5, Seed: 1, Sidecars: 0.3, PortVariants: 0.3, Folders: -1})
+	if err := f.Write(dir); err != nil {
+		t.Fatal(err)
+	}
+	ws, err := workspace.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := Workspace(ws, nil, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "fleet-full.yaml", full)
+	sel, err := ws.Resolve([]string{"gateway010"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trimmed, err := Workspace(ws, sel, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "fleet-gateway010.yaml", trimmed)
+	for _, y := range [][]byte{full, trimmed} {
+		assertNoWarnings(t, y, dir)
+		dockerComposeConfig(t, y, dir)
+	}
+}

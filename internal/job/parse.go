@@ -64,7 +64,7 @@ func (s *Schema) parseFile(file string, data []byte) parsed {
 	c.message(s.file, tree)
 
 	msg := dynamicpb.NewMessage(s.file)
-	if err := (prototext.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(data, msg); err != nil {
+	if err := (prototext.UnmarshalOptions{DiscardUnknown: true, AllowPartial: !s.required}).Unmarshal(data, msg); err != nil {
 		// The checker reports all prototext would, and more precisely; keep
 		// prototext's own error only when it says something new.
 		e := protoError(pt, err)

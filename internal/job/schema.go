@@ -48,6 +48,9 @@ type Schema struct {
 
 	// roles maps a field's text name to its role, per message (job, env, volume).
 	jobRoles, envRoles, volRoles map[string]int
+	// required is set when a message of the schema has proto2 required fields: only then
+	// does decoding check them (a walk of every decoded message).
+	required bool
 }
 
 // Roles of the job fields clocal maps: the names of the built-in schema.
@@ -189,7 +192,27 @@ func NewSchema(file protoreflect.MessageDescriptor, rename map[string]string) (*
 		return nil, errors.Join(errs...)
 	}
 	s.Source = string(file.FullName())
+	s.required = hasRequired(file, map[protoreflect.FullName]bool{})
 	return s, nil
+}
+
+// hasRequired reports whether md or a message it holds has a required field.
+func hasRequired(md protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if seen[md.FullName()] {
+		return false
+	}
+	seen[md.FullName()] = true
+	fields := md.Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if fd.Cardinality() == protoreflect.Required {
+			return true
+		}
+		if fd.Message() != nil && hasRequired(fd.Message(), seen) {
+			return true
+		}
+	}
+	return false
 }
 
 func knownRename(k string) bool {

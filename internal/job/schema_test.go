@@ -123,3 +123,12 @@ func TestBuiltinSchemaFields(t *testing.T) {
 		t.Errorf("want an unknown field error with the schema hint, got %v", errs)
 	}
 }
+
+// TestRequiredFields: a proto2 schema's required fields are checked.
+func TestRequiredFields(t *testing.T) {
+	s := compile(t, SchemaConfig{Proto: "renamed.proto", Message: "legacy.Deployment", Fields: map[string]string{"name": "id"}})
+	_, errs := s.ParseFile("r.job", []byte("task < image: \"x\" >\n"))
+	if len(errs) == 0 || !strings.Contains(errs.Error(), "required field legacy.Task.id not set") {
+		t.Errorf("errors %v", errs)
+	}
+}

@@ -64,8 +64,9 @@ func Addresses(value string) []Address {
 			host, port = f[:i], f[i+1:]
 		}
 		host = strings.ToLower(strings.TrimSuffix(host, "."))
-		if host == "" || isNumber(host) {
-			continue
+		a.Local = host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.") && isIPv4(host)
+		if host == "" || !a.Local && isNumber(host) {
+			continue // a bare number, or an IP address: no production name
 		}
 		if port != "" {
 			p, ok := ParsePort(port)
@@ -79,7 +80,6 @@ func Addresses(value string) []Address {
 			a.Port = schemePorts[a.Scheme]
 		}
 		a.Host = host
-		a.Local = host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.") && isIPv4(host)
 		out = append(out, a)
 	}
 	return out

@@ -40,6 +40,8 @@ type jobInfo struct {
 	host  string // lowercased run_on_host
 	refs  []jobRef
 	svc   string // local service, once split
+	// callers are the apps whose jobs reach this one over localhost, as "app:port".
+	callers []string
 }
 
 // jobRef is one address of an env value of a job, resolved.
@@ -96,6 +98,15 @@ func newModel(apps []*app, portEnv []string, ports func(*app) []int, n *notes) *
 	}
 	for _, ji := range m.jobs {
 		m.resolve(ji)
+	}
+	for _, ji := range m.jobs {
+		for _, r := range ji.refs {
+			if r.local {
+				for _, t := range r.to {
+					t.callers = append(t.callers, ji.app.name+":"+strconv.Itoa(r.addr.Port))
+				}
+			}
+		}
 	}
 	return m
 }
@@ -280,7 +291,10 @@ func without(js []*jobInfo, self *jobInfo) []*jobInfo {
 }
 
 // variantKey says which replicas of an app may run as one local instance: the same image,
-// the same listening ports, and localhost partners of the same apps.
+// the same listening ports, and localhost partners of the same apps, both ways (a replica
+// that a sidecar reaches over localhost runs in that sidecar's namespace: two replicas
+// reached by different apps over localhost are two instances, so that neither namespace
+// gets the other's jobs).
 func (m *model) variantKey(ji *jobInfo) string {
 	var b strings.Builder
 	b.WriteString(ji.j.Image)
@@ -300,6 +314,10 @@ func (m *model) variantKey(ji *jobInfo) string {
 	}
 	sort.Strings(partners)
 	b.WriteString(strings.Join(partners, ","))
+	b.WriteByte('|')
+	callers := append([]string(nil), ji.callers...)
+	sort.Strings(callers)
+	b.WriteString(strings.Join(uniqSorted(callers), ","))
 	return b.String()
 }
 
@@ -364,7 +382,15 @@ func splitReason(vs [][]*jobInfo) string {
 					}
 				}
 			}
-			what = append(what, "localhost partner "+strings.Join(partners, ","))
+			if len(partners) > 0 {
+				what = append(what, "reaches "+strings.Join(partners, ",")+" over localhost")
+			}
+			if len(rep.callers) > 0 {
+				what = append(what, "reached over localhost by "+strings.Join(uniqSorted(append([]string(nil), rep.callers...)), ","))
+			}
+			if len(partners)+len(rep.callers) == 0 {
+				what = append(what, "no localhost partner")
+			}
 		}
 		s := strings.Join(what, " ")
 		if len(hosts) > 0 {
