@@ -58,28 +58,6 @@ func MatchPortKey(key string, patterns []string) bool { return workspace.MatchPo
 // "08x", "0" and "70000" are not ports).
 func ParsePort(v string) (int, bool) { return workspace.ParsePort(v) }
 
-// ListeningPorts returns the ports a job listens on according to the port_env rule (the last
-// value of a key wins, as in production), sorted and distinct.
-func ListeningPorts(j *job.Job, patterns []string) []int {
-	last := map[string]string{}
-	for _, e := range j.Envs {
-		last[e.Key] = e.Value
-	}
-	var out []int
-	seen := map[int]bool{}
-	for k, v := range last {
-		if !MatchPortKey(k, patterns) {
-			continue
-		}
-		if p, ok := ParsePort(v); ok && !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	sort.Ints(out)
-	return out
-}
-
 // EscapeEnv escapes a literal env value for compose: every '$' becomes "$$", so compose never
 // interpolates production values.
 func EscapeEnv(v string) string { return strings.ReplaceAll(v, "$", "$$") }

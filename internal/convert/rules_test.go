@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/clocal-dev/clocal/internal/job"
+	"github.com/clocal-dev/clocal/internal/workspace"
 	"github.com/clocal-dev/clocal/internal/pause"
 )
 
@@ -41,12 +42,19 @@ func TestPorts(t *testing.T) {
 			t.Errorf("ParsePort(%q) = %d, %v", in, got, ok)
 		}
 	}
-	j := &job.Job{Envs: []job.Env{{Key: "port", Value: "1"}, {Key: "port", Value: "8080"}, {Key: "admin_port", Value: "9000"},
+	j := &job.Job{Name: "j", Image: "i", Envs: []job.Env{{Key: "port", Value: "1"}, {Key: "port", Value: "8080"}, {Key: "admin_port", Value: "9000"},
 		{Key: "markdown_port", Value: "svc-1:9300"}, {Key: "OTHER", Value: "70"}, {Key: "x_PORT", Value: "8080"}}}
-	if got := ListeningPorts(j, DefaultPortEnv); !reflect.DeepEqual(got, []int{8080, 9000}) {
-		t.Errorf("ListeningPorts = %v", got)
+	listening := func(rule []string) []int {
+		ws, err := workspace.FromJobs([]*job.Job{j}, rule, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ws.Services["j"].Ports
 	}
-	if got := ListeningPorts(j, []string{"OTHER"}); !reflect.DeepEqual(got, []int{70}) {
+	if got := listening(DefaultPortEnv); !reflect.DeepEqual(got, []int{8080, 9000}) {
+		t.Errorf("listening ports = %v", got)
+	}
+	if got := listening([]string{"OTHER"}); !reflect.DeepEqual(got, []int{70}) {
 		t.Errorf("custom rule: %v", got)
 	}
 	for _, tc := range []struct {
@@ -98,7 +106,7 @@ func TestRestartMemEnvHealth(t *testing.T) {
 	if EscapeEnv("a$b$$c${D}") != "a$$b$$$$c$${D}" {
 		t.Error("EscapeEnv")
 	}
-	j := &job.Job{Envs: []job.Env{{Key: "A", Value: "job"}, {Key: "B", Value: "job"}, {Key: "C", Value: "job"}, {Key: "D", Value: "job"}}}
+	j := &job.Job{Name: "j", Image: "i", Envs: []job.Env{{Key: "A", Value: "job"}, {Key: "B", Value: "job"}, {Key: "C", Value: "job"}, {Key: "D", Value: "job"}}}
 	got := MergeEnv(j, map[string]string{"B": "svc", "C": "svc", "D": "svc"}, map[string]string{"C": "profile", "D": "profile"}, map[string]string{"D": "local"})
 	if want := map[string]string{"A": "job", "B": "svc", "C": "profile", "D": "local"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("MergeEnv = %v", got)
