@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/clocal-dev/clocal/internal/job"
-	"github.com/clocal-dev/clocal/internal/workspace"
 	"github.com/clocal-dev/clocal/internal/pause"
+	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
 func TestPauseImage(t *testing.T) {
