@@ -158,7 +158,7 @@ func layout(g *workspace.Graph) (map[string]*placed, [][]*placed) {
 func EdgeReason(e workspace.Edge) string {
 	s := fmt.Sprintf("%s → %s: %s", e.From, e.To, e.Kind)
 	if e.Source != "" {
-		s += " (" + redact.Text(e.Source) + ")"
+		s += " — " + redact.Text(e.Source)
 	}
 	if e.Cyclic {
 		s += "; closes a cycle: gives no start order"

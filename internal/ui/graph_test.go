@@ -37,7 +37,7 @@ func TestRenderGraphLayoutAndReasons(t *testing.T) {
 		t.Fatalf("columns: %v", x)
 	}
 	for _, want := range []string{
-		"<title>repo-manager → markdown-renderer: inferred (repo-manager.job:12:3 (env markdown_addr=md-1:9300))</title>",
+		"<title>repo-manager → markdown-renderer: inferred — repo-manager.job:12:3 (env markdown_addr=md-1:9300)</title>",
 		`class="edge inferred cyclic"`, `class="node requested" data-service="repo-manager"`,
 	} {
 		if !strings.Contains(svg, want) {
