@@ -2,11 +2,9 @@ package engine
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"sync"
 
-	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/flags"
 	"github.com/docker/docker/client"
@@ -21,16 +19,27 @@ import (
 // shared by goroutines (parallel builds, the watch's supervisor), and a Docker client left
 // to negotiate on first use has its first concurrent requests race to write the version.
 func NewAPIClient(ctx context.Context, host, contextName string) (client.APIClient, error) {
-	opts := clientOptions(host, contextName)
-	c, err := command.NewAPIClientFromFlags(opts, config.LoadDefaultConfigFile(io.Discard))
+	h, err := ResolveHost(host, contextName)
 	if err != nil {
-		return nil, fmt.Errorf("docker endpoint: %w", err)
+		return nil, err
+	}
+	c, err := newClient(ctx, h, clientOptions(host, contextName), config.LoadDefaultConfigFile(io.Discard))
+	if err != nil {
+		return nil, err
 	}
 	if err := ping(ctx, c); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// NewHostClient is NewAPIClient for a resolved host.
+func NewHostClient(ctx context.Context, h Host) (client.APIClient, error) {
+	if h.Context != "" {
+		return NewAPIClient(ctx, "", h.Context)
+	}
+	return NewAPIClient(ctx, h.URL, "")
 }
 
 var installFlagsMu sync.Mutex

@@ -142,11 +142,15 @@ type conn struct {
 func connect(ctx context.Context, o Options) (*conn, error) {
 	opts := clientOptions(o.Host, o.Context)
 
+	h, err := ResolveHost(o.Host, o.Context)
+	if err != nil {
+		return nil, err
+	}
 	// Build the API client ourselves: DockerCli.Client() calls os.Exit on endpoint errors.
 	cfg := config.LoadDefaultConfigFile(o.Err)
-	apiClient, err := command.NewAPIClientFromFlags(opts, cfg)
+	apiClient, err := newClient(ctx, h, opts, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("docker endpoint: %w", err)
+		return nil, err
 	}
 	if err := ping(ctx, apiClient); err != nil {
 		_ = apiClient.Close()

@@ -69,7 +69,8 @@ type Engine interface {
 	// Projects lists the compose projects found on the daemon by label (containers, plus
 	// volumes and networks left behind by a down without volumes).
 	Projects(ctx context.Context) ([]ProjectSummary, error)
-	// Ping checks that the daemon answers, within PingTimeout (1.5 s). The error matches
+	// Ping checks that the daemon answers, within its host's ping timeout (1.5 s for a
+	// local daemon, longer over ssh or TCP: see Host.PingTimeout). The error matches
 	// ErrDaemonUnreachable and says how to fix it.
 	Ping(ctx context.Context) error
 	// Reconnect drops the current daemon connection and makes a fresh one (for instance

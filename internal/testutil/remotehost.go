@@ -1,0 +1,407 @@
+//go:build linux
+
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/client"
+)
+
+// RemoteHost is a second Docker host on this machine that behaves like a remote one: a
+// dockerd in its own mount, network and PID namespaces (a private /tmp and /run, so paths of
+// this machine's temp folders do not exist there, and its published ports are not on this
+// machine's loopback), reachable only over ssh: `ssh NAME` runs `sshd -i` inside those
+// namespaces through a ProxyCommand (nsenter), so no TCP listener is involved. With the
+// wrapper in BinDir first in PATH, DOCKER_HOST=URL works for clocal and the docker CLI.
+type RemoteHost struct {
+	Name      string // ssh host alias
+	URL       string // ssh://Name
+	Dir       string // its files (outside /tmp: the namespace has its own /tmp)
+	BinDir    string // holds an `ssh` wrapper that reads SSHConfig
+	SSHConfig string
+	// Socket is the daemon's API socket as seen from this machine, for assertions that
+	// must not depend on the code under test.
+	Socket string
+	// Client talks to the daemon through Socket.
+	Client *client.Client
+
+	unshare  *exec.Cmd
+	initPID  int
+	stopOnce sync.Once
+	exited   chan struct{}
+}
+
+// remoteHostTools are the programs the harness needs.
+var remoteHostTools = []string{"unshare", "nsenter", "ssh", "ssh-keygen", "dockerd", "ip", "mount"}
+
+// StartRemoteHost starts a second Docker host (see RemoteHost) and registers its teardown:
+// every process in its namespaces is killed and its folder removed, whatever the test did.
+// It needs root, util-linux, iproute2, openssh-server and docker; without them the test is
+// skipped, or fails under CI=true.
+func StartRemoteHost(t testing.TB) *RemoteHost {
+	t.Helper()
+	local := RequireDocker(t)
+	missing := func(what string) {
+		t.Helper()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and the second Docker host cannot start: %s", what)
+		}
+		t.Skipf("second Docker host unavailable: %s", what)
+	}
+	if os.Geteuid() != 0 {
+		missing("needs root (unshare, nsenter)")
+	}
+	for _, tool := range remoteHostTools {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing(tool + " not found (apt-get install util-linux iproute2 openssh-client openssh-server docker.io)")
+		}
+	}
+	sshd := "/usr/sbin/sshd"
+	if _, err := os.Stat(sshd); err != nil {
+		if p, err := exec.LookPath("sshd"); err == nil {
+			sshd = p
+		} else {
+			missing("sshd not found (apt-get install openssh-server)")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	driver := "fuse-overlayfs"
+	if info, err := local.Info(ctx); err == nil && info.Driver != "" {
+		driver = info.Driver // the driver that works on this machine's filesystem
+	}
+
+	base := "/var/tmp"
+	if st, err := os.Stat(base); err != nil || !st.IsDir() {
+		base = ""
+	}
+	sweepRemoteHosts(base)
+	dir, err := os.MkdirTemp(base, "clocal-rh-")
+	if err != nil {
+		t.Fatalf("remote host: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if strings.HasPrefix(dir, "/tmp/") {
+		_ = os.RemoveAll(dir)
+		missing("no folder outside /tmp for the second host's files (/var/tmp)")
+	}
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	h := &RemoteHost{
+		Name:      "clocal-remote-" + hex.EncodeToString(b[:]),
+		Dir:       dir,
+		BinDir:    filepath.Join(dir, "bin"),
+		SSHConfig: filepath.Join(dir, "ssh_config"),
+		Socket:    filepath.Join(dir, "docker.sock"),
+		exited:    make(chan struct{}),
+	}
+	h.URL = "ssh://" + h.Name
+	t.Cleanup(func() { h.teardown(t) })
+
+	daemonJSON, _ := json.Marshal(map[string]any{
+		"data-root":      filepath.Join(dir, "data"),
+		"exec-root":      "/run/docker",
+		"pidfile":        "/run/docker.pid",
+		"storage-driver": driver,
+		"hosts":          []string{"unix:///run/docker.sock", "unix://" + h.Socket},
+		"iptables":       false,
+		"ip-masq":        false,
+		"log-driver":     "json-file",
+	})
+	// Inside the namespaces: a loopback, private /tmp and /run (the docker socket the remote
+	// docker CLI uses, sshd's privilege separation folder), a /proc for the new PID namespace
+	// (container starts fail without it), then dockerd.
+	nsScript := fmt.Sprintf(`#!/bin/sh
+set -e
+mount --make-rprivate /
+ip link set lo up
+mount -t tmpfs -o mode=1777 tmpfs /tmp
+mount -t tmpfs -o mode=755 tmpfs /run
+mkdir -p /run/sshd
+mount -t proc proc /proc
+exec dockerd --config-file %s
+`, filepath.Join(dir, "daemon.json"))
+	sshdConfig := fmt.Sprintf(`HostKey %[1]s/host_key
+AuthorizedKeysFile %[1]s/authorized_keys
+UsePAM no
+StrictModes no
+PidFile none
+AllowTcpForwarding yes
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+PrintMotd no
+PrintLastLog no
+LogLevel ERROR
+`, dir)
+	files := map[string]string{
+		"daemon.json": string(daemonJSON),
+		"ns.sh":       nsScript,
+		"sshd_config": sshdConfig,
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o700); err != nil {
+			t.Fatalf("remote host: %v", err)
+		}
+	}
+	for _, key := range []string{"host_key", "id"} {
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", h.Name, "-f", filepath.Join(dir, key)).CombinedOutput(); err != nil {
+			t.Fatalf("remote host: ssh-keygen: %v\n%s", err, out)
+		}
+	}
+	copyFile(t, filepath.Join(dir, "id.pub"), filepath.Join(dir, "authorized_keys"))
+	hostPub, err := os.ReadFile(filepath.Join(dir, "host_key.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), []byte(h.Name+" "+string(hostPub)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	log, err := os.Create(filepath.Join(dir, "dockerd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	args := []string{"--mount", "--net", "--pid", "--fork", "--propagation", "private", "--kill-child=SIGKILL"}
+	if init, err := exec.LookPath("docker-init"); err == nil {
+		// tini as PID 1 of the namespace reaps what sessions leave behind.
+		args = append(args, init, "--")
+	}
+	args = append(args, filepath.Join(dir, "ns.sh"))
+	h.unshare = exec.Command("unshare", args...)
+	h.unshare.Stdout, h.unshare.Stderr = log, log
+	// Its own process group (a Ctrl-C of the test run is not its business), and killed with
+	// the test binary: --kill-child then takes the whole namespace down.
+	h.unshare.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := h.unshare.Start(); err != nil {
+		t.Fatalf("remote host: unshare: %v", err)
+	}
+	go func() {
+		_ = h.unshare.Wait()
+		close(h.exited)
+	}()
+
+	if h.initPID, err = h.waitChild(ctx); err != nil {
+		t.Fatalf("remote host: %v\n%s", err, h.log())
+	}
+	if h.Client, err = client.NewClientWithOpts(client.WithHost("unix://"+h.Socket), client.WithAPIVersionNegotiation()); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
+		p, err := h.Client.Ping(pctx)
+		pcancel()
+		if err == nil {
+			h.Client.NegotiateAPIVersionPing(p)
+			break
+		}
+		select {
+		case <-h.exited:
+			t.Fatalf("remote host: dockerd exited\n%s", h.log())
+		case <-ctx.Done():
+			t.Fatalf("remote host: dockerd did not answer on %s: %v\n%s", h.Socket, err, h.log())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+
+	sshConfig := fmt.Sprintf(`Host %[1]s
+  User root
+  IdentityFile %[2]s/id
+  IdentitiesOnly yes
+  UserKnownHostsFile %[2]s/known_hosts
+  HostKeyAlias %[1]s
+  StrictHostKeyChecking yes
+  BatchMode yes
+  LogLevel ERROR
+  ProxyCommand %[3]s -t %[4]d -m -n -p %[5]s -i -f %[2]s/sshd_config
+`, h.Name, dir, mustLook("nsenter"), h.initPID, sshd)
+	if err := os.WriteFile(h.SSHConfig, []byte(sshConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(h.BinDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	wrapper := fmt.Sprintf("#!/bin/sh\nexec %s -F %s \"$@\"\n", mustLook("ssh"), h.SSHConfig)
+	if err := os.WriteFile(filepath.Join(h.BinDir, "ssh"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The way in must work before the test relies on it.
+	out, err := exec.CommandContext(ctx, filepath.Join(h.BinDir, "ssh"), h.Name, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
+	if err != nil {
+		t.Fatalf("remote host: ssh %s docker version: %v\n%s", h.Name, err, out)
+	}
+	return h
+}
+
+// sweepRemoteHosts removes the folders of second hosts whose test process is gone (a test
+// binary killed before its cleanup ran; its namespaces died with it).
+func sweepRemoteHosts(base string) {
+	if base == "" {
+		base = os.TempDir()
+	}
+	dirs, _ := filepath.Glob(filepath.Join(base, "clocal-rh-*"))
+	for _, d := range dirs {
+		data, err := os.ReadFile(filepath.Join(d, "owner.pid"))
+		if err != nil {
+			continue
+		}
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && syscall.Kill(pid, 0) != nil {
+			_ = os.RemoveAll(d)
+		}
+	}
+}
+
+func mustLook(name string) string {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return name
+	}
+	return p
+}
+
+func copyFile(t testing.TB, from, to string) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitChild returns the PID of unshare's child: PID 1 of the new namespaces.
+func (h *RemoteHost) waitChild(ctx context.Context) (int, error) {
+	path := fmt.Sprintf("/proc/%d/task/%d/children", h.unshare.Process.Pid, h.unshare.Process.Pid)
+	for {
+		if data, err := os.ReadFile(path); err == nil {
+			if f := strings.Fields(string(data)); len(f) > 0 {
+				return strconv.Atoi(f[0])
+			}
+		}
+		select {
+		case <-h.exited:
+			return 0, fmt.Errorf("unshare exited")
+		case <-ctx.Done():
+			return 0, fmt.Errorf("unshare started no child: %w", ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+func (h *RemoteHost) log() string {
+	data, _ := os.ReadFile(filepath.Join(h.Dir, "dockerd.log"))
+	if len(data) > 4000 {
+		data = data[len(data)-4000:]
+	}
+	return string(data)
+}
+
+// Env returns environ with PATH starting at BinDir and DOCKER_HOST=URL.
+func (h *RemoteHost) Env(environ []string) []string {
+	out := make([]string, 0, len(environ)+2)
+	path := h.BinDir
+	for _, kv := range environ {
+		switch {
+		case strings.HasPrefix(kv, "PATH="):
+			path = h.BinDir + string(os.PathListSeparator) + kv[len("PATH="):]
+		case strings.HasPrefix(kv, "DOCKER_HOST="), strings.HasPrefix(kv, "DOCKER_CONTEXT="):
+		default:
+			out = append(out, kv)
+		}
+	}
+	return append(out, "PATH="+path, "DOCKER_HOST="+h.URL)
+}
+
+// Vanish makes the host disappear at once, as a machine that lost power: every process in
+// its namespaces is killed (containers included). Idempotent.
+func (h *RemoteHost) Vanish() {
+	h.stopOnce.Do(func() {
+		if h.initPID > 0 {
+			_ = syscall.Kill(h.initPID, syscall.SIGKILL)
+		}
+		if h.unshare != nil && h.unshare.Process != nil {
+			_ = h.unshare.Process.Kill()
+			select {
+			case <-h.exited:
+			case <-time.After(30 * time.Second):
+			}
+		}
+	})
+}
+
+// SSHProcesses lists the live processes on this machine whose command line names the host
+// (ssh masters, sessions, forwards), as "PID CMDLINE". Zombies are not processes that run.
+func (h *RemoteHost) SSHProcesses() []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(cmdline) == 0 {
+			continue
+		}
+		if stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil {
+			if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+				continue
+			}
+		}
+		args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00")
+		if !strings.HasSuffix(args[0], "ssh") {
+			continue
+		}
+		if strings.Contains(string(cmdline), h.Name) {
+			out = append(out, fmt.Sprintf("%d %s", pid, strings.Join(args, " ")))
+		}
+	}
+	return out
+}
+
+// teardown removes what the test left on the host (so the daemon cleans its cgroups), then
+// kills the namespaces and removes the folder.
+func (h *RemoteHost) teardown(t testing.TB) {
+	if h.Client != nil {
+		select {
+		case <-h.exited:
+		default:
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if list, err := h.Client.ContainerList(ctx, container.ListOptions{All: true}); err == nil {
+				for _, c := range list {
+					_ = h.Client.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+				}
+			}
+			cancel()
+		}
+		_ = h.Client.Close()
+	}
+	h.Vanish()
+	var err error
+	for i := 0; i < 20; i++ {
+		if err = os.RemoveAll(h.Dir); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Errorf("remote host: remove %s: %v", h.Dir, err)
+}

@@ -1,0 +1,35 @@
+//go:build !linux
+
+package testutil
+
+import (
+	"os"
+	"testing"
+
+	"github.com/docker/docker/client"
+)
+
+// RemoteHost is a second Docker host in Linux namespaces (see remotehost.go).
+type RemoteHost struct {
+	Name, URL, Dir, BinDir, SSHConfig, Socket string
+	Client                                    *client.Client
+}
+
+// StartRemoteHost needs Linux namespaces: the test is skipped (fails under CI=true).
+func StartRemoteHost(t testing.TB) *RemoteHost {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal("CI=true: the second Docker host needs Linux namespaces")
+	}
+	t.Skip("the second Docker host needs Linux namespaces")
+	return nil
+}
+
+// Env is environ unchanged.
+func (h *RemoteHost) Env(environ []string) []string { return environ }
+
+// Vanish does nothing.
+func (h *RemoteHost) Vanish() {}
+
+// SSHProcesses is empty.
+func (h *RemoteHost) SSHProcesses() []string { return nil }
