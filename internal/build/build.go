@@ -23,6 +23,11 @@
 //	CLOCAL_IMAGE=<ref>       the image that will be tagged: clocal/<service>:<hash12>
 //	<Spec.Env>               the service's extra build env (part of the hash)
 //
+// When images are built on another daemon than the one build.sh should use (a stack on a
+// remote Docker host: Builder.ScriptDocker), DOCKER_HOST names this machine's daemon and
+// DOCKER_CONTEXT is removed, so `docker run -v "$(pwd)/.src:/out" …` runs where the
+// sources are.
+//
 // The CLOCAL_* variables win over Spec.Env and the inherited environment. TERM is
 // set to xterm-256color when the process has none. Cancelling the context
 // sends SIGTERM to the script's whole process group and SIGKILL 5 s later.
@@ -88,6 +93,12 @@ type Builder struct {
 	// Backend builds the image: BackendAuto (BuildKit when the daemon offers it),
 	// BackendClassic or BackendBuildKit (see BackendFromEnv).
 	Backend string
+	// ScriptDocker is the Docker daemon build.sh's own docker commands talk to, when it
+	// is not the one images are built on (Docker): a stack on a remote host builds its
+	// images there, but `docker run -v "$(pwd)/.src:/out" …` in build.sh must run where
+	// the sources are. build.sh then gets DOCKER_HOST=ScriptDocker and no DOCKER_CONTEXT.
+	// "" leaves build.sh's environment as it is.
+	ScriptDocker string
 	// Jobs bounds how many build.sh runs and image builds run at once (0: automatic,
 	// from the cores of this machine and of the daemon; see JobsFromEnv).
 	Jobs int

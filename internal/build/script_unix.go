@@ -38,7 +38,7 @@ func (b *Builder) shell() (string, error) {
 }
 
 // scriptEnv is the documented build.sh environment (see the package doc).
-func scriptEnv(s Spec, hash, image string) []string {
+func scriptEnv(s Spec, hash, image, docker string) []string {
 	env := map[string]string{}
 	var order []string
 	set := func(k, v string) {
@@ -52,6 +52,11 @@ func scriptEnv(s Spec, hash, image string) []string {
 		if ok {
 			set(k, v)
 		}
+	}
+	if docker != "" {
+		// build.sh's docker commands run on this machine's daemon (Builder.ScriptDocker).
+		set("DOCKER_HOST", docker)
+		delete(env, "DOCKER_CONTEXT")
 	}
 	if env["TERM"] == "" {
 		set("TERM", "xterm-256color")
@@ -71,7 +76,9 @@ func scriptEnv(s Spec, hash, image string) []string {
 	set("CLOCAL_IMAGE", image)
 	out := make([]string, 0, len(order))
 	for _, k := range order {
-		out = append(out, k+"="+env[k])
+		if v, ok := env[k]; ok {
+			out = append(out, k+"="+v)
+		}
 	}
 	return out
 }
@@ -100,7 +107,7 @@ func (b *Builder) runScript(ctx context.Context, s Spec, hash, image string) err
 
 	cmd := exec.Command(sh, s.Script)
 	cmd.Dir = s.Dir
-	cmd.Env = scriptEnv(s, hash, image)
+	cmd.Env = scriptEnv(s, hash, image, b.ScriptDocker)
 
 	master, tty, err := openPTY()
 	if err != nil {

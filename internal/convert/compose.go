@@ -2,6 +2,8 @@ package convert
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path"
@@ -22,6 +24,18 @@ type composeFile struct {
 	Services map[string]*composeService `yaml:"services"`
 	Networks map[string]composeNetwork  `yaml:"networks,omitempty"`
 	Volumes  map[string]composeVolume   `yaml:"volumes,omitempty"`
+	Configs  map[string]composeConfig   `yaml:"configs,omitempty"`
+}
+
+// composeConfig is a config given by content (compose copies it into the container).
+type composeConfig struct {
+	Content qstr `yaml:"content"`
+}
+
+// composeConfigRef is a service's use of a config.
+type composeConfigRef struct {
+	Source string `yaml:"source"`
+	Target string `yaml:"target"`
 }
 
 type composeNetwork struct {
@@ -45,6 +59,7 @@ type composeService struct {
 	Networks    map[string]serviceNetwork   `yaml:"networks,omitempty"`
 	Ports       []string                    `yaml:"ports,omitempty"`
 	Volumes     []string                    `yaml:"volumes,omitempty"`
+	Configs     []composeConfigRef          `yaml:"configs,omitempty"`
 	DependsOn   map[string]composeDependsOn `yaml:"depends_on,omitempty"`
 	Healthcheck *composeHealthcheck         `yaml:"healthcheck,omitempty"`
 	Init        bool                        `yaml:"init,omitempty"`
@@ -581,14 +596,35 @@ func renderUnit(u *unit, opts Options, p *Plan, logging *composeLogging) (*compo
 			errs = append(errs, err.Error())
 		}
 	}
+	configHash := sha256.New()
 	for i, c := range u.configs {
 		if err := checkContainerPath(c.Target); err != nil {
 			errs = append(errs, fmt.Sprintf("service %s: configs[%d]: %v", u.name, i, err))
 			continue
 		}
-		if err := addVol(c.Source+":"+cleanPath(c.Target)+":ro", cleanPath(c.Target), fmt.Sprintf("configs[%d]", i)); err != nil {
-			errs = append(errs, err.Error())
+		target, what := cleanPath(c.Target), fmt.Sprintf("configs[%d]", i)
+		if u.contents == nil {
+			if err := addVol(c.Source+":"+target+":ro", target, what); err != nil {
+				errs = append(errs, err.Error())
+			}
+			continue
 		}
+		// A remote host: the content goes in, not a bind of this machine's file.
+		if prev, dup := targets[target]; dup {
+			errs = append(errs, fmt.Sprintf("%s: service %s: %s and %s both mount %s", rep.Pos, u.name, prev, what, target))
+			continue
+		}
+		targets[target] = what
+		name := fmt.Sprintf("%s-config-%d", u.name, i)
+		s.Configs = append(s.Configs, composeConfigRef{Source: name, Target: target})
+		if p.file.Configs == nil {
+			p.file.Configs = map[string]composeConfig{}
+		}
+		p.file.Configs[name] = composeConfig{Content: qstr(EscapeEnv(u.contents[i]))}
+		fmt.Fprintf(configHash, "%s\x00%d\x00%s\x00", target, len(u.contents[i]), u.contents[i])
+	}
+	if len(s.Configs) > 0 {
+		s.Labels[labels.Configs] = hex.EncodeToString(configHash.Sum(nil))[:16]
 	}
 	if u.dockerSocket {
 		if err := addVol("/var/run/docker.sock:/var/run/docker.sock", "/var/run/docker.sock", "docker_socket"); err != nil {
@@ -635,6 +671,9 @@ func (p *Plan) yamlV3() ([]byte, error) {
 		return nil, err
 	}
 	if err := writeSection(&b, "volumes", p.file.Volumes); err != nil {
+		return nil, err
+	}
+	if err := writeSection(&b, "configs", p.file.Configs); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil

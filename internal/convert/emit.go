@@ -232,6 +232,16 @@ func (e *emitter) service(name string, s *composeService) {
 	}
 	e.list(n, "ports", s.Ports)
 	e.list(n, "volumes", s.Volumes)
+	if len(s.Configs) > 0 {
+		e.key(n, "configs")
+		for _, c := range s.Configs {
+			e.indent(n + 2)
+			e.b.WriteString("- source: ")
+			e.b.WriteString(scalar(c.Source))
+			e.b.WriteByte('\n')
+			e.raw(n+4, "target", scalar(c.Target))
+		}
+	}
 	if len(s.DependsOn) > 0 {
 		e.key(n, "depends_on")
 		for _, k := range sortedKeys(s.DependsOn) {
@@ -298,6 +308,13 @@ func (e *emitter) file(f *composeFile) {
 			}
 			e.key(2, k)
 			e.strMap(4, "labels", f.Volumes[k].Labels)
+		}
+	}
+	if len(f.Configs) > 0 {
+		e.b.WriteString("configs:\n")
+		for _, k := range sortedKeys(f.Configs) {
+			e.key(2, k)
+			e.raw(4, "content", scalar(string(f.Configs[k].Content)))
 		}
 	}
 }

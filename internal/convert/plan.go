@@ -30,6 +30,11 @@ type Options struct {
 	// Images maps a local service to its built image (clocal/<svc>:<hash12>); a service without
 	// an entry runs its production image. Workspace conversions only.
 	Images map[string]string
+	// Remote names the Docker host when it is another machine (ssh://devbox): files of this
+	// machine cannot be bind-mounted there, so service-file configs: go in as content
+	// (compose copies them into the container before it starts) and mounts: of workspace
+	// folders are refused (RemoteMountError).
+	Remote string
 }
 
 func (o *Options) defaults(ws *workspace.Workspace) {
@@ -111,6 +116,7 @@ type unit struct {
 	dependsOn    []string
 	profiles     []string
 	prebuilt     bool
+	contents     []string // each config's content, when configs go in as content (remote host)
 }
 
 // Plan is a converted project before rendering: the compose services, their groups and the
@@ -264,6 +270,12 @@ func FromWorkspace(ws *workspace.Workspace, sel *workspace.Selection, opts Optio
 			layers = append(layers, l)
 		}
 		u.env = MergeEnv(rep, layers...)
+		if opts.Remote != "" {
+			if err := RemoteMounts(s, opts.Remote); err != nil {
+				errs = append(errs, err.Error())
+				continue
+			}
+		}
 		if len(s.File.Mounts) > 0 {
 			u.mounts = map[string]string{}
 			for target, src := range s.File.Mounts {
@@ -285,6 +297,17 @@ func FromWorkspace(ws *workspace.Workspace, sel *workspace.Selection, opts Optio
 				u.configs = append([]workspace.ConfigMount(nil), u.configs...)
 			}
 			u.configs[i].Source = relDot(ws.Root, abs)
+			if opts.Remote != "" {
+				content, err := configContent(abs)
+				if err != nil {
+					errs = append(errs, fmt.Sprintf("%s: configs[%d]: %v", s.FilePath, i, err))
+					continue
+				}
+				if u.contents == nil {
+					u.contents = make([]string, len(u.configs))
+				}
+				u.contents[i] = content
+			}
 		}
 		for _, d := range ws.DependsOn(name) {
 			if present[d] {

@@ -26,6 +26,10 @@ const (
 	Ports = "dev.clocal.ports"
 	// HostPath is, on data volumes, the production host path the volume stands for.
 	HostPath = "dev.clocal.host-path"
+	// Configs is the hash of the configs: files a container got as content (a stack on a
+	// remote Docker host): compose's config hash does not cover the content, so a changed
+	// file changes this label and the container is recreated with it.
+	Configs = "dev.clocal.configs"
 
 	// Hash is an image's content hash (the tag of clocal/<service>:<hash>).
 	Hash = "dev.clocal.hash"
