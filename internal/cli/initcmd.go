@@ -70,6 +70,7 @@ func runInit(ctx context.Context, o *InitOptions) error {
 		targets = []string{target}
 	}
 	env := doctor.Env{WS: ws, Targets: targets}
+	o.F.doctorHosts(&env)
 	if eng, docker, err := o.F.Connect(ctx); err != nil {
 		env.DockerErr = err
 	} else {

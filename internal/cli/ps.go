@@ -56,6 +56,9 @@ type psJSON struct {
 	Ports   []string `json:"ports,omitempty"`
 	// Pinned is the image clocal update pinned the service to ("" when not pinned).
 	Pinned string `json:"pinned,omitempty"`
+	// RemotePorts are the bindings on the Docker host when it is another machine (Ports
+	// are then the addresses on this machine that reach them).
+	RemotePorts []string `json:"docker_host_ports,omitempty"`
 }
 
 func runPs(ctx context.Context, o *PsOptions) error {
@@ -65,6 +68,10 @@ func runPs(ctx context.Context, o *PsOptions) error {
 	}
 	defer eng.Close()
 	ctrs, err := eng.Ps(ctx, name, engine.PsOptions{All: o.All, Services: services})
+	if err != nil {
+		return err
+	}
+	remote, err := o.F.remoteAddresses(ctx, name, eng, ctrs, len(services) == 0)
 	if err != nil {
 		return err
 	}
@@ -88,6 +95,7 @@ func runPs(ctx context.Context, o *PsOptions) error {
 		}
 	}
 	ports := map[string][]string{}
+	remotePorts := map[string][]string{}
 	for _, c := range ctrs {
 		for _, p := range c.Publishers {
 			if p.PublishedPort != 0 && !strings.Contains(p.HostIP, ":") {
@@ -95,14 +103,21 @@ func runPs(ctx context.Context, o *PsOptions) error {
 				if m := movedTo[c.Service][p.TargetPort]; m != "" {
 					svc = m
 				}
-				ports[svc] = append(ports[svc], fmt.Sprintf("%s:%d->%d/%s", p.HostIP, p.PublishedPort, p.TargetPort, p.Protocol))
+				binding := fmt.Sprintf("%s:%d->%d/%s", p.HostIP, p.PublishedPort, p.TargetPort, p.Protocol)
+				if e, ok := remote[remoteKey(c.Name, p.TargetPort)]; ok {
+					// on another machine: this machine's address, and the binding there
+					ports[svc] = append(ports[svc], fmt.Sprintf("%s->%d/%s", e.Address(), p.TargetPort, p.Protocol))
+					remotePorts[svc] = append(remotePorts[svc], binding)
+					continue
+				}
+				ports[svc] = append(ports[svc], binding)
 			}
 		}
 	}
 	rows := make([]psJSON, 0, len(ctrs))
 	for _, c := range ctrs {
 		r := psJSON{Service: c.Service, Name: c.Name, ID: shortID(c.ID), Image: c.Image, State: c.State, Health: c.Health, Status: c.Status,
-			Ports: ports[c.Service], Pinned: pins[c.Service].Image}
+			Ports: ports[c.Service], Pinned: pins[c.Service].Image, RemotePorts: remotePorts[c.Service]}
 		rows = append(rows, r)
 	}
 	if o.JSON {
@@ -113,6 +128,9 @@ func runPs(ctx context.Context, o *PsOptions) error {
 	if len(rows) == 0 {
 		fmt.Fprintf(o.IO.ErrOut, "%s: no containers (start it with: clocal up TARGET)\n", name)
 		return nil
+	}
+	if host, err := o.F.RunHost(); err == nil && !host.Local() {
+		fmt.Fprintf(o.IO.ErrOut, "%s runs on %s\n", name, host)
 	}
 	green, red, yellow := o.IO.Colorize(colorGreen), o.IO.Colorize(colorRed), o.IO.Colorize(colorYellow)
 	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)

@@ -33,6 +33,8 @@ type Factory struct {
 	// NewEngine and NewDocker can be replaced in tests.
 	NewEngine func(ctx context.Context) (engine.Engine, error)
 	NewDocker func(ctx context.Context) (client.APIClient, error)
+	// Host resolves the daemon stacks run on (nil: as the docker CLI does).
+	Host func() (engine.Host, error)
 
 	wsOnce sync.Once
 	ws     *workspace.Workspace
@@ -113,11 +115,12 @@ func (f *Factory) Stack(ctx context.Context) (*stack.Stack, error) {
 	if _, err := build.JobsFromEnv(); err != nil {
 		return nil, BadInput(err)
 	}
-	return stack.Open(ctx, stack.Config{Workspace: ws, Name: f.ProjectName, Out: f.IO.ErrOut, Connect: f.Connect})
+	return stack.Open(ctx, stack.Config{Workspace: ws, Name: f.ProjectName, Out: f.IO.ErrOut, Connect: f.Connect, Host: f.RunHost})
 }
 
-// Connect returns an engine and a Docker client, failing within 2 s with one line saying
-// how to fix it when the daemon is unreachable.
+// Connect returns an engine and a Docker client, failing with one line saying how to fix
+// it when the daemon is unreachable (within 2 s for a local daemon, 15 s over ssh). Closing
+// the engine closes the client too (an ssh:// host's connection ends with both).
 func (f *Factory) Connect(ctx context.Context) (engine.Engine, client.APIClient, error) {
 	eng, err := f.NewEngine(ctx)
 	if err != nil {
@@ -132,7 +135,7 @@ func (f *Factory) Connect(ctx context.Context) (engine.Engine, client.APIClient,
 		_ = eng.Close()
 		return nil, nil, err
 	}
-	return eng, docker, nil
+	return &clientsEngine{Engine: eng, docker: docker}, docker, nil
 }
 
 // NewRootCmd builds the command tree.

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clocal-dev/clocal/internal/build"
+	"github.com/clocal-dev/clocal/internal/convert"
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/registry"
 	"github.com/clocal-dev/clocal/internal/stack"
@@ -142,7 +143,11 @@ func runUp(ctx context.Context, o *UpOptions) error {
 				built++
 			}
 		}
-		fmt.Fprintf(o.IO.ErrOut, "%s: %d services up (%d built) in %s\n", st.Name, len(res.Selection.Services), built, time.Since(start).Round(10*time.Millisecond))
+		where := ""
+		if res.Remote {
+			where = " on " + res.Host
+		}
+		fmt.Fprintf(o.IO.ErrOut, "%s: %d services up%s (%d built) in %s\n", st.Name, len(res.Selection.Services), where, built, time.Since(start).Round(10*time.Millisecond))
 		printEndpoints(o.IO, eps)
 	}
 	if o.Watch {
@@ -161,6 +166,10 @@ func upError(err error) error {
 			msg += "\n  " + l
 		}
 		return &ExitError{Code: ExitFailure, Err: errors.New(msg + "\nfix the build and run clocal up again; running containers were left untouched")}
+	}
+	var rm *convert.RemoteMountError
+	if errors.As(err, &rm) {
+		return BadInput(err)
 	}
 	var ie *build.ImageError
 	if errors.As(err, &ie) {
@@ -182,11 +191,17 @@ func cleanupInterrupted(st *stack.Stack) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	_ = st.RemoveCreated(ctx)
+	st.StopForwards()
 }
 
 type upJSON struct {
 	Project  string                 `json:"project"`
 	Services map[string]serviceJSON `json:"services"`
+	// DockerHost is the daemon the stack runs on when it is another machine (the
+	// addresses are this machine's ends of port forwards to it); Copied lists the images
+	// copied there from this machine's daemon by this up.
+	DockerHost string   `json:"docker_host,omitempty"`
+	Copied     []string `json:"copied,omitempty"`
 }
 
 type serviceJSON struct {
@@ -200,7 +215,10 @@ type serviceJSON struct {
 }
 
 func writeUpJSON(o *UpOptions, project string, res *stack.UpResult, eps []stack.Endpoint) error {
-	out := upJSON{Project: project, Services: map[string]serviceJSON{}}
+	out := upJSON{Project: project, Services: map[string]serviceJSON{}, Copied: res.Copied}
+	if res.Remote {
+		out.DockerHost = res.Host
+	}
 	for _, s := range res.Selection.Services {
 		sj := serviceJSON{Ports: map[string]string{}}
 		if b, ok := res.Builds[s]; ok {

@@ -129,6 +129,9 @@ func runWatch(ctx context.Context, o *WatchOptions) error {
 // runWatchLoop watches and rebuilds the stack res describes (what Up just started) until ctx
 // ends (Ctrl-C), then leaves the stack running unless downOnExit.
 func runWatchLoop(ctx context.Context, f *Factory, st *stack.Stack, targets []string, res *stack.UpResult, lo loopOptions) error {
+	// A remote stack's port forwards end with the watch (clocal up, port, env or ps bring
+	// them back).
+	defer st.StopForwards()
 	jsonOut, downOnExit := lo.JSON, lo.DownOnExit
 	var base devloop.Reporter = &devloop.TextReporter{W: f.IO.ErrOut}
 	if jsonOut {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/convert"
+	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/registry"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/watch"
@@ -65,6 +66,14 @@ type Env struct {
 	PortOwner func(port int) string
 	// MinFreeBytes below which disk space blocks up (default 1 GiB); warn below 5×.
 	MinFreeBytes uint64
+	// Run is the daemon stacks run on, Build the one build.sh's docker commands talk to
+	// (zero: this machine's daemon for both).
+	Run, Build engine.Host
+	// RemoteDisk reads the free space under a folder of Run when it is another machine
+	// (default: df over ssh for ssh:// hosts).
+	RemoteDisk func(ctx context.Context, dir string) (Disk, error)
+	// PingBuild checks that Build's daemon answers (default: connect and ping).
+	PingBuild func(ctx context.Context) error
 }
 
 // Run runs every check.
@@ -78,9 +87,14 @@ func Run(ctx context.Context, e Env) []Finding {
 	if e.MinFreeBytes == 0 {
 		e.MinFreeBytes = 1 << 30
 	}
+	if e.remote() && e.RemoteDisk == nil {
+		e.RemoteDisk = func(ctx context.Context, dir string) (Disk, error) { return sshDisk(ctx, e.Run, dir) }
+	}
 	out := checkDocker(ctx, e)
 	if out[0].Severity == OK { // the daemon answered
-		out = append(out, checkBuilder(ctx, e))
+		f := checkBuilder(ctx, e)
+		f.Message += e.on()
+		out = append(out, f)
 	}
 	var sel *workspace.Selection
 	if e.WS != nil {
@@ -93,7 +107,12 @@ func Run(ctx context.Context, e Env) []Finding {
 	}
 	out = append(out, checkInotify(e, sel)...)
 	if sel != nil {
-		out = append(out, checkPorts(e, sel)...)
+		out = append(out, checkBuildHost(ctx, e, sel)...)
+		if e.remote() {
+			out = append(out, checkRemotePorts(ctx, e, sel)...)
+		} else {
+			out = append(out, checkPorts(e, sel)...)
+		}
 		out = append(out, checkSources(e, sel)...)
 		out = append(out, checkBuildTools(e, sel)...)
 		out = append(out, checkImages(ctx, e, sel)...)
@@ -145,32 +164,40 @@ func checkDocker(ctx context.Context, e Env) []Finding {
 	if err != nil {
 		return []Finding{{Check: "docker", Severity: Blocker, Message: "Docker daemon unreachable: " + err.Error(), Fix: "start it (sudo systemctl start docker) or set DOCKER_HOST"}}
 	}
-	out := []Finding{{Check: "docker", Severity: OK, Message: fmt.Sprintf("Docker %s (API %s) reachable", v.Version, v.APIVersion)}}
+	out := []Finding{{Check: "docker", Severity: OK, Message: fmt.Sprintf("Docker %s (API %s) reachable%s", v.Version, v.APIVersion, e.on())}}
 	info, err := e.Docker.Info(ctx)
 	if err != nil {
 		return out
 	}
 	if info.Driver != "" {
-		out = append(out, storageFinding(info))
+		f := storageFinding(info)
+		f.Message = strings.Replace(f.Message, "storage driver "+info.Driver, "storage driver "+info.Driver+e.on(), 1)
+		out = append(out, f)
 	}
 	if info.DockerRootDir == "" {
 		return out
 	}
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(info.DockerRootDir, &st); err != nil {
-		out = append(out, Finding{Check: "disk", Severity: Warn, Message: fmt.Sprintf("cannot read free space under %s (remote daemon?): %v", info.DockerRootDir, err)})
-		return out
+	var d Disk
+	if e.remote() {
+		if d, err = e.RemoteDisk(ctx, info.DockerRootDir); err != nil {
+			return append(out, Finding{Check: "disk", Severity: Warn, Message: fmt.Sprintf("cannot read free space under %s%s: %v", info.DockerRootDir, e.on(), err)})
+		}
+	} else {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(info.DockerRootDir, &st); err != nil {
+			return append(out, Finding{Check: "disk", Severity: Warn, Message: fmt.Sprintf("cannot read free space under %s (remote daemon?): %v", info.DockerRootDir, err)})
+		}
+		d = Disk{Free: st.Bavail * uint64(st.Bsize), Inodes: st.Ffree, TotalInodes: st.Files}
 	}
-	free := st.Bavail * uint64(st.Bsize)
-	inodes := st.Ffree
-	f := Finding{Check: "disk", Severity: OK, Message: fmt.Sprintf("%s free under %s (%d inodes free)", human(free), info.DockerRootDir, inodes)}
+	free, inodes := d.Free, d.Inodes
+	f := Finding{Check: "disk", Severity: OK, Message: fmt.Sprintf("%s free under %s%s (%d inodes free)", human(free), info.DockerRootDir, e.on(), inodes)}
 	switch {
 	case free < e.MinFreeBytes:
 		f.Severity, f.Fix = Blocker, "free space: clocal gc; docker system prune"
 	case free < 5*e.MinFreeBytes:
 		f.Severity, f.Fix = Warn, "free space soon: clocal gc; docker system prune"
 	}
-	if st.Files > 0 && inodes < st.Files/20 {
+	if d.TotalInodes > 0 && inodes < d.TotalInodes/20 {
 		f.Severity, f.Fix = Warn, "few inodes left (the leftover-files problem): clocal gc; docker system prune"
 	}
 	return append(out, f)

@@ -222,7 +222,9 @@ func newClient(ctx context.Context, h Host, opts *flags.ClientOptions, cfg *conf
 		return m.Dial(ctx, d.DockerCommand()...)
 	}
 	c, err := client.NewClientWithOpts(
-		client.WithHTTPClient(&http.Client{Transport: &http.Transport{DialContext: dial}}),
+		// Each connection is an ssh session and a `docker system dial-stdio` process on the
+		// host: keep enough of them for compose's parallel calls.
+		client.WithHTTPClient(&http.Client{Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}}),
 		client.WithHost("http://docker.example.com"),
 		client.WithDialContext(dial),
 		client.WithVersionFromEnv(),

@@ -29,7 +29,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/docker/cli/cli/connhelper/commandconn"
 	sshspec "github.com/docker/cli/cli/connhelper/ssh"
 )
 
@@ -107,10 +106,11 @@ type Master struct {
 	Dest   Dest
 	Socket string
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd // owned masters only
-	exited chan struct{}
-	stderr *tailBuffer
+	mu       sync.Mutex
+	sessions map[*cmdConn]bool
+	cmd      *exec.Cmd // owned masters only
+	exited   chan struct{}
+	stderr   *tailBuffer
 }
 
 // ssh is the client binary (tests point PATH at a wrapper, as users do with their config).
@@ -326,6 +326,7 @@ func (m *Master) Cancel(ctx context.Context, local, remote string) error {
 // Exit stops the master (its forwards and sessions end with it) and waits until its
 // process is gone.
 func (m *Master) Exit(ctx context.Context) error {
+	m.closeSessions()
 	pid, perr := m.PID(ctx)
 	_, err := m.control(ctx, "exit")
 	if m.cmd != nil {
@@ -354,6 +355,7 @@ func (m *Master) kill() {
 	}
 	_ = m.cmd.Process.Kill()
 	<-m.exited
+	m.closeSessions()
 	_ = os.Remove(m.Socket)
 }
 
@@ -387,7 +389,7 @@ func (m *Master) Dial(ctx context.Context, remoteCmd ...string) (net.Conn, error
 	if err != nil {
 		return nil, err
 	}
-	return commandconn.New(ctx, sshBinary, args...)
+	return m.dial(ctx, args)
 }
 
 // Output runs remoteCmd over the master and returns its standard output.

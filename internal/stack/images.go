@@ -27,6 +27,11 @@ func newPuller(s *Stack, auth *registry.Auth) *registry.Puller {
 // after a Dockerfile edit) is pulled under the stack's policy, its progress as lines among
 // the build output.
 func (s *Stack) pullBases(ctx context.Context, service string, refs []string) error {
+	// On a remote host, what this machine's daemon has is copied there first.
+	refs, err := s.copyMissing(ctx, refs)
+	if err != nil || len(refs) == 0 {
+		return err
+	}
 	wants := make([]registry.Want, 0, len(refs))
 	for _, r := range refs {
 		wants = append(wants, registry.Want{Image: r, For: []string{"base of " + service}, Base: true})
@@ -125,6 +130,10 @@ func (s *Stack) EnsureImages(ctx context.Context, sel *workspace.Selection, pins
 			}
 			return err
 		}
+	}
+	// On a remote host, what this machine's daemon has is copied there first.
+	if pull, err = s.copyWants(ctx, pull); err != nil {
+		return err
 	}
 	return s.Puller.Ensure(ctx, pull, s.Pull)
 }

@@ -32,8 +32,12 @@ type Config struct {
 	Owner bool
 	// Connect reaches the daemon; nil = [Dial] with DialOptions.
 	Connect func(ctx context.Context) (engine.Engine, client.APIClient, error)
-	// DialOptions configure the default connection (progress mode, streams).
+	// DialOptions configure the default connection (progress mode, streams, host).
 	DialOptions engine.Options
+	// Host resolves the daemon the stack runs on, for SetHosts (nil: DialOptions' Host or
+	// Context, else as the docker CLI resolves it). The workspace's build_host decides
+	// where build.sh's docker goes.
+	Host func() (engine.Host, error)
 }
 
 // Open connects to the Docker daemon and returns the workspace's stack: the one place where
@@ -68,6 +72,22 @@ func Open(ctx context.Context, c Config) (*Stack, error) {
 	s.Convert.BindAddress = c.BindAddress
 	if c.Owner {
 		s.Labels = OwnerLabels()
+	}
+	resolve := c.Host
+	if resolve == nil {
+		resolve = func() (engine.Host, error) { return engine.ResolveHost(c.DialOptions.Host, c.DialOptions.Context) }
+	}
+	run, err := resolve()
+	if err == nil {
+		var hosts Hosts
+		if hosts, err = ResolveHosts(run, c.Workspace.Local.BuildHost); err == nil {
+			s.SetHosts(hosts)
+		}
+	}
+	if err != nil {
+		_ = eng.Close()
+		_ = docker.Close()
+		return nil, err
 	}
 	return s, nil
 }

@@ -54,6 +54,14 @@ type Stack struct {
 	// Docker credentials, progress on Out; set its TTY for a terminal). nil pulls nothing
 	// (a stack without a daemon, on a fake engine).
 	Puller ImagePuller
+	// Hosts says where the stack runs and builds (see SetHosts; zero: wherever Engine and
+	// Docker talk to, build.sh's docker unchanged).
+	Hosts Hosts
+
+	remoteMu    sync.Mutex
+	buildDocker client.APIClient       // the build host, for base image copies
+	copying     map[string]*sync.Mutex // one copy per image at a time
+	copied      []string
 }
 
 // ImagePuller makes images present under a pull policy (registry.Puller; fakes in tests).
@@ -367,8 +375,11 @@ func (s *Stack) LoadState() (State, bool) {
 	return st, true
 }
 
-// RemoveState forgets the stack (after down).
-func (s *Stack) RemoveState() { _ = os.RemoveAll(s.ProjectDir()) }
+// RemoveState forgets the stack (after down): its port forwards end too.
+func (s *Stack) RemoveState() {
+	s.StopForwards()
+	_ = os.RemoveAll(s.ProjectDir())
+}
 
 // UpOptions configure Up.
 type UpOptions struct {
@@ -390,12 +401,20 @@ type UpResult struct {
 	Images map[string]string
 	// Pins are the selected services' pins.
 	Pins map[string]Pin
+	// Remote says the stack runs on another machine, Host which (as the user named it);
+	// Copied lists the images copied there from this machine's daemon.
+	Remote bool
+	Host   string
+	Copied []string
 }
 
 // Up builds what changed and brings the closure of targets up.
 func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResult, error) {
 	sel, err := s.WS.Resolve(targets)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.checkRemoteFiles(sel); err != nil {
 		return nil, err
 	}
 	// One up at a time per project: two concurrent ups would race on container names.
@@ -431,7 +450,8 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 	if err := s.Engine.Up(ctx, p, uo); err != nil {
 		return nil, err
 	}
-	return &UpResult{Selection: sel, Project: p, Plan: plan, Builds: builds, Images: images, Pins: pins}, nil
+	return &UpResult{Selection: sel, Project: p, Plan: plan, Builds: builds, Images: images, Pins: pins,
+		Remote: s.Remote(), Host: s.Hosts.Run.String(), Copied: s.Copied()}, nil
 }
 
 // ensureSupportImages creates the pause image when the plan has shared network namespaces,
@@ -461,6 +481,11 @@ type Endpoint struct {
 	HostPort  int    `json:"host_port"` // published port
 	URL       string `json:"url"`
 	Container string `json:"container,omitempty"` // the container publishing it (pause owner for shared hosts)
+	// On a Docker host that is another machine: the port as published there, and that
+	// host. Host:HostPort is then the address that answers here (an ssh forward to
+	// Remote for ssh:// hosts).
+	Remote     string `json:"remote,omitempty"`
+	DockerHost string `json:"docker_host,omitempty"`
 }
 
 // Address returns host:port.
@@ -487,25 +512,14 @@ func (s *Stack) Endpoints(ctx context.Context, plan *convert.Plan) ([]Endpoint, 
 			listens[owner][port] = name
 		}
 	}
-	var out []Endpoint
-	for _, c := range ctrs {
-		for _, p := range c.Publishers {
-			if p.PublishedPort == 0 {
-				continue
-			}
-			svc := c.Service
-			if m := listens[c.Service]; m != nil && m[p.TargetPort] != "" {
-				svc = m[p.TargetPort]
-			}
-			host := p.HostIP
-			if host == "" || host == "0.0.0.0" {
-				host = "127.0.0.1"
-			}
-			if strings.Contains(host, ":") {
-				continue // IPv6 duplicate of the same binding
-			}
-			out = append(out, Endpoint{Service: svc, Port: p.TargetPort, Host: host, HostPort: p.PublishedPort,
-				URL: fmt.Sprintf("http://%s:%d", host, p.PublishedPort), Container: c.Name})
+	// The addresses that answer on this machine (forwards for a remote host).
+	out, err := s.ContainerEndpoints(ctx, ctrs, true)
+	if err != nil {
+		return nil, err
+	}
+	for i, e := range out {
+		if m := listens[e.Service]; m != nil && m[e.Port] != "" {
+			out[i].Service = m[e.Port]
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {

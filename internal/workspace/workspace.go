@@ -153,6 +153,10 @@ type LocalConfig struct {
 	// machine: each probe is a runc exec, so a small laptop running a whole stack all day
 	// may prefer 3s (less idle CPU) to the example's 1s (faster ready after a rebuild).
 	HealthcheckInterval string `yaml:"healthcheck_interval"`
+	// BuildHost is the Docker daemon build.sh's own docker commands talk to when the stack
+	// runs on another machine (DOCKER_HOST=ssh://…): "local" (default: this machine's),
+	// "run" (the host the stack runs on), a Docker host URL or a docker context name.
+	BuildHost string `yaml:"build_host"`
 }
 
 // Healthcheck returns the service's healthcheck as it runs on this machine (with the
@@ -531,6 +535,9 @@ func (l *loader) applyLocal(ws *Workspace, lines map[string]int) {
 			ws.Services[s].LocalEnv = mergeEnv(ws.Services[s].LocalEnv, ws.Local.Env[k])
 		}
 	}
+	if b := ws.Local.BuildHost; b != "" && !validBuildHost(b) {
+		l.errorf(LocalFile, lines["build_host"], "build_host: %q is not local, run, a Docker host URL (unix://, tcp://, ssh://) or a docker context name", b)
+	}
 	if d := ws.Local.HealthcheckInterval; d != "" && !validDuration(d) {
 		l.errorf(LocalFile, lines["healthcheck_interval"], "healthcheck_interval: invalid duration %q (e.g. 1s, 500ms, 1m30s)", d)
 	}
@@ -670,4 +677,19 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+var contextNameRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.+-]*$`)
+
+// validBuildHost accepts local, run, a Docker host URL of a known scheme or a docker context
+// name (whether that context exists is checked when it is used).
+func validBuildHost(b string) bool {
+	if scheme, rest, ok := strings.Cut(b, "://"); ok {
+		switch scheme {
+		case "unix", "tcp", "ssh", "npipe", "fd":
+			return rest != ""
+		}
+		return false
+	}
+	return contextNameRe.MatchString(b)
 }

@@ -1,0 +1,343 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/client"
+
+	"github.com/clocal-dev/clocal/internal/testutil"
+)
+
+// The stack on a second Docker host over ssh (issue 15's done-when), with the clocal binary
+// as a developer runs it and DOCKER_HOST=ssh://<host>: the host is a dockerd in its own
+// mount, network and PID namespaces (private /tmp: the workspace copy does not exist there;
+// its published ports are not on this machine's loopback) that starts with no image,
+// reached through `sshd -i` by an ssh ProxyCommand.
+//
+// The workspace adds to the example a service whose build.sh runs
+// `docker run -v "$(pwd)/.src:/out" <image only this machine has>` and whose Dockerfile is
+// FROM another image only this machine has, with a config file.
+
+const laptopJob = `job: <
+  name: "laptop-svc-1"
+  image: "registry.example.com/team/laptop-svc:1"
+  run_on_host: "lap-1"
+  envs: < key: "port" value: "8080" >
+>
+`
+
+// remoteWorkspace copies the example workspace and adds laptop-svc; tool and base are the
+// images only this machine has.
+func remoteWorkspace(t *testing.T, tool, base string) string {
+	t.Helper()
+	ws := testutil.CopyWorkspace(t)
+	testutil.WriteFiles(t, ws, map[string]string{
+		"services/laptop-svc/laptop-svc.job": laptopJob,
+		"services/laptop-svc/service.yaml": `source: ../../apps/laptop-svc
+build: {outputs: [.src/]}
+healthcheck: {test: [CMD, wget, -q, -O, /dev/null, "http://127.0.0.1:8080/index.html"], interval: 1s, timeout: 5s, retries: 60}
+configs: [{source: config/greeting.txt, target: /www/greeting.txt}]
+`,
+		"services/laptop-svc/build.sh": fmt.Sprintf(`#!/bin/sh
+# The article's build: a container of this machine's daemon writes the build output.
+set -eu
+mkdir -p .src
+echo run >> .src/runs
+docker run --rm -v "$(pwd)/.src:/out" -v "$CLOCAL_SOURCE:/in:ro" %s cp /in/index.html /out/index.html
+`, tool),
+		"services/laptop-svc/Dockerfile": fmt.Sprintf(`FROM %s
+COPY .src/index.html /www/index.html
+CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
+`, base),
+		"services/laptop-svc/config/greeting.txt": "greetings from a config file\n",
+		"apps/laptop-svc/index.html":              "laptop v1\n",
+	})
+	return ws
+}
+
+// upJSONOut is `up --json` as read back.
+type upJSONOut struct {
+	Project  string `json:"project"`
+	Services map[string]struct {
+		URL   string `json:"url"`
+		Image string `json:"image"`
+		Built bool   `json:"built"`
+	} `json:"services"`
+	DockerHost string   `json:"docker_host"`
+	Copied     []string `json:"copied"`
+}
+
+func parseUp(t *testing.T, r result) upJSONOut {
+	t.Helper()
+	var u upJSONOut
+	if err := json.Unmarshal([]byte(r.Out), &u); err != nil {
+		t.Fatalf("up --json: %v\nstdout:\n%s\nstderr:\n%s", err, r.Out, r.Err)
+	}
+	return u
+}
+
+// httpGet returns the body of a GET, within a bound.
+func remoteGet(url string) (string, error) {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return string(b), fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return string(b), err
+}
+
+// projectOn lists what a daemon holds of a project.
+func projectOn(t *testing.T, docker client.APIClient, project string) (ctrs, nets, vols int) {
+	t.Helper()
+	ctx := context.Background()
+	f := filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project))
+	cl, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nl, err := docker.NetworkList(ctx, network.ListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vl, err := docker.VolumeList(ctx, volume.ListOptions{Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(cl), len(nl), len(vl.Volumes)
+}
+
+func TestRemoteDockerHost(t *testing.T) {
+	local := testutil.RequireDocker(t)
+	busybox := testutil.EnsureBusybox(t)
+	h := testutil.StartRemoteHost(t)
+	ctx := context.Background()
+
+	// Two images only this machine has: the tool build.sh runs and the Dockerfile's base.
+	tool, base := testutil.RandName("clocaltest/laptop-tool:"), testutil.RandName("clocaltest/laptop-base:")
+	for _, ref := range []string{tool, base} {
+		if err := local.ImageTag(ctx, busybox, ref); err != nil {
+			t.Fatal(err)
+		}
+		ref := ref
+		t.Cleanup(func() {
+			_, _ = local.ImageRemove(context.Background(), ref, image.RemoveOptions{})
+		})
+	}
+	ws := remoteWorkspace(t, tool, base)
+	project := testProject(t)
+	env := h.Env(os.Environ())
+	clocal := func(timeout time.Duration, args ...string) result {
+		t.Helper()
+		return runClocal(t, timeout, env, append([]string{"-w", ws, "-p", project}, args...)...)
+	}
+	must := func(timeout time.Duration, args ...string) result {
+		t.Helper()
+		r := clocal(timeout, args...)
+		if r.Code != 0 {
+			t.Fatalf("clocal %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.Code, r.Out, r.Err)
+		}
+		return r
+	}
+	t.Cleanup(func() {
+		// whatever happened: nothing of the project on either daemon, no forward left
+		_ = clocal(2*time.Minute, "down", "-v")
+		cleanupProject(t, project)
+	})
+
+	// 1. up: builds here, runs there, every address answers here.
+	up := parseUp(t, must(10*time.Minute, "up", "repo-manager", "laptop-svc", "--ephemeral-ports", "--json"))
+	if up.DockerHost != h.URL {
+		t.Errorf("up --json docker_host = %q, want %q", up.DockerHost, h.URL)
+	}
+	for _, svc := range []string{"repo-manager", "kvstore", "markdown-renderer", "laptop-svc"} {
+		s, ok := up.Services[svc]
+		if !ok || s.URL == "" || !s.Built {
+			t.Fatalf("up --json: %s = %+v, want a URL and a build", svc, s)
+		}
+	}
+	if !contains(up.Copied, base) || contains(up.Copied, tool) {
+		t.Errorf("copied %v: want the Dockerfile's base %s (and not build.sh's tool, which runs here)", up.Copied, base)
+	}
+	checks := map[string]string{
+		up.Services["repo-manager"].URL + "/healthz":      `"ok"`,
+		up.Services["kvstore"].URL + "/":                  "kvstore",
+		up.Services["markdown-renderer"].URL + "/healthz": `"ok"`,
+		up.Services["laptop-svc"].URL + "/index.html":     "laptop v1",
+		up.Services["laptop-svc"].URL + "/greeting.txt":   "greetings from a config file",
+	}
+	for url, want := range checks {
+		body, err := remoteGet(url)
+		if err != nil || !strings.Contains(body, want) {
+			t.Errorf("GET %s from this machine: %q, %v (want %q)", url, body, err, want)
+		}
+	}
+	if c, n, v := projectOn(t, local, project); c+n+v > 0 {
+		t.Errorf("this machine's daemon holds %d containers, %d networks, %d volumes of the project", c, n, v)
+	}
+	if c, _, _ := projectOn(t, h.Client, project); c != 4 {
+		t.Errorf("the remote host runs %d containers of the project, want 4", c)
+	}
+	if _, err := h.Client.ImageInspect(ctx, tool); err == nil {
+		t.Errorf("build.sh's tool image %s reached the remote host: build.sh ran against it", tool)
+	}
+	runs := func() int {
+		data, _ := os.ReadFile(filepath.Join(ws, "services", "laptop-svc", ".src", "runs"))
+		return strings.Count(string(data), "run")
+	}
+	if runs() != 1 {
+		t.Fatalf("build.sh ran %d times, want 1", runs())
+	}
+
+	// 2. A second up transfers nothing and builds nothing: no image event on the host.
+	since := time.Now()
+	again := parseUp(t, must(5*time.Minute, "up", "repo-manager", "laptop-svc", "--ephemeral-ports", "--json"))
+	until := time.Now()
+	for svc, s := range again.Services {
+		if s.Built {
+			t.Errorf("second up built %s", svc)
+		}
+		if s.URL != up.Services[svc].URL {
+			t.Errorf("second up: %s moved from %s to %s", svc, up.Services[svc].URL, s.URL)
+		}
+	}
+	if len(again.Copied) > 0 || runs() != 1 {
+		t.Errorf("second up copied %v, build.sh runs %d", again.Copied, runs())
+	}
+	if evs := imageEvents(t, h.Client, since, until); len(evs) > 0 {
+		t.Errorf("second up changed images on the remote host: %v", evs)
+	}
+
+	// 3. The dev loop: an edit right after the watch starts is built here and served there,
+	// at the same address on this machine (the new container has a new port on the host).
+	w := startClocal(t, env, "-w", ws, "-p", project, "watch", "--json")
+	w.waitOutput(`"watching"`, 2*time.Minute)
+	if err := os.WriteFile(filepath.Join(ws, "apps", "laptop-svc", "index.html"), []byte("laptop v2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(4 * time.Minute)
+	for {
+		body, _ := remoteGet(up.Services["laptop-svc"].URL + "/index.html")
+		if strings.Contains(body, "laptop v2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the edit was not served at %s\nwatch stderr:\n%s\nstdout:\n%s", up.Services["laptop-svc"].URL, w.err.String(), w.out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if runs() != 2 {
+		t.Errorf("build.sh ran %d times after one edit, want 2", runs())
+	}
+	// Ctrl-C ends the watch and its forwards; the stack keeps running there.
+	_ = w.cmd.Process.Signal(syscall.SIGINT)
+	if r := w.wait(time.Minute); r.Code != ExitInterrupted {
+		t.Errorf("watch after Ctrl-C: exit %d\n%s", r.Code, r.Err)
+	}
+	if ps := h.SSHProcesses(); len(ps) > 0 {
+		t.Errorf("ssh processes left after the watch ended: %v", ps)
+	}
+	// Without the forwards nothing answers here: the ports are published on the host only.
+	if body, err := remoteGet(up.Services["laptop-svc"].URL + "/index.html"); err == nil {
+		t.Errorf("%s answers after the forwards ended (%q): the port is not the remote host's", up.Services["laptop-svc"].URL, body)
+	}
+
+	// 4. port, env and ps show this machine's addresses again.
+	addr := strings.TrimSpace(must(time.Minute, "port", "laptop-svc").Out)
+	if body, err := remoteGet("http://" + addr + "/index.html"); err != nil || !strings.Contains(body, "laptop v2") {
+		t.Errorf("clocal port laptop-svc = %s: GET %q, %v", addr, body, err)
+	}
+	if out := must(time.Minute, "env").Out; !strings.Contains(out, "LAPTOP_SVC_ADDR="+addr) {
+		t.Errorf("clocal env lacks LAPTOP_SVC_ADDR=%s:\n%s", addr, out)
+	}
+	if out := must(time.Minute, "ps").Out; !strings.Contains(out, addr+"->8080/tcp") {
+		t.Errorf("clocal ps does not show %s->8080/tcp:\n%s", addr, out)
+	}
+
+	// 5. down -v leaves the remote host clean and no ssh process.
+	must(2*time.Minute, "down", "-v")
+	if c, n, v := projectOn(t, h.Client, project); c+n+v > 0 {
+		t.Errorf("after down -v the remote host holds %d containers, %d networks, %d volumes of the project", c, n, v)
+	}
+	if ps := h.SSHProcesses(); len(ps) > 0 {
+		t.Errorf("ssh processes left after down: %v", ps)
+	}
+
+	// 6. A workspace mount cannot work there: refused in one line, nothing started.
+	testutil.WriteFiles(t, ws, map[string]string{"services/laptop-svc/service.yaml": "source: ../../apps/laptop-svc\nbuild: {outputs: [.src/]}\nmounts: {/data: ./.data/laptop}\n"})
+	r := clocal(time.Minute, "up", "laptop-svc")
+	if r.Code != ExitBadInput || !strings.Contains(r.Err, "mounts./data") || !strings.Contains(r.Err, h.URL) {
+		t.Errorf("up with a mount on a remote host: exit %d\n%s", r.Code, r.Err)
+	}
+	if c, _, _ := projectOn(t, h.Client, project); c > 0 {
+		t.Errorf("a refused up started %d containers", c)
+	}
+
+	// 7. The host vanishes: ps says so in one line naming it, exit 1.
+	h.Vanish()
+	r = clocal(time.Minute, "ps")
+	lines := strings.Split(strings.TrimSpace(r.Err), "\n")
+	if r.Code != ExitFailure || len(lines) != 1 || !strings.Contains(lines[0], h.URL) {
+		t.Errorf("ps with the host gone: exit %d, stderr:\n%s", r.Code, r.Err)
+	}
+	if ps := h.SSHProcesses(); len(ps) > 0 {
+		t.Errorf("ssh processes left after a failed ps: %v", ps)
+	}
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// imageEvents lists the image events (load, pull, tag, import, build's tag...) of a daemon
+// between since and until.
+func imageEvents(t *testing.T, docker client.APIClient, since, until time.Time) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs, errs := docker.Events(ctx, events.ListOptions{
+		Since:   fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond()),
+		Until:   fmt.Sprintf("%d.%09d", until.Unix(), until.Nanosecond()),
+		Filters: filters.NewArgs(filters.Arg("type", "image")),
+	})
+	var out []string
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return out
+			}
+			out = append(out, string(m.Action)+" "+m.Actor.ID)
+		case err := <-errs:
+			if err != nil && err != io.EOF {
+				t.Fatalf("events: %v", err)
+			}
+			return out
+		}
+	}
+}

@@ -1,0 +1,307 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/client"
+
+	"github.com/clocal-dev/clocal/internal/build"
+	"github.com/clocal-dev/clocal/internal/convert"
+	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/registry"
+	"github.com/clocal-dev/clocal/internal/workspace"
+)
+
+// Hosts says where a stack runs and builds.
+//
+// Build where the sources are, run where the capacity is: the containers run on Run (the
+// daemon of DOCKER_HOST / the docker context, perhaps another machine); images are built
+// for Run with Run's BuildKit, the context uploaded incrementally; build.sh runs here and
+// its own docker commands talk to Build (this machine's daemon unless the workspace's
+// clocal.local.yaml says build_host: run), and a base image Run lacks is copied from
+// Build.
+type Hosts struct {
+	Run   engine.Host
+	Build engine.Host
+	// Connect opens a client to Build when a base image must be copied (nil:
+	// engine.NewHostClient).
+	Connect func(ctx context.Context, h engine.Host) (client.APIClient, error)
+}
+
+// BuildHostSetting values of clocal.local.yaml's build_host.
+const (
+	BuildHostLocal = "local" // this machine's daemon (the default)
+	BuildHostRun   = "run"   // the daemon the stack runs on
+)
+
+// ResolveHosts returns the hosts of a stack running on run, with build_host as the
+// workspace's clocal.local.yaml says: "" or "local" (this machine's daemon), "run" (the run
+// host: build.sh's docker commands go where the stack runs), a Docker host URL
+// (unix://, tcp://, ssh://) or a docker context name.
+func ResolveHosts(run engine.Host, setting string) (Hosts, error) {
+	h := Hosts{Run: run}
+	switch {
+	case setting == "" || setting == BuildHostLocal:
+		h.Build = engine.ThisMachine(run)
+	case setting == BuildHostRun:
+		h.Build = run
+	case strings.Contains(setting, "://"):
+		h.Build = engine.Host{URL: setting}
+	default:
+		b, err := engine.ResolveHost("", setting)
+		if err != nil {
+			return h, fmt.Errorf("build_host: %w", err)
+		}
+		h.Build = b
+	}
+	return h, nil
+}
+
+// SetHosts makes the stack run on h.Run and build as h says. On a run host that is another
+// machine, configs go in as content and workspace mounts are refused (convert.Options.Remote);
+// on an ssh:// host the published ports are forwarded to this machine (see Endpoints).
+func (s *Stack) SetHosts(h Hosts) {
+	s.Hosts = h
+	s.Convert.Remote = ""
+	if !h.Run.Local() {
+		s.Convert.Remote = h.Run.URL
+	}
+	s.Builder.ScriptDocker = ""
+	if s.copies() {
+		if h.Build.Context != "" {
+			s.Builder.ScriptDocker = h.Build.Context
+		} else {
+			s.Builder.ScriptDocker = h.Build.URL
+		}
+	}
+	if h.Run.IsSSH() {
+		if _, wrapped := s.Engine.(*forwardingEngine); !wrapped && s.Engine != nil {
+			s.Engine = &forwardingEngine{Engine: s.Engine, st: s}
+		}
+	}
+}
+
+// Remote reports whether the stack runs on another machine.
+func (s *Stack) Remote() bool { return s.Hosts.Run.URL != "" && !s.Hosts.Run.Local() }
+
+// checkRemoteFiles refuses, before anything is built or started, a service-file mount of a
+// workspace folder when the stack runs on another machine (*convert.RemoteMountError).
+func (s *Stack) checkRemoteFiles(sel *workspace.Selection) error {
+	if s.Convert.Remote == "" {
+		return nil
+	}
+	for _, name := range sel.Services {
+		if svc := s.WS.Services[name]; svc != nil {
+			if err := convert.RemoteMounts(svc, s.Convert.Remote); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// buildHostClient connects to the build host once per stack.
+func (s *Stack) buildHostClient(ctx context.Context) (client.APIClient, error) {
+	s.remoteMu.Lock()
+	defer s.remoteMu.Unlock()
+	if s.buildDocker != nil {
+		return s.buildDocker, nil
+	}
+	connect := s.Hosts.Connect
+	if connect == nil {
+		connect = engine.NewHostClient
+	}
+	c, err := connect(ctx, s.Hosts.Build)
+	if err != nil {
+		return nil, err
+	}
+	s.buildDocker = c
+	return c, nil
+}
+
+// copies reports whether images the run host lacks are copied from the build host (they
+// are different daemons).
+func (s *Stack) copies() bool { return s.Hosts.Build.URL != "" && s.Hosts.Build != s.Hosts.Run }
+
+// copyMissing copies from the build host (this machine's daemon) the images of refs that
+// the run host lacks and the build host has, and returns the refs still missing (for the
+// run host to pull). The pull policy always skips copies: the registry's image is wanted.
+func (s *Stack) copyMissing(ctx context.Context, refs []string) ([]string, error) {
+	if !s.copies() || s.Pull == registry.PullAlways || s.Docker == nil {
+		return refs, nil
+	}
+	var left []string
+	for _, ref := range refs {
+		if strings.HasPrefix(ref, build.ImageRepoPrefix) {
+			left = append(left, ref) // clocal's own builds are made on the run host
+			continue
+		}
+		ok, err := s.copyFromBuildHost(ctx, ref, func(line string) { fmt.Fprintln(s.Out, line) })
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			left = append(left, ref)
+		}
+	}
+	return left, nil
+}
+
+// copyWants is copyMissing for the wants of EnsureImages.
+func (s *Stack) copyWants(ctx context.Context, wants []registry.Want) ([]registry.Want, error) {
+	if !s.copies() {
+		return wants, nil
+	}
+	refs := make([]string, len(wants))
+	for i, w := range wants {
+		refs[i] = w.Image
+	}
+	left, err := s.copyMissing(ctx, refs)
+	if err != nil {
+		return nil, err
+	}
+	still := map[string]bool{}
+	for _, r := range left {
+		still[r] = true
+	}
+	out := wants[:0:0]
+	for _, w := range wants {
+		if still[w.Image] {
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// copyFromBuildHost copies ref from the build host to the run host when the run host lacks
+// it and the build host has it (save, then load over the Engine API), and reports whether
+// the run host has it now. Two services needing the same image wait for one copy.
+func (s *Stack) copyFromBuildHost(ctx context.Context, ref string, log func(string)) (bool, error) {
+	s.remoteMu.Lock()
+	if s.copying == nil {
+		s.copying = map[string]*sync.Mutex{}
+	}
+	m := s.copying[ref]
+	if m == nil {
+		m = &sync.Mutex{}
+		s.copying[ref] = m
+	}
+	s.remoteMu.Unlock()
+	m.Lock()
+	defer m.Unlock()
+	if _, err := s.Docker.ImageInspect(ctx, ref); err == nil {
+		return true, nil // copied for another service meanwhile
+	}
+	from, err := s.buildHostClient(ctx)
+	if err != nil {
+		if errors.Is(err, engine.ErrDaemonUnreachable) {
+			return false, nil // nothing to copy from: the build says the image is missing
+		}
+		return false, err
+	}
+	if _, err := from.ImageInspect(ctx, ref); err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return false, nil
+		}
+		return false, err
+	}
+	log(fmt.Sprintf("copying image %s from %s to %s", ref, s.Hosts.Build, s.Hosts.Run))
+	start := time.Now()
+	n, err := build.CopyImage(ctx, from, s.Docker, ref)
+	if err != nil {
+		return false, fmt.Errorf("copy to %s: %w", s.Hosts.Run, err)
+	}
+	s.recordCopy(ref)
+	log(fmt.Sprintf("copied image %s (%s) in %s", ref, humanBytes(n), time.Since(start).Round(10*time.Millisecond)))
+	return true, nil
+}
+
+func (s *Stack) recordCopy(ref string) {
+	s.remoteMu.Lock()
+	defer s.remoteMu.Unlock()
+	s.copied = append(s.copied, ref)
+}
+
+// Copied returns the images copied to the run host so far (base images a remote host
+// lacked), for up's report.
+func (s *Stack) Copied() []string {
+	s.remoteMu.Lock()
+	defer s.remoteMu.Unlock()
+	return append([]string(nil), s.copied...)
+}
+
+// closeRemote releases the build host client.
+func (s *Stack) closeRemote() {
+	s.remoteMu.Lock()
+	defer s.remoteMu.Unlock()
+	if s.buildDocker != nil {
+		_ = s.buildDocker.Close()
+		s.buildDocker = nil
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// forwardingEngine keeps a remote stack's port forwards in step with its containers: after
+// anything that may start a container (a new container, or a restarted one, gets new host
+// ports when they are daemon-chosen) the forwards are refreshed before the call returns,
+// so the dev loop says "ready" only once the laptop-side address reaches the new container.
+// A down of the stack ends them.
+type forwardingEngine struct {
+	engine.Engine
+	st *Stack
+}
+
+func (f *forwardingEngine) refresh(ctx context.Context, project string, err error) error {
+	if err != nil || project != f.st.Name {
+		return err
+	}
+	return f.st.RefreshForwards(ctx)
+}
+
+func (f *forwardingEngine) Up(ctx context.Context, p *types.Project, o engine.UpOptions) error {
+	return f.refresh(ctx, p.Name, f.Engine.Up(ctx, p, o))
+}
+
+func (f *forwardingEngine) Replace(ctx context.Context, p *types.Project, service string, o engine.ReplaceOptions) error {
+	return f.refresh(ctx, p.Name, f.Engine.Replace(ctx, p, service, o))
+}
+
+func (f *forwardingEngine) Start(ctx context.Context, project string, services []string) error {
+	return f.refresh(ctx, project, f.Engine.Start(ctx, project, services))
+}
+
+func (f *forwardingEngine) Restart(ctx context.Context, project string, services []string, o engine.StopOptions) error {
+	return f.refresh(ctx, project, f.Engine.Restart(ctx, project, services, o))
+}
+
+func (f *forwardingEngine) Down(ctx context.Context, project string, o engine.DownOptions) error {
+	err := f.Engine.Down(ctx, project, o)
+	if err == nil && project == f.st.Name {
+		f.st.StopForwards()
+	}
+	return err
+}
+
+// Close ends the connections (the forwards of a stack left running stay).
+func (f *forwardingEngine) Close() error {
+	f.st.closeRemote()
+	return f.Engine.Close()
+}
