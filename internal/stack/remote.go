@@ -69,6 +69,9 @@ func ResolveHosts(run engine.Host, setting string) (Hosts, error) {
 // on an ssh:// host the published ports are forwarded to this machine (see Endpoints).
 func (s *Stack) SetHosts(h Hosts) {
 	s.Hosts = h
+	if s.remote == nil {
+		s.remote = &remoteState{}
+	}
 	s.Convert.Remote = ""
 	if !h.Run.Local() {
 		s.Convert.Remote = h.Run.URL
@@ -86,6 +89,14 @@ func (s *Stack) SetHosts(h Hosts) {
 			s.Engine = &forwardingEngine{Engine: s.Engine, st: s}
 		}
 	}
+}
+
+// remoteState is what a stack on another host keeps while it runs.
+type remoteState struct {
+	mu          sync.Mutex
+	buildDocker client.APIClient       // the build host, for image copies
+	copying     map[string]*sync.Mutex // one copy per image at a time
+	copied      []string
 }
 
 // Remote reports whether the stack runs on another machine.
@@ -109,10 +120,11 @@ func (s *Stack) checkRemoteFiles(sel *workspace.Selection) error {
 
 // buildHostClient connects to the build host once per stack.
 func (s *Stack) buildHostClient(ctx context.Context) (client.APIClient, error) {
-	s.remoteMu.Lock()
-	defer s.remoteMu.Unlock()
-	if s.buildDocker != nil {
-		return s.buildDocker, nil
+	r := s.remote
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.buildDocker != nil {
+		return r.buildDocker, nil
 	}
 	connect := s.Hosts.Connect
 	if connect == nil {
@@ -122,13 +134,15 @@ func (s *Stack) buildHostClient(ctx context.Context) (client.APIClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.buildDocker = c
+	r.buildDocker = c
 	return c, nil
 }
 
 // copies reports whether images the run host lacks are copied from the build host (they
 // are different daemons).
-func (s *Stack) copies() bool { return s.Hosts.Build.URL != "" && s.Hosts.Build != s.Hosts.Run }
+func (s *Stack) copies() bool {
+	return s.remote != nil && s.Hosts.Build.URL != "" && s.Hosts.Build != s.Hosts.Run
+}
 
 // copyMissing copies from the build host (this machine's daemon) the images of refs that
 // the run host lacks and the build host has, and returns the refs still missing (for the
@@ -184,16 +198,17 @@ func (s *Stack) copyWants(ctx context.Context, wants []registry.Want) ([]registr
 // it and the build host has it (save, then load over the Engine API), and reports whether
 // the run host has it now. Two services needing the same image wait for one copy.
 func (s *Stack) copyFromBuildHost(ctx context.Context, ref string, log func(string)) (bool, error) {
-	s.remoteMu.Lock()
-	if s.copying == nil {
-		s.copying = map[string]*sync.Mutex{}
+	r := s.remote
+	r.mu.Lock()
+	if r.copying == nil {
+		r.copying = map[string]*sync.Mutex{}
 	}
-	m := s.copying[ref]
+	m := r.copying[ref]
 	if m == nil {
 		m = &sync.Mutex{}
-		s.copying[ref] = m
+		r.copying[ref] = m
 	}
-	s.remoteMu.Unlock()
+	r.mu.Unlock()
 	m.Lock()
 	defer m.Unlock()
 	if _, err := s.Docker.ImageInspect(ctx, ref); err == nil {
@@ -224,26 +239,32 @@ func (s *Stack) copyFromBuildHost(ctx context.Context, ref string, log func(stri
 }
 
 func (s *Stack) recordCopy(ref string) {
-	s.remoteMu.Lock()
-	defer s.remoteMu.Unlock()
-	s.copied = append(s.copied, ref)
+	s.remote.mu.Lock()
+	defer s.remote.mu.Unlock()
+	s.remote.copied = append(s.remote.copied, ref)
 }
 
 // Copied returns the images copied to the run host so far (base images a remote host
 // lacked), for up's report.
 func (s *Stack) Copied() []string {
-	s.remoteMu.Lock()
-	defer s.remoteMu.Unlock()
-	return append([]string(nil), s.copied...)
+	if s.remote == nil {
+		return nil
+	}
+	s.remote.mu.Lock()
+	defer s.remote.mu.Unlock()
+	return append([]string(nil), s.remote.copied...)
 }
 
 // closeRemote releases the build host client.
 func (s *Stack) closeRemote() {
-	s.remoteMu.Lock()
-	defer s.remoteMu.Unlock()
-	if s.buildDocker != nil {
-		_ = s.buildDocker.Close()
-		s.buildDocker = nil
+	if s.remote == nil {
+		return
+	}
+	s.remote.mu.Lock()
+	defer s.remote.mu.Unlock()
+	if s.remote.buildDocker != nil {
+		_ = s.remote.buildDocker.Close()
+		s.remote.buildDocker = nil
 	}
 }
 

@@ -58,10 +58,7 @@ type Stack struct {
 	// Docker talk to, build.sh's docker unchanged).
 	Hosts Hosts
 
-	remoteMu    sync.Mutex
-	buildDocker client.APIClient       // the build host, for base image copies
-	copying     map[string]*sync.Mutex // one copy per image at a time
-	copied      []string
+	remote *remoteState // set by SetHosts; shared by copies of the Stack
 }
 
 // ImagePuller makes images present under a pull policy (registry.Puller; fakes in tests).

@@ -17,6 +17,14 @@
 // folder with clocal.yaml at or above the test's working directory (WithWorkspace
 // overrides). When Docker is unreachable the test is skipped, except under CI=true where it
 // fails.
+//
+// Stacks run on the Docker daemon DOCKER_HOST or the current docker context names, or on
+// the one WithHost names, so a suite can spread its stacks over several hosts:
+//
+//	local := stacktest.StartStack(t, "kvstore")
+//	remote := stacktest.StartStack(t, "repo-manager", stacktest.WithHost("ssh://ci-docker-2"))
+//
+// On an ssh:// host every address the Stack gives answers on this machine.
 package stacktest
 
 import (
@@ -25,6 +33,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +46,9 @@ import (
 type Stack struct {
 	// Project is the compose project name (pass it to `clocal -p` to look at the stack).
 	Project string
+	// Host is the Docker daemon the stack runs on (e.g. unix:///var/run/docker.sock,
+	// ssh://devbox).
+	Host string
 	// Services maps each service of the closure to its published addresses.
 	Services map[string]Service
 
@@ -73,7 +85,16 @@ type options struct {
 	workspace string
 	timeout   time.Duration
 	log       io.Writer
+	host      string
 }
+
+// WithHost runs the stack on another Docker daemon than the one DOCKER_HOST or the current
+// docker context names: a URL (ssh://me@devbox, tcp://10.0.0.5:2376, unix:///…) or a docker
+// context name. A suite can so spread its isolated stacks over several Docker hosts. Images
+// are built for that host (build.sh runs here, against this machine's daemon), and on an
+// ssh:// host every address of the Stack is this machine's end of a port forward that ends
+// with the test.
+func WithHost(host string) Option { return func(o *options) { o.host = host } }
 
 // WithWorkspace names the workspace folder.
 func WithWorkspace(dir string) Option { return func(o *options) { o.workspace = dir } }
@@ -110,10 +131,15 @@ func StartStack(t testing.TB, target string, opts ...Option) *Stack {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
+	run, err := runHost(o.host)
+	if err != nil {
+		t.Fatalf("stacktest: %v", err)
+	}
 	name := stack.UniqueName(ws.ProjectName(), "t", 4)
 	st, err := stack.Open(ctx, stack.Config{
 		Workspace: ws, Name: name, Out: o.log, EphemeralPorts: true, Owner: true,
-		DialOptions: engine.Options{Out: o.log, Err: o.log, ProgressMode: "quiet"},
+		DialOptions: engine.Options{Out: o.log, Err: o.log, ProgressMode: "quiet", Host: hostFlag(run), Context: run.Context},
+		Host:        func() (engine.Host, error) { return run, nil },
 	})
 	if err != nil {
 		if errors.Is(err, engine.ErrDaemonUnreachable) {
@@ -124,17 +150,17 @@ func StartStack(t testing.TB, target string, opts ...Option) *Stack {
 		}
 		t.Fatalf("stacktest: %v", err)
 	}
-	eng, docker := st.Engine, st.Docker
+	docker := st.Docker
 
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		timeout := 5 * time.Second
-		if err := eng.Down(ctx, name, engine.DownOptions{Volumes: true, RemoveOrphans: true, Timeout: &timeout}); err != nil {
+		if err := st.Engine.Down(ctx, name, engine.DownOptions{Volumes: true, RemoveOrphans: true, Timeout: &timeout}); err != nil {
 			t.Errorf("stacktest: tear down %s: %v (remove it with: clocal down -v -p %s)", name, err, name)
 		}
-		st.RemoveState()
-		_ = eng.Close()
+		st.RemoveState() // ends the port forwards of a remote host too
+		_ = st.Engine.Close()
 		_ = docker.Close()
 	})
 	res, err := st.Up(ctx, []string{target}, stack.UpOptions{Wait: true, WaitTimeout: o.timeout})
@@ -145,7 +171,7 @@ func StartStack(t testing.TB, target string, opts ...Option) *Stack {
 	if err != nil {
 		t.Fatalf("stacktest: %v", err)
 	}
-	out := &Stack{Project: name, Services: map[string]Service{}, t: t}
+	out := &Stack{Project: name, Host: run.URL, Services: map[string]Service{}, t: t}
 	for _, s := range res.Selection.Services {
 		out.Services[s] = Service{Ports: map[int]string{}}
 	}
@@ -161,4 +187,24 @@ func StartStack(t testing.TB, target string, opts ...Option) *Stack {
 		out.Services[e.Service] = svc
 	}
 	return out
+}
+
+// runHost resolves WithHost's value (a URL or a context name; "" as the docker CLI would).
+func runHost(h string) (engine.Host, error) {
+	switch {
+	case h == "":
+		return engine.ResolveHost("", "")
+	case strings.Contains(h, "://"):
+		return engine.Host{URL: h}, nil
+	default:
+		return engine.ResolveHost("", h)
+	}
+}
+
+// hostFlag is the engine's Host option for run (empty when a context names it).
+func hostFlag(run engine.Host) string {
+	if run.Context != "" {
+		return ""
+	}
+	return run.URL
 }

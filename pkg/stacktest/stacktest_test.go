@@ -128,3 +128,56 @@ func check(t *testing.T, docker client.APIClient, s *stacktest.Stack, host strin
 		}
 	}
 }
+
+// TestStartStackOnHosts: one suite, two Docker hosts: a stack on this machine's daemon and
+// one on a second host over ssh (WithHost). Each runs only where it was asked to, both
+// answer at the addresses the Stack gives, and the cleanup leaves nothing on either and no
+// ssh process.
+func TestStartStackOnHosts(t *testing.T) {
+	docker := testutil.RequireDocker(t)
+	h := testutil.StartRemoteHost(t)
+	t.Setenv("PATH", h.BinDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	var local, remote *stacktest.Stack
+	t.Run("stacks", func(t *testing.T) {
+		local = stacktest.StartStack(t, "kvstore", stacktest.WithTimeout(8*time.Minute))
+		remote = stacktest.StartStack(t, "kvstore", stacktest.WithTimeout(8*time.Minute), stacktest.WithHost(h.URL))
+		if remote.Host != h.URL || local.Host == h.URL {
+			t.Fatalf("hosts: local %q, remote %q", local.Host, remote.Host)
+		}
+		for _, s := range []*stacktest.Stack{local, remote} {
+			resp, err := http.Get(s.URL("kvstore") + "/")
+			if err != nil {
+				t.Fatalf("%s on %s: %v", s.Project, s.Host, err)
+			}
+			var body map[string]any
+			_ = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if body["service"] != "kvstore" {
+				t.Errorf("%s on %s: GET / = %v", s.Project, s.Host, body)
+			}
+		}
+		if c, _, _ := labelled(t, docker, remote.Project); len(c) > 0 {
+			t.Errorf("the remote stack has %d containers on this machine's daemon", len(c))
+		}
+		if c, _, _ := labelled(t, h.Client, remote.Project); len(c) != 1 {
+			t.Errorf("the remote stack has %d containers on the remote host, want 1", len(c))
+		}
+		if c, _, _ := labelled(t, h.Client, local.Project); len(c) > 0 {
+			t.Errorf("the local stack has %d containers on the remote host", len(c))
+		}
+	})
+	for _, c := range []struct {
+		docker client.APIClient
+		s      *stacktest.Stack
+	}{{docker, local}, {h.Client, remote}} {
+		if c.s == nil {
+			continue
+		}
+		if ctrs, nets, vols := labelled(t, c.docker, c.s.Project); len(ctrs)+nets+vols > 0 {
+			t.Errorf("after t.Cleanup %s on %s still has %d containers, %d networks, %d volumes", c.s.Project, c.s.Host, len(ctrs), nets, vols)
+		}
+	}
+	if ps := h.SSHProcesses(); len(ps) > 0 {
+		t.Errorf("ssh processes left after the cleanup: %v", ps)
+	}
+}
