@@ -54,6 +54,7 @@ func runDoctor(ctx context.Context, o *DoctorOptions) error {
 	env.WS = ws
 	env.Project, _ = o.F.Project()
 	o.F.doctorHosts(&env)
+	defer doctorBuildDocker(ctx, &env)()
 	eng, docker, err := o.F.Connect(ctx)
 	if err != nil {
 		env.DockerErr = err

@@ -79,3 +79,18 @@ func (f *Factory) doctorHosts(env *doctor.Env) {
 		}
 	}
 }
+
+// doctorBuildDocker connects doctor to this machine's daemon when stacks run elsewhere
+// (images build.sh runs, images up copies); the caller closes it. nil when it is the run
+// host or does not answer (the build-host check reports that).
+func doctorBuildDocker(ctx context.Context, env *doctor.Env) func() {
+	if env.Run.Local() || env.Build.URL == "" || env.Build == env.Run {
+		return func() {}
+	}
+	c, err := engine.NewHostClient(ctx, env.Build)
+	if err != nil {
+		return func() {}
+	}
+	env.BuildDocker = c
+	return func() { _ = c.Close() }
+}

@@ -274,6 +274,11 @@ func TestRemoteDockerHost(t *testing.T) {
 		t.Errorf("clocal ps does not show %s->8080/tcp:\n%s", addr, out)
 	}
 
+	// exec streams over the same ssh connection: output and exit status come back.
+	if r := clocal(time.Minute, "exec", "-T", "laptop-svc", "sh", "-c", "cat /www/greeting.txt; exit 3"); r.Code != 3 || !strings.Contains(r.Out+r.Err, "greetings from a config file") {
+		t.Errorf("exec over ssh: exit %d, stdout %q, stderr %q", r.Code, r.Out, r.Err)
+	}
+
 	// 5. down -v leaves the remote host clean and no ssh process.
 	must(2*time.Minute, "down", "-v")
 	if c, n, v := projectOn(t, h.Client, project); c+n+v > 0 {

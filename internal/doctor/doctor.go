@@ -74,6 +74,9 @@ type Env struct {
 	RemoteDisk func(ctx context.Context, dir string) (Disk, error)
 	// PingBuild checks that Build's daemon answers (default: connect and ping).
 	PingBuild func(ctx context.Context) error
+	// BuildDocker is Build's daemon when it is not Run's (nil: Run alone is checked for
+	// images; the CLI connects it when Run is another machine).
+	BuildDocker client.APIClient
 }
 
 // Run runs every check.

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/client"
 
 	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/registry"
@@ -127,10 +128,22 @@ func checkImages(ctx context.Context, e Env, sel *workspace.Selection) []Finding
 
 // checkImage returns nil when the image is present locally, else what its registry says.
 func checkImage(ctx context.Context, e Env, remote *registry.Remote, im neededImage) *Finding {
-	if _, err := e.Docker.ImageInspect(ctx, im.ref); err == nil {
-		return nil
-	} else if !cerrdefs.IsNotFound(err) {
-		return &Finding{Check: "images", Severity: Warn, Message: fmt.Sprintf("cannot inspect %s: %v", im.ref, err)}
+	// On a remote Docker host, build.sh's docker runs on this machine's daemon, and what
+	// that daemon has clocal up copies to the host.
+	daemons := []client.APIClient{e.Docker}
+	switch {
+	case e.BuildDocker == nil:
+	case im.script:
+		daemons = []client.APIClient{e.BuildDocker}
+	default:
+		daemons = append(daemons, e.BuildDocker)
+	}
+	for _, d := range daemons {
+		if _, err := d.ImageInspect(ctx, im.ref); err == nil {
+			return nil
+		} else if !cerrdefs.IsNotFound(err) {
+			return &Finding{Check: "images", Severity: Warn, Message: fmt.Sprintf("cannot inspect %s: %v", im.ref, err)}
+		}
 	}
 	who := strings.Join(dedupeSorted(im.forWhom), ", ")
 	reg := registry.Host(im.ref)

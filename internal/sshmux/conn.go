@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"sync"
 	"time"
@@ -16,8 +17,8 @@ import (
 // outlives the master.
 type cmdConn struct {
 	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	stdout io.ReadCloser
+	stdin  *os.File
+	stdout *os.File
 	m      *Master
 	once   sync.Once
 	done   chan struct{}
@@ -27,22 +28,38 @@ type cmdConn struct {
 func (m *Master) dial(ctx context.Context, args []string) (net.Conn, error) {
 	cmd := exec.Command(sshBinary, args...)
 	cmd.SysProcAttr = ownedAttr()
-	stdin, err := cmd.StdinPipe()
+	// Plain pipes, not StdinPipe/StdoutPipe: Wait closes those when the process exits,
+	// possibly before the last bytes of a half-closed stream (an exec's output after its
+	// input ended) were read.
+	inR, stdin, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	stdout, err := cmd.StdoutPipe()
+	stdout, outW, err := os.Pipe()
 	if err != nil {
+		_ = inR.Close()
+		_ = stdin.Close()
 		return nil, err
 	}
+	cmd.Stdin, cmd.Stdout = inR, outW
 	stderr := &tailBuffer{}
 	cmd.Stderr = stderr
+	closeAll := func() {
+		for _, f := range []*os.File{inR, stdin, stdout, outW} {
+			_ = f.Close()
+		}
+	}
 	if err := ctx.Err(); err != nil {
+		closeAll()
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		closeAll()
 		return nil, &Error{Dest: m.Dest, Op: "session", Err: err}
 	}
+	// the child has its own copies of its ends
+	_ = inR.Close()
+	_ = outW.Close()
 	c := &cmdConn{cmd: cmd, stdin: stdin, stdout: stdout, m: m, done: make(chan struct{})}
 	go func() {
 		c.err = cmd.Wait()
@@ -89,6 +106,7 @@ func (c *cmdConn) Close() error {
 			_ = c.cmd.Process.Kill()
 			<-c.done
 		}
+		_ = c.stdout.Close()
 		c.m.track(c, false)
 	})
 	return nil

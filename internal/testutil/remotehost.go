@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -57,19 +58,41 @@ var remoteHostTools = []string{"unshare", "nsenter", "ssh", "ssh-keygen", "docke
 func StartRemoteHost(t testing.TB) *RemoteHost {
 	t.Helper()
 	local := RequireDocker(t)
-	missing := func(what string) {
-		t.Helper()
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("CI=true and the second Docker host cannot start: %s", what)
+	h, err := NewRemoteHost(context.Background(), local)
+	if err != nil {
+		var m *MissingError
+		if errors.As(err, &m) {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("CI=true and the second Docker host cannot start: %v", err)
+			}
+			t.Skipf("second Docker host unavailable: %v", err)
 		}
-		t.Skipf("second Docker host unavailable: %s", what)
+		t.Fatalf("remote host: %v", err)
 	}
+	t.Cleanup(func() {
+		if err := h.Close(); err != nil {
+			t.Errorf("remote host: %v", err)
+		}
+	})
+	return h
+}
+
+// MissingError says what this machine lacks to run a second Docker host.
+type MissingError struct{ What string }
+
+func (e *MissingError) Error() string { return e.What }
+
+// NewRemoteHost starts a second Docker host (see RemoteHost); local is this machine's
+// daemon (its storage driver is used). Close ends it. Tests use StartRemoteHost; benchmarks
+// call this directly.
+func NewRemoteHost(ctx context.Context, local client.APIClient) (h *RemoteHost, err error) {
+	missing := func(what string) error { return &MissingError{What: what} }
 	if os.Geteuid() != 0 {
-		missing("needs root (unshare, nsenter)")
+		return nil, missing("needs root (unshare, nsenter)")
 	}
 	for _, tool := range remoteHostTools {
 		if _, err := exec.LookPath(tool); err != nil {
-			missing(tool + " not found (apt-get install util-linux iproute2 openssh-client openssh-server docker.io)")
+			return nil, missing(tool + " not found (apt-get install util-linux iproute2 openssh-client openssh-server docker.io)")
 		}
 	}
 	sshd := "/usr/sbin/sshd"
@@ -77,10 +100,10 @@ func StartRemoteHost(t testing.TB) *RemoteHost {
 		if p, err := exec.LookPath("sshd"); err == nil {
 			sshd = p
 		} else {
-			missing("sshd not found (apt-get install openssh-server)")
+			return nil, missing("sshd not found (apt-get install openssh-server)")
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	driver := "fuse-overlayfs"
 	if info, err := local.Info(ctx); err == nil && info.Driver != "" {
@@ -94,18 +117,15 @@ func StartRemoteHost(t testing.TB) *RemoteHost {
 	sweepRemoteHosts(base)
 	dir, err := os.MkdirTemp(base, "clocal-rh-")
 	if err != nil {
-		t.Fatalf("remote host: %v", err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if strings.HasPrefix(dir, "/tmp/") {
 		_ = os.RemoveAll(dir)
-		missing("no folder outside /tmp for the second host's files (/var/tmp)")
+		return nil, missing("no folder outside /tmp for the second host's files (/var/tmp)")
 	}
 	var b [3]byte
 	_, _ = rand.Read(b[:])
-	h := &RemoteHost{
+	h = &RemoteHost{
 		Name:      "clocal-remote-" + hex.EncodeToString(b[:]),
 		Dir:       dir,
 		BinDir:    filepath.Join(dir, "bin"),
@@ -114,8 +134,15 @@ func StartRemoteHost(t testing.TB) *RemoteHost {
 		exited:    make(chan struct{}),
 	}
 	h.URL = "ssh://" + h.Name
-	t.Cleanup(func() { h.teardown(t) })
-
+	defer func() {
+		if err != nil {
+			_ = h.Close()
+			h = nil
+		}
+	}()
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
+		return h, err
+	}
 	daemonJSON, _ := json.Marshal(map[string]any{
 		"data-root":      filepath.Join(dir, "data"),
 		"exec-root":      "/run/docker",
@@ -158,26 +185,32 @@ LogLevel ERROR
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o700); err != nil {
-			t.Fatalf("remote host: %v", err)
+			return h, err
 		}
 	}
 	for _, key := range []string{"host_key", "id"} {
 		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", h.Name, "-f", filepath.Join(dir, key)).CombinedOutput(); err != nil {
-			t.Fatalf("remote host: ssh-keygen: %v\n%s", err, out)
+			return h, fmt.Errorf("ssh-keygen: %v\n%s", err, out)
 		}
 	}
-	copyFile(t, filepath.Join(dir, "id.pub"), filepath.Join(dir, "authorized_keys"))
+	pub, err := os.ReadFile(filepath.Join(dir, "id.pub"))
+	if err != nil {
+		return h, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), pub, 0o600); err != nil {
+		return h, err
+	}
 	hostPub, err := os.ReadFile(filepath.Join(dir, "host_key.pub"))
 	if err != nil {
-		t.Fatal(err)
+		return h, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), []byte(h.Name+" "+string(hostPub)), 0o600); err != nil {
-		t.Fatal(err)
+		return h, err
 	}
 
 	log, err := os.Create(filepath.Join(dir, "dockerd.log"))
 	if err != nil {
-		t.Fatal(err)
+		return h, err
 	}
 	defer log.Close()
 	args := []string{"--mount", "--net", "--pid", "--fork", "--propagation", "private", "--kill-child=SIGKILL"}
@@ -192,7 +225,7 @@ LogLevel ERROR
 	// the test binary: --kill-child then takes the whole namespace down.
 	h.unshare.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := h.unshare.Start(); err != nil {
-		t.Fatalf("remote host: unshare: %v", err)
+		return h, fmt.Errorf("unshare: %w", err)
 	}
 	go func() {
 		_ = h.unshare.Wait()
@@ -200,10 +233,10 @@ LogLevel ERROR
 	}()
 
 	if h.initPID, err = h.waitChild(ctx); err != nil {
-		t.Fatalf("remote host: %v\n%s", err, h.log())
+		return h, fmt.Errorf("%v\n%s", err, h.log())
 	}
 	if h.Client, err = client.NewClientWithOpts(client.WithHost("unix://"+h.Socket), client.WithAPIVersionNegotiation()); err != nil {
-		t.Fatal(err)
+		return h, err
 	}
 	for {
 		pctx, pcancel := context.WithTimeout(ctx, 2*time.Second)
@@ -215,9 +248,9 @@ LogLevel ERROR
 		}
 		select {
 		case <-h.exited:
-			t.Fatalf("remote host: dockerd exited\n%s", h.log())
+			return h, fmt.Errorf("dockerd exited\n%s", h.log())
 		case <-ctx.Done():
-			t.Fatalf("remote host: dockerd did not answer on %s: %v\n%s", h.Socket, err, h.log())
+			return h, fmt.Errorf("dockerd did not answer on %s: %v\n%s", h.Socket, err, h.log())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
@@ -234,21 +267,21 @@ LogLevel ERROR
   ProxyCommand %[3]s -t %[4]d -m -n -p %[5]s -i -f %[2]s/sshd_config
 `, h.Name, dir, mustLook("nsenter"), h.initPID, sshd)
 	if err := os.WriteFile(h.SSHConfig, []byte(sshConfig), 0o600); err != nil {
-		t.Fatal(err)
+		return h, err
 	}
 	if err := os.MkdirAll(h.BinDir, 0o755); err != nil {
-		t.Fatal(err)
+		return h, err
 	}
 	wrapper := fmt.Sprintf("#!/bin/sh\nexec %s -F %s \"$@\"\n", mustLook("ssh"), h.SSHConfig)
 	if err := os.WriteFile(filepath.Join(h.BinDir, "ssh"), []byte(wrapper), 0o755); err != nil {
-		t.Fatal(err)
+		return h, err
 	}
 	// The way in must work before the test relies on it.
 	out, err := exec.CommandContext(ctx, filepath.Join(h.BinDir, "ssh"), h.Name, "docker", "version", "--format", "{{.Server.Version}}").CombinedOutput()
 	if err != nil {
-		t.Fatalf("remote host: ssh %s docker version: %v\n%s", h.Name, err, out)
+		return h, fmt.Errorf("ssh %s docker version: %v\n%s", h.Name, err, out)
 	}
-	return h
+	return h, nil
 }
 
 // sweepRemoteHosts removes the folders of second hosts whose test process is gone (a test
@@ -275,17 +308,6 @@ func mustLook(name string) string {
 		return name
 	}
 	return p
-}
-
-func copyFile(t testing.TB, from, to string) {
-	t.Helper()
-	data, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // waitChild returns the PID of unshare's child: PID 1 of the new namespaces.
@@ -378,9 +400,9 @@ func (h *RemoteHost) SSHProcesses() []string {
 	return out
 }
 
-// teardown removes what the test left on the host (so the daemon cleans its cgroups), then
-// kills the namespaces and removes the folder.
-func (h *RemoteHost) teardown(t testing.TB) {
+// Close removes what was left on the host (so its daemon cleans its cgroups), then kills
+// the namespaces and removes the folder.
+func (h *RemoteHost) Close() error {
 	if h.Client != nil {
 		select {
 		case <-h.exited:
@@ -399,9 +421,9 @@ func (h *RemoteHost) teardown(t testing.TB) {
 	var err error
 	for i := 0; i < 20; i++ {
 		if err = os.RemoveAll(h.Dir); err == nil {
-			return
+			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Errorf("remote host: remove %s: %v", h.Dir, err)
+	return fmt.Errorf("remove %s: %w", h.Dir, err)
 }

@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	"context"
 	"os"
 	"testing"
 
@@ -33,3 +34,16 @@ func (h *RemoteHost) Vanish() {}
 
 // SSHProcesses is empty.
 func (h *RemoteHost) SSHProcesses() []string { return nil }
+
+// MissingError says what this machine lacks to run a second Docker host.
+type MissingError struct{ What string }
+
+func (e *MissingError) Error() string { return e.What }
+
+// NewRemoteHost needs Linux namespaces.
+func NewRemoteHost(ctx context.Context, local client.APIClient) (*RemoteHost, error) {
+	return nil, &MissingError{What: "the second Docker host needs Linux namespaces"}
+}
+
+// Close does nothing.
+func (h *RemoteHost) Close() error { return nil }

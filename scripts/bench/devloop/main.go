@@ -31,6 +31,7 @@ import (
 	"github.com/docker/docker/client"
 	"gopkg.in/yaml.v3"
 
+	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/watch"
 )
@@ -51,7 +52,7 @@ var errUnhealthy = errors.New("new container unhealthy")
 
 const debounce = watch.DefaultDebounce // clocal's default quiet period (clocal watch --debounce)
 
-var docker *client.Client
+var docker client.APIClient
 
 func main() {
 	flag.Parse()
@@ -59,9 +60,21 @@ func main() {
 		fatalf("-clocal is required (scripts/bench/devloop/run.sh builds it)")
 	}
 	var err error
-	docker, err = client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	// The daemon clocal talks to (DOCKER_HOST, the docker context; ssh:// included).
+	host, err := engine.ResolveHost("", "")
 	if err != nil {
 		fatalf("docker: %v", err)
+	}
+	docker, err = engine.NewHostClient(context.Background(), host)
+	if err != nil {
+		fatalf("docker: %v", err)
+	}
+	if !host.Local() {
+		remote = host.URL
+		if *flagCompose != "" {
+			logf("the Docker host %s is another machine: the compose baseline is skipped (its ports are not on this machine)", host)
+			*flagCompose = ""
+		}
 	}
 	repo, _ := filepath.Abs(*flagRepo)
 	// Two copies: clocal watches one, compose the other, so the phases can be interleaved
@@ -300,6 +313,16 @@ func startClocal(ws, project string) (*clocalRun, error) {
 	}()
 	if _, err := r.next(5*time.Minute, "watching"); err != nil {
 		return r, err
+	}
+	if remote != "" {
+		// On another host: the address on this machine, a port forward that keeps its
+		// port when the container is replaced.
+		var out strings.Builder
+		if err := run(ctx, nil, &out, *flagClocal, "-w", ws, "-p", project, "port", "repo-manager", "8866"); err != nil {
+			return r, err
+		}
+		remoteAddr = strings.TrimSpace(out.String())
+		logf("clocal: stack on %s, repo-manager answers here at %s", remote, remoteAddr)
 	}
 	return r, nil
 }
@@ -567,6 +590,9 @@ func addr(project string) (id, hostport string) {
 		return "", ""
 	}
 	for _, c := range cl {
+		if remoteAddr != "" {
+			return c.ID, remoteAddr
+		}
 		for _, p := range c.Ports {
 			if p.PrivatePort == 8866 && p.PublicPort != 0 && !strings.Contains(p.IP, ":") {
 				return c.ID, fmt.Sprintf("127.0.0.1:%d", p.PublicPort)
@@ -575,6 +601,10 @@ func addr(project string) (id, hostport string) {
 	}
 	return "", ""
 }
+
+// remote is the Docker host when it is another machine; remoteAddr clocal's address of
+// repo-manager on this machine then.
+var remote, remoteAddr string
 
 // waitMarker polls GET / every 20 ms until it returns want; zero time on timeout.
 func waitMarker(project, want string, timeout time.Duration) time.Time {

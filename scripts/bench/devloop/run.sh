@@ -6,6 +6,7 @@
 #
 #   scripts/bench/devloop/run.sh            # N=10 edits per phase
 #   N=5 COMPOSE= scripts/bench/devloop/run.sh   # clocal only
+#   REMOTE=1 scripts/bench/devloop/run.sh   # the stack on a second Docker host over ssh
 #
 # COMPOSE: the compose CLI plugin binary (run as `$COMPOSE compose ...`). Default: the first
 # of $(go env GOPATH)/bin/cmd, scripts/bench/out/docker-compose, ~/.docker/cli-plugins/docker-compose.
@@ -24,6 +25,16 @@ if [ -z "${COMPOSE+x}" ]; then
   [ -n "$COMPOSE" ] || echo "no compose CLI found: baseline skipped (scripts/bench/compose-cli.sh builds one)" >&2
 fi
 if [ -n "$COMPOSE" ]; then case $(basename "$COMPOSE") in docker-compose) "$COMPOSE" version >&2;; *) "$COMPOSE" compose version >&2;; esac; fi
+if [ -n "${REMOTE:-}" ]; then
+  # The stack on a second Docker host reached over ssh (as the tests get it), the sources
+  # and build.sh here: edit -> served through the port forward. No compose baseline there.
+  go build -o "$tmp/remotehost" ./scripts/bench/remotehost
+  coproc RH { "$tmp/remotehost"; }
+  read -r rh_env <&"${RH[0]}"
+  eval "$rh_env"
+  trap 'kill "$RH_PID" 2>/dev/null; wait "$RH_PID" 2>/dev/null; rm -rf "$tmp"' EXIT
+  echo "remote Docker host: $DOCKER_HOST" >&2
+fi
 echo "load: $(cat /proc/loadavg)  cores: $(nproc)" >&2
 "$tmp/devloop-bench" -clocal "$tmp/clocal" -compose "$COMPOSE" -repo "$root" -n "${N:-10}" ${JSON:+-json "$JSON"} "$@"
 echo >&2
