@@ -13,12 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
 	"github.com/clocal-dev/clocal/internal/testutil"
@@ -107,24 +104,11 @@ func remoteGet(url string) (string, error) {
 	return string(b), err
 }
 
-// projectOn lists what a daemon holds of a project.
-func projectOn(t *testing.T, docker client.APIClient, project string) (ctrs, nets, vols int) {
+// projectOn counts what a daemon holds of a project.
+func projectOn(t *testing.T, docker *client.Client, project string) (ctrs, nets, vols int) {
 	t.Helper()
-	ctx := context.Background()
-	f := filters.NewArgs(filters.Arg("label", "com.docker.compose.project="+project))
-	cl, err := docker.ContainerList(ctx, container.ListOptions{All: true, Filters: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nl, err := docker.NetworkList(ctx, network.ListOptions{Filters: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	vl, err := docker.VolumeList(ctx, volume.ListOptions{Filters: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(cl), len(nl), len(vl.Volumes)
+	c, n, v := leftovers(t, docker, project)
+	return len(c), len(n), len(v)
 }
 
 func TestRemoteDockerHost(t *testing.T) {

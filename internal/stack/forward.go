@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -302,4 +303,12 @@ func (s *Stack) ContainerEndpoints(ctx context.Context, ctrs []engine.Container,
 		out[i].URL = "http://" + net.JoinHostPort(out[i].Host, strconv.Itoa(out[i].HostPort))
 	}
 	return out, nil
+}
+
+// lockForwards serialises changes to the stack's port forwards across clocal processes (an
+// up, a ps and a watch may all refresh them): the project lock's mechanism, on its own file
+// (.clocal/projects/<name>/forwards/lock), so it never waits for an up in progress.
+func (s *Stack) lockForwards(ctx context.Context) (func(), error) {
+	unlock, _, err := lockProject(ctx, s.WS.Root, s.Name+"/forwards", io.Discard, fileLockExclusive, true)
+	return unlock, err
 }
