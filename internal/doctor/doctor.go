@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
@@ -186,11 +185,9 @@ func checkDocker(ctx context.Context, e Env) []Finding {
 			return append(out, Finding{Check: "disk", Severity: Warn, Message: fmt.Sprintf("cannot read free space under %s%s: %v", info.DockerRootDir, e.on(), err)})
 		}
 	} else {
-		var st syscall.Statfs_t
-		if err := syscall.Statfs(info.DockerRootDir, &st); err != nil {
+		if d, err = localDisk(info.DockerRootDir); err != nil {
 			return append(out, Finding{Check: "disk", Severity: Warn, Message: fmt.Sprintf("cannot read free space under %s (remote daemon?): %v", info.DockerRootDir, err)})
 		}
-		d = Disk{Free: st.Bavail * uint64(st.Bsize), Inodes: st.Ffree, TotalInodes: st.Files}
 	}
 	free, inodes := d.Free, d.Inodes
 	f := Finding{Check: "disk", Severity: OK, Message: fmt.Sprintf("%s free under %s%s (%d inodes free)", human(free), info.DockerRootDir, e.on(), inodes)}
