@@ -205,20 +205,29 @@ func freeAddr(bind string, port int) (string, error) {
 // StopForwards ends the stack's port forwards (down, the end of a watch, an interrupted
 // up): the ssh master exits, no process is left.
 func (s *Stack) StopForwards() {
-	if s.WS == nil {
-		return
+	if s.WS != nil {
+		stopForwardsAt(s.WS.Root, s.Name)
 	}
-	if _, err := os.Stat(s.forwardsPath()); err != nil {
+}
+
+// stopForwardsAt is StopForwards for the stack name of the workspace at root.
+func stopForwardsAt(root, name string) {
+	dir := ProjectStateDir(root, name)
+	path := filepath.Join(dir, forwardsFile)
+	if _, err := os.Stat(path); err != nil {
 		return // no forwards
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	unlock, err := s.lockForwards(ctx)
+	unlock, _, err := lockProject(ctx, root, name+"/forwards", io.Discard, fileLockExclusive, true)
 	if err != nil {
 		return
 	}
 	defer unlock()
-	st := s.loadForwards()
+	var st forwardState
+	if data, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(data, &st)
+	}
 	if st.Socket != "" {
 		if d, err := sshmux.ParseURL(st.Host); err == nil {
 			if m, err := sshmux.Attach(ctx, d, st.Socket); err == nil {
@@ -226,7 +235,7 @@ func (s *Stack) StopForwards() {
 			}
 		}
 	}
-	_ = os.Remove(s.forwardsPath())
+	_ = os.Remove(path)
 }
 
 // RefreshForwards brings the forwards in line with the stack's running containers (no-op

@@ -76,6 +76,7 @@ func TryLockProjectAt(root, name string) (unlock func(), ok bool, err error) {
 // down by label, as prune does).
 func RemoveStateAt(root, name string) {
 	if root != "" && name != "" {
+		stopForwardsAt(root, name) // a stack on an ssh:// host: its port forwards end too
 		_ = os.RemoveAll(ProjectStateDir(root, name))
 	}
 }

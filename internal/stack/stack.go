@@ -374,8 +374,7 @@ func (s *Stack) LoadState() (State, bool) {
 
 // RemoveState forgets the stack (after down): its port forwards end too.
 func (s *Stack) RemoveState() {
-	s.StopForwards()
-	_ = os.RemoveAll(s.ProjectDir())
+	RemoveStateAt(s.WS.Root, s.Name)
 }
 
 // UpOptions configure Up.
