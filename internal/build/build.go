@@ -81,9 +81,15 @@ type Result struct {
 // Builder builds service images. The zero value plus Docker is usable; a Builder
 // is safe for concurrent use (builds of one service are serialised).
 type Builder struct {
-	Docker   client.APIClient
-	Out      io.Writer // build output, one "<service> | " prefixed line per Write; nil discards
-	CacheDir string    // where the stat cache lives, e.g. <workspace>/.clocal/cache; "" = memory only
+	Docker client.APIClient
+	Out    io.Writer // build output, one "<service> | " prefixed line per Write; nil discards
+	// Plain removes every escape sequence, colours included, from build output, and runs
+	// build.sh with NO_COLOR=1 (colour not wanted: NO_COLOR, --no-color, not a terminal).
+	Plain bool
+	// Progress, when set, receives the steps and output lines of builds instead of Out
+	// (a live display, one line per service).
+	Progress Progress
+	CacheDir string // where the stat cache lives, e.g. <workspace>/.clocal/cache; "" = memory only
 
 	// Shell runs build.sh; default "bash" when found in PATH, else "sh".
 	Shell string
@@ -232,7 +238,7 @@ func (s Spec) validate() error {
 // present and force is false nothing else runs (Result.Built is false).
 // Otherwise build.sh runs, then the image is built and tagged. A failing build.sh
 // returns a *ScriptError and no image is built.
-func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (Result, error) {
+func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (res Result, err error) {
 	if err := s.validate(); err != nil {
 		return Result{}, err
 	}
@@ -241,6 +247,17 @@ func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (Result, error
 	}
 	unlock := b.lock(s.Service)
 	defer unlock()
+	b.step(s.Service, StepPreparing)
+	defer func() {
+		switch {
+		case err != nil:
+			b.step(s.Service, StepFailed)
+		case res.Built:
+			b.step(s.Service, StepBuilt)
+		default:
+			b.step(s.Service, StepUpToDate)
+		}
+	}()
 
 	// The base images first: their IDs are part of the content hash.
 	df, err := os.ReadFile(s.Dockerfile)
@@ -262,7 +279,7 @@ func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (Result, error
 	if err != nil {
 		return Result{}, fmt.Errorf("build %s: hash: %w", s.Service, err)
 	}
-	res := Result{Image: ImageRef(s.Service, hash), Hash: hash}
+	res = Result{Image: ImageRef(s.Service, hash), Hash: hash}
 
 	if !force {
 		exists, err := b.imageExists(ctx, res.Image)
@@ -282,6 +299,7 @@ func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (Result, error
 		if err != nil {
 			return res, err
 		}
+		b.step(s.Service, StepScript)
 		start := time.Now()
 		err = b.runScript(ctx, s, hash, res.Image)
 		res.ScriptDur = time.Since(start)
@@ -302,6 +320,7 @@ func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (Result, error
 	if err != nil {
 		return res, err
 	}
+	b.step(s.Service, StepImage)
 	start := time.Now()
 	err = b.buildImage(ctx, s, hash, res.Image)
 	res.ImageDur = time.Since(start)
@@ -385,6 +404,56 @@ func (b *Builder) lock(service string) func() {
 	return m.Unlock
 }
 
+// Progress receives what builds do, for a live display.
+type Progress interface {
+	// Step says what a service's build does now: StepPreparing, StepScript, StepImage,
+	// then one of StepBuilt, StepUpToDate, StepFailed.
+	Step(service, step string)
+	// Line is one line of the service's build output (build.sh, the image build).
+	Line(service, line string)
+}
+
+// Build steps, as reported to Progress.
+const (
+	StepPreparing = "preparing" // base images, content hash
+	StepScript    = "build.sh"
+	StepImage     = "image"
+	StepBuilt     = "built"
+	StepUpToDate  = "up to date"
+	StepFailed    = "failed"
+)
+
+// IsFinal reports whether step ends a service's build.
+func IsFinal(step string) bool {
+	return step == StepBuilt || step == StepUpToDate || step == StepFailed
+}
+
+func (b *Builder) step(service, step string) {
+	if b.Progress != nil {
+		b.Progress.Step(service, step)
+	}
+}
+
+// lineOut is where a service's output lines go (prefixed "<service> | ", with their
+// newline, as lineWriter emits them): Progress when set, else Out.
+func (b *Builder) lineOut(service string) func(string) {
+	prefix := service + " | "
+	return func(line string) {
+		if p := b.Progress; p != nil {
+			p.Line(service, strings.TrimSuffix(strings.TrimPrefix(line, prefix), "\n"))
+			return
+		}
+		b.writeLine(line)
+	}
+}
+
+// newServiceLines is the line writer of a service's build output.
+func (b *Builder) newServiceLines(service string) *lineWriter {
+	lw := newLineWriter(service+" | ", TailLines, b.lineOut(service))
+	lw.plain = b.Plain
+	return lw
+}
+
 // writeLine writes one complete line to Out in a single Write.
 func (b *Builder) writeLine(line string) {
 	if b.Out == nil {
@@ -396,7 +465,7 @@ func (b *Builder) writeLine(line string) {
 }
 
 func (b *Builder) logf(service, format string, args ...any) {
-	b.writeLine(service + " | " + strings.TrimRight(fmt.Sprintf(format, args...), "\n") + "\n")
+	b.lineOut(service)(service + " | " + strings.TrimRight(fmt.Sprintf(format, args...), "\n") + "\n")
 }
 
 var errNoShell = errors.New("neither bash nor sh found in PATH")

@@ -173,7 +173,7 @@ func (b *Builder) buildKitImage(ctx context.Context, c *bkclient.Client, s Spec,
 	key := sha256.Sum256([]byte(bc.root))
 
 	b.logf(s.Service, "building image %s (BuildKit)", image)
-	lw := newLineWriter(s.Service+" | ", TailLines, b.writeLine)
+	lw := b.newServiceLines(s.Service)
 	status := make(chan *bkclient.SolveStatus)
 	printed := make(chan struct{})
 	go func() {

@@ -140,7 +140,7 @@ func (b *Builder) classicImage(ctx context.Context, s Spec, image string, bc bui
 	}
 	defer resp.Body.Close()
 
-	lw := newLineWriter(s.Service+" | ", TailLines, b.writeLine)
+	lw := b.newServiceLines(s.Service)
 	msgErr, decErr := decodeBuildStream(resp.Body, lw)
 	lw.Flush()
 	_ = pr.Close()

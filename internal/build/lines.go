@@ -14,10 +14,11 @@ const maxLine = 64 << 10
 // endings: "\r\n" (and the "\r\r\n" a PTY makes of a program's "\r\n") ends a
 // line; a lone "\r" (progress bars redrawing the line) discards what was pending,
 // like a terminal overwrites it. Cursor-movement and erase escape sequences are
-// removed (they would garble prefixed output); colours (SGR) are kept. The last
+// removed (they would garble prefixed output); colours (SGR) are kept unless plain. The last
 // tailN lines are remembered without any escape sequences.
 type lineWriter struct {
 	mu     sync.Mutex
+	plain  bool // remove colours too (no colour wanted: NO_COLOR, --no-color, not a terminal)
 	prefix string
 	emit   func(string)
 	buf    []byte
@@ -73,6 +74,9 @@ func (w *lineWriter) Tail() []string {
 
 func (w *lineWriter) flushLocked() {
 	line := stripControl(string(w.buf))
+	if w.plain {
+		line = stripAllEscapes(line)
+	}
 	w.buf = w.buf[:0]
 	if w.emit != nil {
 		w.emit(w.prefix + line + "\n")

@@ -108,6 +108,9 @@ func (b *Builder) runScript(ctx context.Context, s Spec, hash, image string) err
 	cmd := exec.Command(sh, s.Script)
 	cmd.Dir = s.Dir
 	cmd.Env = scriptEnv(s, hash, image, b.ScriptDocker)
+	if b.Plain {
+		cmd.Env = append(cmd.Env, "NO_COLOR=1")
+	}
 
 	master, tty, err := openPTY()
 	if err != nil {
@@ -127,7 +130,7 @@ func (b *Builder) runScript(ctx context.Context, s Spec, hash, image string) err
 	running.add(pgid)
 	defer running.remove(pgid)
 
-	lw := newLineWriter(s.Service+" | ", TailLines, b.writeLine)
+	lw := b.newServiceLines(s.Service)
 	readDone := make(chan struct{})
 	go func() {
 		defer close(readDone)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/fatih/color"
 	"github.com/mattn/go-isatty"
+	"golang.org/x/term"
 )
 
 // IOStreams is where a command reads and writes. Commands never touch os.Stdout directly,
@@ -47,6 +48,25 @@ func (s *IOStreams) IsStderrTerminal() bool {
 	return isTerminal(s.ErrOut)
 }
 
+// LiveOutput reports whether progress may be redrawn in place (build lines, pulls,
+// compose's progress): the error stream is a terminal, colour is allowed, not -q.
+func (s *IOStreams) LiveOutput() bool {
+	return !s.Quiet && !s.NoColor && s.IsStderrTerminal()
+}
+
+// TerminalWidth is the width of the error stream's terminal (0 when unknown).
+func (s *IOStreams) TerminalWidth() int {
+	f, ok := s.ErrOut.(interface{ Fd() uintptr })
+	if !ok {
+		return 0
+	}
+	w, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return 0
+	}
+	return w
+}
+
 // ProgressMode is the compose library's progress display: redrawn lines ("auto": tty)
 // only on a terminal with colour allowed, plain lines otherwise (no ANSI code at all), and
 // nothing but errors with -q.
@@ -54,7 +74,7 @@ func (s *IOStreams) ProgressMode() string {
 	switch {
 	case s.Quiet:
 		return "quiet"
-	case s.IsStderrTerminal() && !s.NoColor:
+	case s.LiveOutput():
 		return "auto"
 	}
 	return "plain"

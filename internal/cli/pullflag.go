@@ -30,10 +30,14 @@ func pullFlag(cmd *cobra.Command, p *registry.Policy) {
 	_ = cmd.RegisterFlagCompletionFunc("pull", cobra.FixedCompletions(registry.Policies, cobra.ShellCompDirectiveNoFileComp))
 }
 
-// setPull gives the stack the pull policy, with progress redrawn in place in a terminal.
+// setPull gives the stack the pull policy, with progress redrawn in place in a terminal
+// (lines without colour, nothing with -q).
 func setPull(io *IOStreams, st *stack.Stack, p registry.Policy) {
 	st.Pull = p
 	if rp, ok := st.Puller.(*registry.Puller); ok {
-		rp.TTY = io.IsStderrTerminal()
+		rp.TTY = io.LiveOutput()
+		if io.Quiet {
+			rp.Out = nil
+		}
 	}
 }

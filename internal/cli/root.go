@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clocal-dev/clocal/internal/build"
+	"github.com/clocal-dev/clocal/internal/buildview"
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/workspace"
@@ -115,7 +116,33 @@ func (f *Factory) Stack(ctx context.Context) (*stack.Stack, error) {
 	if _, err := build.JobsFromEnv(); err != nil {
 		return nil, BadInput(err)
 	}
-	return stack.Open(ctx, stack.Config{Workspace: ws, Name: f.ProjectName, Out: f.IO.ErrOut, Connect: f.Connect, Host: f.RunHost})
+	st, err := stack.Open(ctx, stack.Config{Workspace: ws, Name: f.ProjectName, Out: f.IO.ErrOut, Connect: f.Connect, Host: f.RunHost})
+	if err != nil {
+		return nil, err
+	}
+	// Build output: no escape sequence at all without colour (build.sh runs under a
+	// pseudo-terminal and colours its output), nothing with -q (a failed build's last
+	// lines are in its error).
+	st.Builder.Plain = f.IO.NoColor
+	if f.IO.Quiet {
+		st.Builder.Out = nil
+	}
+	return st, nil
+}
+
+// liveBuilds shows the stack's builds as one redrawn line per service in a terminal
+// (buildview); elsewhere build output stays prefixed lines. The returned func ends the
+// live display (before output that is not about builds, such as a watch's events).
+func (f *Factory) liveBuilds(st *stack.Stack) func() {
+	if !f.IO.LiveOutput() {
+		return func() {}
+	}
+	v := buildview.New(f.IO.ErrOut, f.IO.TerminalWidth())
+	st.Builder.Progress = v
+	return func() {
+		st.Builder.Progress = nil
+		v.Close()
+	}
 }
 
 // Connect returns an engine and a Docker client, failing with one line saying how to fix
@@ -173,7 +200,8 @@ depends on with the production build scripts, starts them healthy, and prints th
 	pf := root.PersistentFlags()
 	pf.StringVarP(&f.WorkspaceDir, "workspace", "w", "", "workspace folder (default: $CLOCAL_WORKSPACE or the nearest folder with clocal.yaml)")
 	pf.StringVarP(&f.ProjectName, "project-name", "p", "", "compose project name (default: derived from the workspace)")
-	pf.BoolVar(&noColor, "no-color", false, "disable colored output (NO_COLOR is respected too)")
+	pf.BoolVar(&noColor, "no-color", false, "no colours nor any other terminal escape code (NO_COLOR is respected too)")
+	pf.BoolVarP(&f.IO.Quiet, "quiet", "q", false, "print only errors and the result (no build output, no progress)")
 	root.Flags().BoolVar(&showVersion, "version", false, "show clocal's, the compose library's and the Docker engine's versions (clocal version)")
 	root.Flags().BoolVar(&versionJSON, "json", false, "with --version: print JSON")
 	_ = root.Flags().MarkHidden("json")

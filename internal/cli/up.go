@@ -120,7 +120,9 @@ func runUp(ctx context.Context, o *UpOptions) error {
 	setPull(o.IO, st, o.Pull)
 
 	start := time.Now()
+	endLive := o.F.liveBuilds(st)
 	res, err := st.Up(ctx, o.Targets, stack.UpOptions{ForceBuild: o.Build, Wait: o.Wait, WaitTimeout: o.Timeout, Recreate: o.Recreate})
+	endLive()
 	if err != nil {
 		if ctx.Err() != nil {
 			cleanupInterrupted(st)

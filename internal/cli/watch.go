@@ -116,7 +116,9 @@ func runWatch(ctx context.Context, o *WatchOptions) error {
 	}
 	// Bring the stack to the current sources first (a no-op when it is current): files
 	// changed while clocal was not watching are picked up.
+	endLive := o.F.liveBuilds(st)
 	res, err := st.Up(ctx, targets, stack.UpOptions{Wait: true, WaitTimeout: o.Timeout})
+	endLive()
 	if err != nil {
 		if ctx.Err() != nil {
 			return context.Canceled
