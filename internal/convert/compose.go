@@ -85,6 +85,8 @@ type composeHealthcheck struct {
 	Timeout     string   `yaml:"timeout,omitempty"`
 	Retries     int      `yaml:"retries,omitempty"`
 	StartPeriod string   `yaml:"start_period,omitempty"`
+	// StartInterval: Docker 25+ only (see health.go).
+	StartInterval string `yaml:"start_interval,omitempty"`
 }
 
 type composeLogging struct {
@@ -544,9 +546,10 @@ func renderUnit(u *unit, opts Options, p *Plan, logging *composeLogging) (*compo
 		labels.Service: u.local,
 	}
 	if u.healthcheck != nil {
-		h := u.healthcheck
-		s.Healthcheck = &composeHealthcheck{Test: HealthcheckTest(h.Test), Interval: h.Interval,
-			Timeout: h.Timeout, Retries: h.Retries, StartPeriod: h.StartPeriod}
+		var readiness string
+		if s.Healthcheck, readiness = opts.Health.render(u.healthcheck); readiness != "" {
+			s.Labels[labels.Readiness] = readiness
+		}
 	}
 	targets := map[string]string{}
 	addVol := func(spec, target, what string) error {

@@ -258,6 +258,7 @@ func (e *emitter) service(name string, s *composeService) {
 			e.raw(n+2, "retries", strconv.Itoa(h.Retries))
 		}
 		e.str(n+2, "start_period", h.StartPeriod)
+		e.str(n+2, "start_interval", h.StartInterval)
 	}
 	if s.Init {
 		e.raw(n, "init", "true")

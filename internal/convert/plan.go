@@ -35,6 +35,8 @@ type Options struct {
 	// (compose copies them into the container before it starts) and mounts: of workspace
 	// folders are refused (RemoteMountError).
 	Remote string
+	// Health is how service-file healthchecks become container healthchecks (health.go).
+	Health HealthPolicy
 }
 
 func (o *Options) defaults(ws *workspace.Workspace) {

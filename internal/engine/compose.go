@@ -134,9 +134,10 @@ func (plainFormatter) Format(e *logrus.Entry) ([]byte, error) {
 
 // conn is one connection to the daemon: API client, docker CLI object, compose service.
 type conn struct {
-	api client.APIClient
-	cli command.Cli
-	svc api.Compose
+	api    client.APIClient
+	cli    command.Cli
+	svc    api.Compose
+	probes *prober // clocal's readiness probes (ready.go)
 }
 
 func connect(ctx context.Context, o Options) (*conn, error) {
@@ -192,7 +193,7 @@ func connect(ctx context.Context, o Options) (*conn, error) {
 			return nil, fmt.Errorf("compose cached a failed daemon version lookup earlier in this process, restart clocal: %w", daemonErr(apiClient, err))
 		}
 	}
-	return &conn{api: apiClient, cli: dockerCli, svc: svc}, nil
+	return &conn{api: apiClient, cli: dockerCli, svc: svc, probes: newProber(apiClient)}, nil
 }
 
 // composeEngine implements Engine with the compose library.
@@ -303,31 +304,6 @@ func (c *conn) checkImages(ctx context.Context, p *types.Project) error {
 	return nil
 }
 
-// allRunning reports whether every service of p that runs containers has at least its
-// scale of running containers (one-off containers aside).
-func (c *conn) allRunning(ctx context.Context, p *types.Project) (bool, error) {
-	list, err := serviceContainers(ctx, c.api, p.Name, true)
-	if err != nil {
-		return false, err
-	}
-	running := map[string]int{}
-	for _, ctr := range list {
-		if ctr.State != container.StateRunning {
-			return false, nil
-		}
-		running[ctr.Labels[labels.ComposeService]]++
-	}
-	for name, s := range p.Services {
-		if s.Provider != nil {
-			continue
-		}
-		if running[name] < s.GetScale() {
-			return false, nil
-		}
-	}
-	return true, nil
-}
-
 func waitable(p *types.Project, services []string) []string {
 	var out []string
 	for _, name := range services {
@@ -366,19 +342,15 @@ func (e *composeEngine) Up(ctx context.Context, p *types.Project, o UpOptions) e
 	if err := c.checkImages(ctx, proj); err != nil {
 		return fmt.Errorf("up %s: %w", p.Name, err)
 	}
-	// compose waits for depends_on conditions (service_healthy...) while starting; bound
-	// that wait too. When it times out compose goes on starting the dependents, and
-	// waitReady below reports the late dependency.
+	// compose's Up is Create then Start. Create recreates whatever changed; the start is
+	// clocal's own walk of the dependency graph (startInOrder: each service once its
+	// dependencies are ready by clocal's readiness probes, nothing polled when everything
+	// already runs), bounded by the wait timeout; then readiness of the whole project.
 	started := time.Now()
 	var startTimeout time.Duration
 	if o.Wait {
 		startTimeout = o.WaitTimeout
 	}
-	// compose's Up is Create then Start. Start walks the dependency graph and, before each
-	// service with a depends_on condition, polls on a 500 ms ticker even when everything
-	// already runs: half a second per level of the graph for an up with nothing to do. So
-	// Create (which recreates whatever changed), and Start only when some container of
-	// the project is not running; readiness is checked by waitReady below either way.
 	err = c.svc.Create(ctx, proj, api.CreateOptions{
 		Services:             o.Services,
 		RemoveOrphans:        o.RemoveOrphans,
@@ -388,27 +360,11 @@ func (e *composeEngine) Up(ctx context.Context, p *types.Project, o UpOptions) e
 		Timeout:              o.StopTimeout,
 		QuietPull:            true,
 	})
-	if err == nil {
-		var running bool
-		if running, err = c.allRunning(ctx, proj); err == nil && !running {
-			err = c.svc.Start(ctx, proj.Name, api.StartOptions{
-				Project:     proj,
-				Services:    o.Services,
-				WaitTimeout: startTimeout,
-			})
-		}
-	}
 	if err != nil {
-		if o.Wait && o.WaitTimeout > 0 && time.Since(started) >= o.WaitTimeout && ctx.Err() == nil {
-			// compose gave up waiting for a depends_on condition: name the late services.
-			if pending, failed, rerr := readiness(ctx, c.api, proj.Name, waitable(proj, proj.ServiceNames())); rerr == nil && len(pending)+len(failed) > 0 {
-				for s, r := range failed {
-					pending[s] = r
-				}
-				return fmt.Errorf("up %s: %w", p.Name, &WaitError{Timeout: o.WaitTimeout, Services: pending})
-			}
-		}
 		return fmt.Errorf("up %s: %w", p.Name, daemonErr(c.api, err))
+	}
+	if err := c.startInOrder(ctx, proj, startTimeout); err != nil {
+		return fmt.Errorf("up %s: %w", p.Name, err)
 	}
 	if !o.Wait {
 		return nil
@@ -417,7 +373,7 @@ func (e *composeEngine) Up(ctx context.Context, p *types.Project, o UpOptions) e
 	if left > 0 {
 		left = max(left-time.Since(started), waitInterval)
 	}
-	if err := waitReady(ctx, c.api, proj.Name, waitable(proj, proj.ServiceNames()), left, o.WaitTimeout); err != nil {
+	if err := c.waitReady(ctx, proj.Name, waitable(proj, proj.ServiceNames()), dependencyNames(dependencies(proj)), left, o.WaitTimeout); err != nil {
 		return fmt.Errorf("up %s: %w", p.Name, err)
 	}
 	return nil
@@ -437,6 +393,17 @@ func (e *composeEngine) Replace(ctx context.Context, p *types.Project, service s
 	}
 	if err := c.checkImages(ctx, proj); err != nil {
 		return fmt.Errorf("replace %s/%s: %w", p.Name, service, err)
+	}
+	deps := dependencyNames(dependencies(p))[service]
+	started := time.Now()
+	if !o.NoWait && len(deps) > 0 {
+		// Dependencies first: a service replaced while a dependency is starting (being
+		// replaced itself, restarting) may exit at start for a reason that is not its
+		// own. The previous container keeps serving meanwhile. A dependency stopped on
+		// purpose is not waited for.
+		if err := c.waitDependencies(ctx, p.Name, service, deps, o.WaitTimeout); err != nil {
+			return fmt.Errorf("replace %s/%s: %w", p.Name, service, err)
+		}
 	}
 	err = c.svc.Up(ctx, proj, api.UpOptions{
 		Create: api.CreateOptions{
@@ -459,7 +426,22 @@ func (e *composeEngine) Replace(ctx context.Context, p *types.Project, service s
 	if o.NoWait {
 		return nil
 	}
-	if err := waitReady(ctx, c.api, proj.Name, waitable(proj, []string{service}), o.WaitTimeout, o.WaitTimeout); err != nil {
+	left := o.WaitTimeout
+	if left > 0 {
+		left = max(left-time.Since(started), waitInterval)
+	}
+	err = c.waitReady(ctx, proj.Name, waitable(proj, []string{service}), map[string][]string{service: deps}, left, o.WaitTimeout)
+	var we *WaitError
+	if errors.As(err, &we) && we.Timeout > 0 && len(deps) > 0 {
+		// Timed out: the service's own failure only if its dependencies were ready.
+		if pending, failed, rerr := c.readiness(ctx, p.Name, deps); rerr == nil && len(pending)+len(failed) > 0 {
+			for s, r := range failed {
+				pending[s] = r
+			}
+			return fmt.Errorf("replace %s/%s: %w", p.Name, service, &DependencyError{Service: service, Err: &WaitError{Timeout: we.Timeout, Services: pending}})
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("replace %s/%s: %w", p.Name, service, err)
 	}
 	return nil
@@ -536,6 +518,7 @@ func (e *composeEngine) Ps(ctx context.Context, project string, o PsOptions) ([]
 			Created:  time.Unix(s.Created, 0),
 			Labels:   s.Labels,
 		}
+		ctr.Health = c.health(container.Summary{ID: s.ID, State: s.State, Labels: s.Labels}, ctr.Health)
 		for _, p := range s.Publishers {
 			ctr.Publishers = append(ctr.Publishers, Publisher{
 				HostIP:        p.URL,
@@ -580,6 +563,7 @@ func (c *conn) quickPs(ctx context.Context, project string, o PsOptions) ([]Cont
 			name = strings.TrimPrefix(ctr.Names[0], "/")
 		}
 		health, exit := statusDetails(ctr.State, ctr.Status)
+		health = c.health(ctr, health)
 		x := Container{
 			ID: ctr.ID, Name: name, Project: ctr.Labels[labels.ComposeProject], Service: svc,
 			Image: ctr.Image, State: ctr.State, Status: ctr.Status, Health: health,
@@ -595,6 +579,18 @@ func (c *conn) quickPs(ctx context.Context, project string, o PsOptions) ([]Cont
 		out = append(out, x)
 	}
 	return out, nil
+}
+
+// health is the health to show for a container: "healthy" when Docker's status is still
+// "starting" but clocal's readiness probe found it ready (Docker's own first probe is
+// minutes away with slow healthchecks, see ready.go).
+func (c *conn) health(ctr container.Summary, docker string) string {
+	if docker == container.Starting {
+		if _, ok := c.probes.recordedStart(ctr); ok {
+			return container.Healthy
+		}
+	}
+	return docker
 }
 
 // statusDetails reads health and exit code from the daemon's status text, the way
@@ -675,7 +671,7 @@ func (e *composeEngine) Wait(ctx context.Context, project string, services []str
 			}
 		}
 	}
-	if err := waitReady(ctx, c.api, project, services, timeout, timeout); err != nil {
+	if err := c.waitReady(ctx, project, services, nil, timeout, timeout); err != nil {
 		return fmt.Errorf("wait %s: %w", project, err)
 	}
 	return nil

@@ -131,6 +131,7 @@ func (c *conn) restart(ctx context.Context, project string, services []string, o
 			go func() {
 				defer wg.Done()
 				w.Event(progress.RestartingEvent(name))
+				c.probes.forgetRecorded([]container.Summary{ctr}) // its readiness is to be found again
 				if err := c.api.ContainerRestart(ctx, ctr.ID, container.StopOptions{Timeout: timeout}); err != nil {
 					w.Event(progress.ErrorMessageEvent(name, err.Error()))
 					mu.Lock()

@@ -43,22 +43,39 @@ func (e *WaitError) Error() string {
 // Is makes errors.Is(err, ErrNotReady) true.
 func (e *WaitError) Is(target error) bool { return target == ErrNotReady }
 
+// DependencyError: a service was not replaced, or not judged, because some of its
+// dependencies were not ready. It is not the service's own failure (the dev loop does not
+// roll it back). It matches ErrNotReady through the wrapped WaitError.
+type DependencyError struct {
+	Service string
+	Err     error // a *WaitError naming the dependencies
+}
+
+func (e *DependencyError) Error() string {
+	return fmt.Sprintf("%s not judged: its dependencies are not ready: %v", e.Service, e.Err)
+}
+
+func (e *DependencyError) Unwrap() error { return e.Err }
+
 var errWaitTimeout = errors.New("wait timeout")
 
 // waitInterval is how often readiness is polled.
 const waitInterval = 250 * time.Millisecond
 
 // waitReady polls until every service has at least one container and all its containers
-// are ready: running (and healthy when a healthcheck is defined), or exited with code 0
-// under restart policy "no"/"on-failure" (one-shot services). It fails early when a
-// container is unhealthy or exited with an error and will not be restarted.
+// are ready: running (and healthy when a healthcheck is defined: Docker says so, or
+// clocal's own readiness probe passed, see ready.go), or exited with code 0 under restart
+// policy "no"/"on-failure" (one-shot services). It fails early when a container exited
+// with an error and will not be restarted, or failed its health checks for its own
+// reasons: deps maps a service to its dependencies, and while one of them is not ready
+// the service's failed checks do not count (it is judged once they are ready).
 //
 // compose's own Wait is not used: it fails on one-shot services that exited 0 (unless
 // another service depends on them with service_completed_successfully) and its timeout
 // error does not say which service is late.
 //
 // timeout bounds the wait (0: none); reportTimeout is the timeout named in the error.
-func waitReady(ctx context.Context, c client.APIClient, project string, services []string, timeout, reportTimeout time.Duration) error {
+func (c *conn) waitReady(ctx context.Context, project string, services []string, deps map[string][]string, timeout, reportTimeout time.Duration) error {
 	if len(services) == 0 {
 		return nil
 	}
@@ -69,17 +86,37 @@ func waitReady(ctx context.Context, c client.APIClient, project string, services
 	}
 	ticker := time.NewTicker(waitInterval)
 	defer ticker.Stop()
+	judge := map[string]time.Time{}
+	want := withDeps(services, deps)
 	last := map[string]string{}
 	for {
-		pending, failed, err := readiness(ctx, c, project, services)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			return daemonErr(c, err)
-		case err == nil && len(failed) > 0:
-			return &WaitError{Services: failed}
-		case err == nil && len(pending) == 0:
-			return nil
-		case err == nil:
+		snap, err := c.snapshot(ctx, project, want, judge)
+		if err != nil && ctx.Err() == nil {
+			return daemonErr(c.api, err)
+		}
+		if err == nil {
+			pending, failed := map[string]string{}, map[string]string{}
+			for _, s := range services {
+				st := snap[s]
+				if late := notReady(snap, deps[s]); len(late) > 0 {
+					judge[s] = time.Now() // not judged while a dependency is not ready
+					if st.failed != "" && !st.exited {
+						st.failed, st.pending = "", st.failed
+					}
+				}
+				switch {
+				case st.failed != "":
+					failed[s] = st.failed
+				case !st.ready:
+					pending[s] = st.pending
+				}
+			}
+			if len(failed) > 0 {
+				return &WaitError{Services: failed}
+			}
+			if len(pending) == 0 {
+				return nil
+			}
 			last = pending
 		}
 		select {
@@ -93,42 +130,192 @@ func waitReady(ctx context.Context, c client.APIClient, project string, services
 	}
 }
 
-// readiness returns the services not ready yet and those that failed, with reasons.
-func readiness(ctx context.Context, c client.APIClient, project string, services []string) (pending, failed map[string]string, err error) {
-	list, err := serviceContainers(ctx, c, project, true)
+// waitDependencies waits until each of deps is ready or stopped (a dependency stopped on
+// purpose, or exited for good, is not coming: the dependent goes ahead and is judged by
+// waitReady only once it is ready). It returns a *DependencyError naming those still
+// starting when timeout passes.
+func (c *conn) waitDependencies(ctx context.Context, project, service string, deps []string, timeout time.Duration) error {
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, timeout, errWaitTimeout)
+		defer cancel()
+	}
+	ticker := time.NewTicker(waitInterval)
+	defer ticker.Stop()
+	var late map[string]string
+	for {
+		snap, err := c.snapshot(ctx, project, deps, nil)
+		if err != nil && ctx.Err() == nil {
+			return daemonErr(c.api, err)
+		}
+		if err == nil {
+			late = map[string]string{}
+			for _, d := range deps {
+				if st := snap[d]; !st.ready && !st.stopped && st.failed == "" {
+					late[d] = st.pending
+				}
+			}
+			if len(late) == 0 {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), errWaitTimeout) {
+				return &DependencyError{Service: service, Err: &WaitError{Timeout: timeout, Services: late}}
+			}
+			return ctx.Err()
+		case <-ticker.C:
+		}
+	}
+}
+
+// withDeps returns services plus their dependencies, sorted, each once.
+func withDeps(services []string, deps map[string][]string) []string {
+	set := map[string]bool{}
+	for _, s := range services {
+		set[s] = true
+		for _, d := range deps[s] {
+			set[d] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// notReady returns the services of names that are not ready in snap, with reasons.
+func notReady(snap map[string]*serviceState, names []string) map[string]string {
+	late := map[string]string{}
+	for _, n := range names {
+		if st := snap[n]; st != nil && !st.ready {
+			reason := st.pending
+			if st.failed != "" {
+				reason = st.failed
+			}
+			late[n] = reason
+		}
+	}
+	return late
+}
+
+// serviceState is what one look at the daemon says of a service.
+type serviceState struct {
+	containers int
+	running    bool   // every container runs
+	ready      bool   // every container is ready (see waitReady)
+	exited     bool   // some container exited (failed: not for a dependency's reason)
+	stopped    bool   // it has containers and none runs or is about to (stopped, or exited for good)
+	pending    string // why it is not ready yet
+	failed     string // why it will not become ready
+}
+
+// snapshot looks at the services' containers: one container list, plus an inspect (reused
+// for a second) of the containers the list does not show plainly ready. judge holds, per
+// service, when its health checks started to count (zero: since the container started).
+func (c *conn) snapshot(ctx context.Context, project string, services []string, judge map[string]time.Time) (map[string]*serviceState, error) {
+	list, err := serviceContainers(ctx, c.api, project, true)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	byService := map[string][]container.Summary{}
 	for _, ctr := range list {
 		s := ctr.Labels[labels.ComposeService]
 		byService[s] = append(byService[s], ctr)
 	}
-	pending, failed = map[string]string{}, map[string]string{}
+	out := make(map[string]*serviceState, len(services))
 	for _, s := range services {
+		st := &serviceState{running: true, ready: true}
+		out[s] = st
 		ctrs := byService[s]
+		st.containers = len(ctrs)
 		if len(ctrs) == 0 {
-			pending[s] = "no container"
+			st.running, st.ready, st.pending = false, false, "no container"
 			continue
 		}
+		st.stopped = true
 		for _, ctr := range ctrs {
-			if listedReady(ctr) {
-				continue
+			switch ctr.State {
+			case container.StateExited, container.StateDead:
+			default:
+				st.stopped = false // running, restarting, created, being removed...
 			}
-			in, err := c.ContainerInspect(ctx, ctr.ID)
-			if errdefs.IsNotFound(err) {
-				pending[s] = "container being replaced"
-				continue
+			if ctr.State != container.StateRunning {
+				st.running = false
 			}
+			ready, reason, fatal, err := c.containerState(ctx, ctr, judge[s])
 			if err != nil {
-				return nil, nil, err
+				return nil, err
 			}
-			ready, reason, fatal := containerReady(in)
-			if fatal {
-				failed[s] = reason
-			} else if !ready {
-				pending[s] = reason
+			switch {
+			case ready:
+			case fatal:
+				st.ready, st.failed = false, reason
+				st.exited = st.exited || ctr.State != container.StateRunning
+			default:
+				st.ready = false
+				if st.pending == "" {
+					st.pending = reason
+				}
 			}
+		}
+	}
+	return out, nil
+}
+
+// containerState says whether one container is ready, and if not why, and whether it
+// never will be (fatal).
+func (c *conn) containerState(ctx context.Context, ctr container.Summary, judgeFrom time.Time) (ready bool, reason string, fatal bool, err error) {
+	if listedReady(ctr) {
+		return true, "", false, nil
+	}
+	if ctr.State == container.StateCreated {
+		return false, "created, not started", false, nil
+	}
+	in, err := c.probes.inspect(ctx, ctr)
+	if errdefs.IsNotFound(err) {
+		return false, "container being replaced", false, nil
+	}
+	if err != nil {
+		return false, "", false, err
+	}
+	if started, ok := c.probes.recordedStart(ctr); ok && in.State != nil && in.State.StartedAt == started {
+		return true, "", false, nil
+	}
+	ready, reason, fatal = containerReady(in)
+	if ready {
+		return true, "", false, nil
+	}
+	if r, ok := readinessOf(in); ok {
+		// Docker's own probes are minutes apart (or not yet started): clocal's decide.
+		v := c.probes.check(in, r, judgeFrom)
+		switch {
+		case v.ready:
+			return true, "", false, nil
+		case v.failed:
+			return false, "unhealthy: " + v.detail, true, nil
+		}
+		return false, "health: starting" + v.detail, false, nil
+	}
+	return false, reason, fatal, nil
+}
+
+// readiness returns the services not ready yet and those that failed, with reasons.
+func (c *conn) readiness(ctx context.Context, project string, services []string) (pending, failed map[string]string, err error) {
+	snap, err := c.snapshot(ctx, project, services, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	pending, failed = map[string]string{}, map[string]string{}
+	for _, s := range services {
+		switch st := snap[s]; {
+		case st.failed != "":
+			failed[s] = st.failed
+		case !st.ready:
+			pending[s] = st.pending
 		}
 	}
 	return pending, failed, nil

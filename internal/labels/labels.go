@@ -49,6 +49,11 @@ const (
 	// keep the owner's leftovers alive.
 	OwnerStart = "dev.clocal.owner-start"
 
+	// Readiness is how clocal probes a container's readiness itself while it waits for it
+	// (convert.Readiness: the service file's interval, timeout, retries, start period);
+	// Docker's own probes are slow (internal/convert/health.go).
+	Readiness = "dev.clocal.readiness"
+
 	// Test marks images made by tests; Bench marks the benchmarks' objects.
 	Test  = "dev.clocal.test"
 	Bench = "dev.clocal.bench"

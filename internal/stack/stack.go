@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/api/types/versions"
 	"github.com/docker/docker/client"
 
 	"github.com/clocal-dev/clocal/internal/build"
@@ -82,6 +83,10 @@ func New(ws *workspace.Workspace, name string, eng engine.Engine, docker client.
 	if docker != nil {
 		s.Puller = newPuller(s, auth)
 		s.Builder.PullBases = s.pullBases
+	}
+	if docker != nil {
+		// Docker 25+ probes fast while a container starts (start_interval), slow after.
+		s.Convert.Health.StartInterval = versions.GreaterThanOrEqualTo(docker.ClientVersion(), "1.44")
 	}
 	return s
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/clocal-dev/clocal/internal/convert"
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/testutil"
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
@@ -108,7 +109,9 @@ func TestDotEnvIgnored(t *testing.T) {
 }
 
 // TestLocalHealthcheckInterval: a developer's healthcheck_interval replaces the interval of
-// every service healthcheck in the generated project, and nothing else of it.
+// every service healthcheck in the generated project, and nothing else of it: the interval
+// of clocal's readiness probes (the readiness label), which Docker's start period budget
+// follows (Docker's own probes are slow once ready: internal/convert/health.go).
 func TestLocalHealthcheckInterval(t *testing.T) {
 	files := map[string]string{
 		"clocal.yaml":             "name: t\n",
@@ -123,8 +126,12 @@ func TestLocalHealthcheckInterval(t *testing.T) {
 		root := writeFiles(t, files)
 		ws, p := loadProject(t, root, "a", "b")
 		h := p.Services["a"].HealthCheck
-		if h == nil || h.Interval == nil || h.Interval.String() != c.want || h.Timeout.String() != "10s" || *h.Retries != 60 {
-			t.Errorf("local %q: healthcheck %+v, want interval %s", c.local, h, c.want)
+		r, err := convert.ParseReadiness(p.Services["a"].Labels[labels.Readiness])
+		if err != nil || r.Interval.String() != c.want || r.Timeout.String() != "10s" || r.Retries != 60 {
+			t.Errorf("local %q: readiness %+v (%v), want interval %s", c.local, r, err, c.want)
+		}
+		if h == nil || h.StartPeriod == nil || h.StartPeriod.String() != (60*r.Interval).String() || h.Timeout.String() != "10s" {
+			t.Errorf("local %q: healthcheck %+v, want a start period of 60 intervals of %s", c.local, h, c.want)
 		}
 		if p.Services["b"].HealthCheck != nil {
 			t.Errorf("local %q: b got a healthcheck", c.local)

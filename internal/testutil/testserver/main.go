@@ -9,6 +9,10 @@
 //	testserver exit N       exit with code N
 //	testserver oneshot      print "oneshot done" and exit 0
 //	testserver env NAME     print the value of $NAME
+//	testserver touch PATH   create an empty file at PATH
+//
+// With $READY_FILE set, GET /healthz answers 503 until that file exists (a test decides when
+// the service becomes healthy with `testserver touch $READY_FILE` through exec).
 package main
 
 import (
@@ -41,6 +45,13 @@ func main() {
 		os.Exit(n)
 	case "oneshot":
 		fmt.Println("oneshot done")
+	case "touch":
+		for _, p := range args[1:] {
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+		}
 	case "env":
 		if len(args) > 1 {
 			fmt.Println(os.Getenv(args[1]))
@@ -79,6 +90,12 @@ func serve() {
 		if os.Getenv("UNHEALTHY") != "" {
 			http.Error(w, "unhealthy on purpose", http.StatusServiceUnavailable)
 			return
+		}
+		if f := os.Getenv("READY_FILE"); f != "" {
+			if _, err := os.Stat(f); err != nil {
+				http.Error(w, "not ready: no "+f, http.StatusServiceUnavailable)
+				return
+			}
 		}
 		fmt.Fprintln(w, "ok")
 	})
