@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -65,7 +66,7 @@ func (d Diff) Empty() bool { return len(d.Added)+len(d.Removed)+len(d.Changed) =
 type Event struct {
 	Time      time.Time `json:"time"`
 	Service   string    `json:"service,omitempty"`
-	Kind      string    `json:"kind"`             // change, ready, unchanged, build-failed, unhealthy, rolled-back, reloaded, restored, reconnected, taken-down, error; action, action-done, action-failed (the status page's buttons)
+	Kind      string    `json:"kind"`             // change, ready, unchanged, build-failed, unhealthy, rolled-back, reloaded, restored, reconnected, taken-down, error; action, action-done, action-failed (the status page's buttons); waiting (built, waits for its dependencies to be replaced first), blocked (not replaced or not judged: dependencies not ready; no rollback), restarted (a file it mounts changed)
 	Action    string    `json:"action,omitempty"` // restart, rebuild, stop, start: what an action event asked for
 	Paths     int       `json:"paths,omitempty"`
 	Image     string    `json:"image,omitempty"`
@@ -76,6 +77,10 @@ type Event struct {
 	Start     Millis    `json:"start_health_ms,omitempty"`
 	Error     string    `json:"error,omitempty"`
 	Diff      *Diff     `json:"diff,omitempty"`
+	// Reason says why a change cycle runs without a file change: ReasonStale, ReasonRetry.
+	Reason string `json:"reason,omitempty"`
+	// Waiting names the dependencies a built service waits for (kind waiting).
+	Waiting []string `json:"waiting,omitempty"`
 }
 
 // Millis is a duration written as milliseconds in JSON.
@@ -112,7 +117,20 @@ func (r *TextReporter) Report(e Event) {
 	d := func(m Millis) string { return time.Duration(m).Round(10 * time.Millisecond).String() }
 	switch e.Kind {
 	case "change":
-		fmt.Fprintf(r.W, "%s: %d file(s) changed, rebuilding\n", e.Service, e.Paths)
+		switch e.Reason {
+		case ReasonStale:
+			fmt.Fprintf(r.W, "%s: sources changed while nothing watched, rebuilding\n", e.Service)
+		case ReasonRetry:
+			fmt.Fprintf(r.W, "%s: still on an older image after a failure, trying again\n", e.Service)
+		default:
+			fmt.Fprintf(r.W, "%s: %d file(s) changed, rebuilding\n", e.Service, e.Paths)
+		}
+	case "waiting":
+		fmt.Fprintf(r.W, "%s: built; replaced once %s %s\n", e.Service, strings.Join(e.Waiting, ", "), isAre(len(e.Waiting)))
+	case "blocked":
+		fmt.Fprintf(r.W, "%s: kept as is, not its own failure (retried on the next change): %s\n", e.Service, e.Error)
+	case "restarted":
+		fmt.Fprintf(r.W, "%s: restarted in %s (a file it mounts changed; no rebuild)\n", e.Service, d(e.Total))
 	case "ready":
 		fmt.Fprintf(r.W, "%s ready in %s (build.sh %s, image %s, start+health %s)\n",
 			e.Service, d(e.Total), d(e.Script), d(e.ImageTime), d(e.Start))
@@ -158,6 +176,13 @@ func (r *JSONReporter) Report(e Event) {
 	_ = json.NewEncoder(r.W).Encode(e)
 }
 
+func isAre(n int) string {
+	if n == 1 {
+		return "is ready"
+	}
+	return "are ready"
+}
+
 func orDash(s string) string {
 	if s == "" {
 		return "-"
@@ -173,6 +198,42 @@ func indent(s string) string {
 	return strings.Join(lines, "\n")
 }
 
+// Optional Steps: a Steps implementation may also implement these; the loop uses them when
+// it does.
+type (
+	// Dependencies orders replacements: a service is replaced only after every cycle in
+	// flight of the services it depends on (transitively) has finished, so a dependency is
+	// replaced and ready before its dependents are replaced and judged.
+	Dependencies interface {
+		DependsOn(service string) []string
+	}
+	// Converger finds what no change set will report: the services whose running image
+	// differs from what their files build now (files changed before the watcher was
+	// ready: during the initial builds, the start, the watcher's own start).
+	Converger interface {
+		Stale(ctx context.Context) ([]string, error)
+	}
+	// Restarter applies a change of a file a service mounts (configs:) by restarting the
+	// service, without a rebuild.
+	Restarter interface {
+		IsMountedConfig(service, path string) bool
+		Restart(ctx context.Context, service string) error
+	}
+)
+
+// ErrDependencies is matched by a Replace error when the service was not replaced, or not
+// judged, because its dependencies were not ready: not its own failure, so the loop keeps
+// what runs (no rollback) and retries the service on the next change.
+var ErrDependencies = errors.New("dependencies not ready")
+
+// Why a cycle runs without a change set from the watcher (Event.Reason).
+const (
+	ReasonStale = "stale" // its files changed while nothing watched (Converger)
+	ReasonRetry = "retry" // it was left on an older image by an earlier failure
+
+	reasonChange = "change" // internal: the next cycle has file changes
+)
+
 // Loop consumes change sets and keeps containers current.
 type Loop struct {
 	Steps    Steps
@@ -182,6 +243,9 @@ type Loop struct {
 	mu      sync.Mutex
 	running map[string]bool
 	pending map[string]*ChangeSet
+	reason  map[string]string // why the next cycle of a service runs (Reason*), if not a change
+	stale   map[string]string // services left on an older image by a failure -> what failed
+	idle    chan struct{}     // closed (and replaced) whenever a service's cycles end
 	wg      sync.WaitGroup
 	gone    chan struct{} // closed by Stop
 	stopped bool
@@ -215,7 +279,12 @@ func (l *Loop) stopIfGone(err error) bool {
 }
 
 // Run processes change sets until ctx is done or changes is closed. Each service builds
-// independently: a slow build of one service never delays another.
+// independently: a slow build of one service never delays another (the builder bounds how
+// many build at once); replacements follow the dependency order.
+//
+// Run first asks a Converger which services do not run what their files build now and
+// rebuilds those: started once the watcher is ready, this catches every edit the watcher
+// could not see, so no edit is lost whatever its moment.
 func (l *Loop) Run(ctx context.Context, changes <-chan ChangeSet) error {
 	if l.Now == nil {
 		l.Now = time.Now
@@ -223,6 +292,9 @@ func (l *Loop) Run(ctx context.Context, changes <-chan ChangeSet) error {
 	l.mu.Lock()
 	l.running = map[string]bool{}
 	l.pending = map[string]*ChangeSet{}
+	l.reason = map[string]string{}
+	l.stale = map[string]string{}
+	l.idle = make(chan struct{})
 	if l.gone == nil {
 		l.gone = make(chan struct{})
 	}
@@ -233,6 +305,15 @@ func (l *Loop) Run(ctx context.Context, changes <-chan ChangeSet) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	defer l.wg.Wait()
+	if c, ok := l.Steps.(Converger); ok {
+		stale, err := c.Stale(ctx)
+		if err != nil && ctx.Err() == nil {
+			l.report(Event{Kind: "error", Error: "compare running images with the sources: " + err.Error()})
+		}
+		for _, s := range stale {
+			l.submitReason(ctx, ChangeSet{Service: s, At: l.Now()}, ReasonStale)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -249,14 +330,42 @@ func (l *Loop) Run(ctx context.Context, changes <-chan ChangeSet) error {
 	}
 }
 
-// submit starts a cycle for cs, or merges it into the one queued behind a running build.
+// submit starts a cycle for cs, or merges it into the one queued behind a running build;
+// then retries the services an earlier failure left on an older image.
 func (l *Loop) submit(ctx context.Context, cs ChangeSet) {
+	l.submitReason(ctx, cs, "")
+	l.mu.Lock()
+	var retry []string
+	for s := range l.stale {
+		if s != cs.Service {
+			retry = append(retry, s)
+		}
+	}
+	l.mu.Unlock()
+	sort.Strings(retry)
+	for _, s := range retry {
+		l.submitReason(ctx, ChangeSet{Service: s, At: l.Now()}, ReasonRetry)
+	}
+}
+
+func (l *Loop) submitReason(ctx context.Context, cs ChangeSet, reason string) {
 	key := cs.Service
 	if l.isConfigChange(cs) {
 		key = "" // reloads are serialized under the empty key
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if key != "" {
+		// The reason of the next cycle: a file change wins over a retry or a stale image.
+		if _, has := l.reason[key]; reason == "" {
+			l.reason[key] = reasonChange
+		} else if !has {
+			l.reason[key] = reason
+		}
+		if reason == ReasonRetry {
+			delete(l.stale, key) // retried once per change; a new failure marks it again
+		}
+	}
 	if l.running[key] {
 		if p := l.pending[key]; p != nil {
 			merged := p.Merge(cs)
@@ -278,7 +387,7 @@ func (l *Loop) work(ctx context.Context, key string, cs ChangeSet) {
 	for {
 		if ctx.Err() != nil {
 			l.mu.Lock()
-			delete(l.running, key)
+			l.endLocked(key)
 			delete(l.pending, key)
 			l.mu.Unlock()
 			return
@@ -292,12 +401,54 @@ func (l *Loop) work(ctx context.Context, key string, cs ChangeSet) {
 		next := l.pending[key]
 		delete(l.pending, key)
 		if next == nil {
-			delete(l.running, key)
+			l.endLocked(key)
 			l.mu.Unlock()
 			return
 		}
 		l.mu.Unlock()
 		cs = *next
+	}
+}
+
+// endLocked marks key idle and wakes the cycles waiting for their dependencies (mu held).
+func (l *Loop) endLocked(key string) {
+	delete(l.running, key)
+	close(l.idle)
+	l.idle = make(chan struct{})
+}
+
+// waitDependencies waits until no cycle of svc's dependencies is in flight; it reports the
+// wait once. False when ctx ended.
+func (l *Loop) waitDependencies(ctx context.Context, svc string) bool {
+	d, ok := l.Steps.(Dependencies)
+	if !ok {
+		return true
+	}
+	deps := d.DependsOn(svc)
+	reported := false
+	for {
+		l.mu.Lock()
+		var busy []string
+		for _, dep := range deps {
+			if dep != svc && l.running[dep] {
+				busy = append(busy, dep)
+			}
+		}
+		idle := l.idle
+		l.mu.Unlock()
+		if len(busy) == 0 {
+			return true
+		}
+		if !reported {
+			sort.Strings(busy)
+			l.report(Event{Kind: "waiting", Service: svc, Waiting: busy})
+			reported = true
+		}
+		select {
+		case <-idle:
+		case <-ctx.Done():
+			return false
+		}
 	}
 }
 
@@ -308,6 +459,20 @@ func (l *Loop) isConfigChange(cs ChangeSet) bool {
 		}
 	}
 	return false
+}
+
+// configOnly reports whether every path of cs is a file the service mounts (configs:).
+func (l *Loop) configOnly(cs ChangeSet) (Restarter, bool) {
+	r, ok := l.Steps.(Restarter)
+	if !ok || len(cs.Paths) == 0 {
+		return nil, false
+	}
+	for _, p := range cs.Paths {
+		if !r.IsMountedConfig(cs.Service, p) {
+			return nil, false
+		}
+	}
+	return r, true
 }
 
 func (l *Loop) reload(ctx context.Context) {
@@ -322,15 +487,38 @@ func (l *Loop) reload(ctx context.Context) {
 	l.report(Event{Kind: "reloaded", Diff: &diff})
 }
 
-// cycle runs one build → replace for a service.
+// markStale records (or clears, with what == "") that svc was left on an older image.
+func (l *Loop) markStale(svc, what string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if what == "" {
+		delete(l.stale, svc)
+	} else {
+		l.stale[svc] = what
+	}
+}
+
+// cycle runs one build → replace for a service (or a restart when only files it mounts
+// changed).
 func (l *Loop) cycle(ctx context.Context, cs ChangeSet) {
 	svc := cs.Service
 	start := l.Now()
+	l.mu.Lock()
+	reason := l.reason[svc]
+	delete(l.reason, svc)
+	l.mu.Unlock()
+	if reason == reasonChange {
+		reason = ""
+	}
 	ev := Event{Service: svc, Paths: len(cs.Paths)}
 	if !cs.At.IsZero() && start.After(cs.At) {
 		ev.Detect = Millis(start.Sub(cs.At))
 	}
-	l.report(Event{Kind: "change", Service: svc, Paths: len(cs.Paths)})
+	l.report(Event{Kind: "change", Service: svc, Paths: len(cs.Paths), Reason: reason})
+	if r, ok := l.configOnly(cs); ok {
+		l.restart(ctx, r, svc, start, ev)
+		return
+	}
 	prev, _ := l.Steps.Current(ctx, svc)
 	res, err := l.Steps.Build(ctx, svc)
 	if err != nil {
@@ -343,8 +531,16 @@ func (l *Loop) cycle(ctx context.Context, cs ChangeSet) {
 	}
 	ev.Image, ev.Script, ev.ImageTime = res.Image, Millis(res.ScriptDur), Millis(res.ImageDur)
 	if res.Image == prev && prev != "" {
+		l.markStale(svc, "")
+		if r, ok := l.Steps.(Restarter); ok && l.hasMountedConfig(r, cs) {
+			l.restart(ctx, r, svc, start, ev) // the image is current; a file it mounts changed
+			return
+		}
 		ev.Kind = "unchanged"
 		l.report(ev)
+		return
+	}
+	if !l.waitDependencies(ctx, svc) {
 		return
 	}
 	replaceStart := l.Now()
@@ -352,6 +548,13 @@ func (l *Loop) cycle(ctx context.Context, cs ChangeSet) {
 		if ctx.Err() != nil || l.stopIfGone(err) {
 			return
 		}
+		if errors.Is(err, ErrDependencies) {
+			// Not this service's failure: nothing is rolled back; retried on the next change.
+			l.markStale(svc, "dependencies not ready")
+			l.report(Event{Kind: "blocked", Service: svc, Image: res.Image, Error: err.Error()})
+			return
+		}
+		l.markStale(svc, "unhealthy")
 		l.report(Event{Kind: "unhealthy", Service: svc, Image: res.Image, Error: err.Error()})
 		if prev == "" {
 			return
@@ -363,9 +566,36 @@ func (l *Loop) cycle(ctx context.Context, cs ChangeSet) {
 		l.report(Event{Kind: "rolled-back", Service: svc, Image: prev})
 		return
 	}
+	l.markStale(svc, "")
 	end := l.Now()
 	ev.Kind = "ready"
 	ev.Start = Millis(end.Sub(replaceStart))
+	ev.Total = Millis(end.Sub(start) + time.Duration(ev.Detect))
+	l.report(ev)
+}
+
+func (l *Loop) hasMountedConfig(r Restarter, cs ChangeSet) bool {
+	for _, p := range cs.Paths {
+		if r.IsMountedConfig(cs.Service, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// restart applies a change of files svc mounts: the container restarts (no rebuild) and
+// is waited for.
+func (l *Loop) restart(ctx context.Context, r Restarter, svc string, start time.Time, ev Event) {
+	if err := r.Restart(ctx, svc); err != nil {
+		if ctx.Err() != nil || l.stopIfGone(err) {
+			return
+		}
+		l.report(Event{Kind: "error", Service: svc, Error: "restart after a config change: " + err.Error()})
+		return
+	}
+	end := l.Now()
+	ev.Kind = "restarted"
+	ev.Start = Millis(end.Sub(start))
 	ev.Total = Millis(end.Sub(start) + time.Duration(ev.Detect))
 	l.report(ev)
 }

@@ -438,7 +438,7 @@ func (e *composeEngine) Replace(ctx context.Context, p *types.Project, service s
 			for s, r := range failed {
 				pending[s] = r
 			}
-			return fmt.Errorf("replace %s/%s: %w", p.Name, service, &DependencyError{Service: service, Err: &WaitError{Timeout: we.Timeout, Services: pending}})
+			return fmt.Errorf("replace %s/%s: %w", p.Name, service, &DependencyError{Service: service, Err: &WaitError{Timeout: we.Timeout, Services: pending}, Replaced: true})
 		}
 	}
 	if err != nil {

@@ -49,6 +49,8 @@ func (e *WaitError) Is(target error) bool { return target == ErrNotReady }
 type DependencyError struct {
 	Service string
 	Err     error // a *WaitError naming the dependencies
+	// Replaced: the new container runs (not judged); false: the previous one was kept.
+	Replaced bool
 }
 
 func (e *DependencyError) Error() string {

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -41,6 +43,12 @@ type Dev struct {
 	project *types.Project
 	images  map[string]string
 	config  map[string]bool
+	mounted map[string]map[string]bool // service -> config files it mounts (configs:)
+
+	// The compose file is rewritten after replacements, coalesced: a replacement that ends
+	// while a write runs marks it dirty, and the writer writes once more with every image
+	// known then (sixty replacements are a few writes, not sixty).
+	writing, dirty bool
 }
 
 var _ devloop.Steps = (*Dev)(nil)
@@ -55,7 +63,122 @@ func NewDev(st *Stack, targets []string, res *UpResult, waitTimeout time.Duratio
 		d.images[n] = img
 	}
 	d.config = configFiles(st.WS)
+	d.mounted = mountedConfigs(st.WS, res.Selection.Services)
 	return d
+}
+
+var (
+	_ devloop.Dependencies = (*Dev)(nil)
+	_ devloop.Converger    = (*Dev)(nil)
+	_ devloop.Restarter    = (*Dev)(nil)
+)
+
+// mountedConfigs returns, per service, the absolute paths of the files it mounts (configs:).
+func mountedConfigs(ws *workspace.Workspace, services []string) map[string]map[string]bool {
+	out := map[string]map[string]bool{}
+	for _, name := range services {
+		svc := ws.Services[name]
+		if svc == nil {
+			continue
+		}
+		for _, c := range svc.File.Configs {
+			abs, err := workspace.InsidePath(ws.Root, svc.Dir, c.Source)
+			if err != nil {
+				continue
+			}
+			if out[name] == nil {
+				out[name] = map[string]bool{}
+			}
+			out[name][filepath.Clean(abs)] = true
+		}
+	}
+	return out
+}
+
+// IsMountedConfig implements devloop.Restarter.
+func (d *Dev) IsMountedConfig(service, path string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.mounted[service][filepath.Clean(path)]
+}
+
+// Restart implements devloop.Restarter: a file the service mounts changed; the container
+// restarts (a single-file bind mount follows the file the editor wrote only when the
+// container starts again) and is waited for.
+func (d *Dev) Restart(ctx context.Context, service string) error {
+	d.opMu.RLock()
+	defer d.opMu.RUnlock()
+	unlock, _, err := d.changeStack(ctx, lockShared)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if d.St.Convert.Remote != "" {
+		// On a remote Docker host configs go in as content, copied into the container
+		// when it is created: the project is loaded again (new content) and the service
+		// recreated from it.
+		d.mu.Lock()
+		sel, images := d.sel, maps.Clone(d.images)
+		d.mu.Unlock()
+		p, _, err := d.St.Project(ctx, sel, images)
+		if err != nil {
+			return err
+		}
+		if err := d.St.Engine.Replace(ctx, p, service, engine.ReplaceOptions{WaitTimeout: d.WaitTimeout}); err != nil {
+			return err
+		}
+		d.mu.Lock()
+		d.project = p
+		d.mu.Unlock()
+		return nil
+	}
+	if err := d.St.Engine.Restart(ctx, d.St.Name, []string{service}, engine.StopOptions{}); err != nil {
+		return err
+	}
+	return d.St.Engine.Wait(ctx, d.St.Name, []string{service}, d.WaitTimeout)
+}
+
+// DependsOn implements devloop.Dependencies: every service service depends on, directly or
+// not (edges that would close a cycle give no order and are left out).
+func (d *Dev) DependsOn(service string) []string {
+	d.mu.Lock()
+	sel := d.sel
+	d.mu.Unlock()
+	next := map[string][]string{}
+	for _, e := range sel.Edges {
+		if !e.Cyclic && e.From != e.To {
+			next[e.From] = append(next[e.From], e.To)
+		}
+	}
+	seen := map[string]bool{service: true}
+	queue := []string{service}
+	var out []string
+	for len(queue) > 0 {
+		s := queue[0]
+		queue = queue[1:]
+		for _, dep := range next[s] {
+			if !seen[dep] {
+				seen[dep] = true
+				out = append(out, dep)
+				queue = append(queue, dep)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Stale implements devloop.Converger: the services whose files now build another image
+// than the one the loop runs (content hashes through the stat cache; nothing is built).
+func (d *Dev) Stale(ctx context.Context) ([]string, error) {
+	d.mu.Lock()
+	sel := d.sel
+	running := make(map[string]string, len(d.images))
+	for k, v := range d.images {
+		running[k] = v
+	}
+	d.mu.Unlock()
+	return d.St.StaleServices(ctx, sel.Services, running)
 }
 
 // configFiles are the project definition files: a change re-derives the project.
@@ -110,6 +233,8 @@ func watchTargets(ws *workspace.Workspace, services []string) []watch.Target {
 		if svc.FilePath != "" {
 			t.Files = append(t.Files, filepath.Join(ws.Root, svc.FilePath))
 		}
+		// A change of a file the service mounts restarts it (devloop.Restarter).
+		t.Files = append(t.Files, slices.Sorted(maps.Keys(mountedConfigs(ws, []string{name})[name]))...)
 		for _, f := range svc.JobFiles {
 			t.Files = append(t.Files, filepath.Join(ws.Root, filepath.FromSlash(f)))
 		}
@@ -182,36 +307,40 @@ func (d *Dev) Build(ctx context.Context, service string) (devloop.BuildResult, e
 }
 
 // Replace implements devloop.Steps: recreate only this service's container with image and
-// wait for it to be healthy. Dependents restart only when the service file asks
-// (restart_dependents).
+// wait for it to be ready, once its dependencies are (the engine waits for them first and
+// judges the service only while they are ready: a failure that is not the service's own
+// is returned matching devloop.ErrDependencies). The project is the loaded one with the
+// image swapped (loading sixty services through compose-go for each of sixty replacements
+// at once is most of a rebuild storm's memory); the compose file is rewritten with every
+// image known. Dependents restart only when the service file asks (restart_dependents).
 func (d *Dev) Replace(ctx context.Context, service, image string) error {
 	d.opMu.RLock()
 	defer d.opMu.RUnlock()
 	d.mu.Lock()
-	images := make(map[string]string, len(d.images))
-	for k, v := range d.images {
-		images[k] = v
-	}
-	images[service] = image
 	sel := d.sel
+	p := withImage(d.project, service, image)
 	d.mu.Unlock()
+	if p == nil {
+		return fmt.Errorf("replace %s: not a service of the running project", service)
+	}
 
 	unlock, _, err := d.changeStack(ctx, lockShared)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	p, _, err := d.St.Project(ctx, sel, images)
+	err = d.St.Engine.Replace(ctx, p, service, engine.ReplaceOptions{WaitTimeout: d.WaitTimeout})
+	var de *engine.DependencyError
+	if errors.As(err, &de) {
+		if de.Replaced {
+			d.setImage(ctx, sel, service, image) // it runs, not judged
+		}
+		return fmt.Errorf("%w: %w", devloop.ErrDependencies, err)
+	}
 	if err != nil {
 		return err
 	}
-	if err := d.St.Engine.Replace(ctx, p, service, engine.ReplaceOptions{WaitTimeout: d.WaitTimeout}); err != nil {
-		return err
-	}
-	d.mu.Lock()
-	d.images[service] = image
-	d.project = p
-	d.mu.Unlock()
+	d.setImage(ctx, sel, service, image)
 	d.St.ReleaseHeld(service) // replaced, so running: a stop on purpose is over
 	if svc := d.St.WS.Services[service]; svc != nil && svc.File.RestartDependents {
 		var dependents []string
@@ -225,6 +354,48 @@ func (d *Dev) Replace(ctx context.Context, service, image string) error {
 		}
 	}
 	return nil
+}
+
+// setImage records that service runs image: in the loop's project and images, and in the
+// compose file (written with every image known, coalesced across replacements).
+func (d *Dev) setImage(ctx context.Context, sel *workspace.Selection, service, image string) {
+	d.mu.Lock()
+	d.images[service] = image
+	d.project = withImage(d.project, service, image)
+	d.dirty = true
+	if d.writing {
+		d.mu.Unlock()
+		return // the running writer writes again
+	}
+	d.writing = true
+	for d.dirty {
+		d.dirty = false
+		images := maps.Clone(d.images)
+		d.mu.Unlock()
+		if err := d.St.writeProject(ctx, sel, images); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(d.St.Out, "warning: %v\n", err)
+		}
+		d.mu.Lock()
+	}
+	d.writing = false
+	d.mu.Unlock()
+}
+
+// withImage returns p with service's image replaced (p itself is never modified: the
+// engine and other replacements may hold it), or nil when p has no such service.
+func withImage(p *types.Project, service, image string) *types.Project {
+	if p == nil {
+		return nil
+	}
+	sc, ok := p.Services[service]
+	if !ok {
+		return nil
+	}
+	cp := *p
+	cp.Services = maps.Clone(p.Services)
+	sc.Image = image
+	cp.Services[service] = sc
+	return &cp
 }
 
 // Reload implements devloop.Steps: re-read the workspace, re-resolve the targets, build what
@@ -278,6 +449,7 @@ func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
 	_ = d.St.SaveState(State{Targets: d.Targets, Services: sel.Services, EphemeralPorts: d.St.Convert.EphemeralPorts, BindAddress: d.St.Convert.BindAddress})
 	d.mu.Lock()
 	d.sel, d.project, d.images, d.config = sel, p, images, configFiles(ws)
+	d.mounted = mountedConfigs(ws, sel.Services)
 	targets := watchTargets(ws, sel.Services)
 	d.mu.Unlock()
 	if d.OnTargets != nil {

@@ -184,6 +184,7 @@ func TestWatchTargets(t *testing.T) {
 				filepath.Join(dir, "Dockerfile"),
 				filepath.Join(dir, "build.sh"),
 				filepath.Join(dir, "service.yaml"),
+				filepath.Join(dir, "config", "app.json"), // configs: a change restarts it
 				filepath.Join(dir, "repo-manager.job"),
 				filepath.Join(r, "clocal.yaml"), filepath.Join(r, "clocal.local.yaml"), filepath.Join(r, ".env"),
 				filepath.Join(r, "profiles", "dev.yaml"), filepath.Join(r, "profiles", "mailer.yaml"),

@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -178,6 +179,53 @@ func (s *Stack) BuildImages(services []string) map[string]string {
 	return images
 }
 
+// StaleServices returns, sorted, the services (of services) whose running image (running:
+// service -> image) is not the image their files build now: the files changed since, or a
+// failed build or replacement left an older image running. Services clocal does not build,
+// or with no running image, are left out. Only content hashes are computed (through the
+// stat cache), in parallel.
+func (s *Stack) StaleServices(ctx context.Context, services []string, running map[string]string) ([]string, error) {
+	specs := s.Specs(services)
+	var (
+		mu    sync.Mutex
+		stale []string
+		errs  []error
+		wg    sync.WaitGroup
+		sem   = make(chan struct{}, max(2, runtime.NumCPU()))
+	)
+	for name, spec := range specs {
+		cur := running[name]
+		if cur == "" {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			h, err := s.Builder.Hash(spec)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case build.ImageRef(spec.Service, h) != cur:
+				stale = append(stale, name)
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Strings(stale)
+	if err := ctx.Err(); err != nil {
+		return stale, err
+	}
+	return stale, errors.Join(errs...)
+}
+
 // BuildReport is what Build did for one service.
 type BuildReport struct {
 	Service string
@@ -243,7 +291,8 @@ func (s *Stack) Preview(ctx context.Context, sel *workspace.Selection, images ma
 	return s.load(ctx, sel, images, false)
 }
 
-func (s *Stack) load(ctx context.Context, sel *workspace.Selection, images map[string]string, write bool) (*types.Project, *convert.Plan, error) {
+// convertYAML converts the selection with the given images to compose YAML.
+func (s *Stack) convertYAML(ctx context.Context, sel *workspace.Selection, images map[string]string) (*convert.Plan, []byte, error) {
 	opts := s.Convert
 	opts.Images = images
 	if !opts.EphemeralPorts && opts.PortTaken == nil {
@@ -254,6 +303,25 @@ func (s *Stack) load(ctx context.Context, sel *workspace.Selection, images map[s
 		return nil, nil, err
 	}
 	yaml, err := plan.YAML()
+	if err != nil {
+		return nil, nil, err
+	}
+	return plan, yaml, nil
+}
+
+// writeProject writes the compose file of the selection with the given images without
+// loading it (the dev loop changes only images of a project it has loaded).
+func (s *Stack) writeProject(ctx context.Context, sel *workspace.Selection, images map[string]string) error {
+	_, yaml, err := s.convertYAML(ctx, sel, images)
+	if err != nil {
+		return err
+	}
+	_, err = s.writeState("compose.yaml", yaml)
+	return err
+}
+
+func (s *Stack) load(ctx context.Context, sel *workspace.Selection, images map[string]string, write bool) (*types.Project, *convert.Plan, error) {
+	plan, yaml, err := s.convertYAML(ctx, sel, images)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -573,6 +573,9 @@ type fakeDocker struct {
 	removeErr        map[string]error
 }
 
+// ClientVersion is the API version stack.New asks for (an Engine 20.10 daemon).
+func (f *fakeDocker) ClientVersion() string { return "1.41" }
+
 func (d *fakeDocker) ContainerList(_ context.Context, o container.ListOptions) ([]container.Summary, error) {
 	d.listOpts = o
 	return d.list, nil
