@@ -66,6 +66,7 @@ type Spec struct {
 	Env        map[string]string // extra build env (hashed)
 	Ignore     []string          // .dockerignore-syntax patterns relative to Source (not hashed)
 	Outputs    []string          // abs paths build.sh writes (never hashed)
+	Runtime    []string          // abs files mounted into the container at run time (configs:): not build inputs, never hashed
 	Labels     map[string]string // extra image labels (hashed: they are part of the image)
 }
 

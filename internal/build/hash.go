@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/moby/patternmatcher"
+
+	"github.com/clocal-dev/clocal/internal/buildout"
 )
 
 // hashFormat is mixed into every content hash. Bump it whenever the set of inputs
@@ -102,9 +104,19 @@ func (b *Builder) hash(s Spec, manifest bool, bases []baseID) (string, map[strin
 	for _, o := range s.Outputs {
 		outputs = append(outputs, resolvePath(o))
 	}
+	runtime := make(map[string]bool, len(s.Runtime))
+	for _, r := range s.Runtime {
+		runtime[resolvePath(r)] = true
+	}
 	prune := func(abs string, isDir bool) bool {
 		if isDir && filepath.Base(abs) == ".git" {
 			return true
+		}
+		if !isDir && runtime[abs] {
+			return true // a config mounted at run time: a change restarts, never rebuilds
+		}
+		if isDir && buildout.Candidate(filepath.Base(abs)) && buildout.IsOutput(abs) {
+			return true // gradle's build/, maven's target/...: written by build.sh itself
 		}
 		for _, o := range outputs {
 			if within(abs, o) {

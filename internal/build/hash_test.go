@@ -126,6 +126,14 @@ func TestHashChanges(t *testing.T) {
 			write(t, l.spec.Dockerfile, "FROM scratch\nCOPY .src/target/server /server\n")
 		}, true},
 		{"context file", func(t *testing.T, l *layout) { write(t, filepath.Join(l.svc, "config.txt"), "a=2\n") }, true},
+		{"config mounted at run time", func(t *testing.T, l *layout) {
+			l.spec.Runtime = []string{filepath.Join(l.svc, "config.txt")} // no longer an input
+			before := mustHash(t, &build.Builder{}, l.spec)
+			write(t, filepath.Join(l.svc, "config.txt"), "a=2\n")
+			if mustHash(t, &build.Builder{}, l.spec) != before {
+				t.Fatal("changing a config mounted at run time changed the hash")
+			}
+		}, true},
 		{".dockerignore", func(t *testing.T, l *layout) { write(t, filepath.Join(l.svc, ".dockerignore"), "*.tmp\n*.bak\n") }, true},
 		{"env value", func(t *testing.T, l *layout) { l.spec.Env["GOFLAGS"] = "" }, true},
 		{"env added", func(t *testing.T, l *layout) { l.spec.Env["X"] = "1" }, true},

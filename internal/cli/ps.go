@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -59,6 +62,9 @@ type psJSON struct {
 	// RemotePorts are the bindings on the Docker host when it is another machine (Ports
 	// are then the addresses on this machine that reach them).
 	RemotePorts []string `json:"docker_host_ports,omitempty"`
+	// Stale: the service's files build another image than the one running (a failed build
+	// or replacement left it on an older image, or a rebuild is under way).
+	Stale bool `json:"stale,omitempty"`
 }
 
 func runPs(ctx context.Context, o *PsOptions) error {
@@ -114,10 +120,12 @@ func runPs(ctx context.Context, o *PsOptions) error {
 			}
 		}
 	}
+	stale := staleServices(ctx, o.F, name, eng, ctrs)
 	rows := make([]psJSON, 0, len(ctrs))
 	for _, c := range ctrs {
 		r := psJSON{Service: c.Service, Name: c.Name, ID: shortID(c.ID), Image: c.Image, State: c.State, Health: c.Health, Status: c.Status,
-			Ports: ports[c.Service], Pinned: pins[c.Service].Image, RemotePorts: remotePorts[c.Service]}
+			Ports: ports[c.Service], Pinned: pins[c.Service].Image, RemotePorts: remotePorts[c.Service],
+			Stale: stale[c.Service] && pins[c.Service].Image == ""} // a pinned service runs another image on purpose
 		rows = append(rows, r)
 	}
 	if o.JSON {
@@ -153,9 +161,40 @@ func runPs(ctx context.Context, o *PsOptions) error {
 		if r.Pinned != "" {
 			img += " (pinned: clocal update " + r.Service + " --latest unpins)"
 		}
+		if r.Stale {
+			img += " " + yellow("(stale)")
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Service, state, health, strings.Join(r.Ports, ", "), img)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(stale) > 0 {
+		fmt.Fprintf(o.IO.ErrOut, "stale: the files of %s build another image than the one running (a build or replacement failed, or one is under way): clocal up, or save again under clocal watch\n", strings.Join(slices.Sorted(maps.Keys(stale)), ", "))
+	}
+	return nil
+}
+
+// staleServices returns the services whose running image is not what their files build now
+// (nil outside a workspace: nothing to compare with).
+func staleServices(ctx context.Context, f *Factory, project string, eng engine.Engine, ctrs []engine.Container) map[string]bool {
+	ws, err := f.Workspace()
+	if err != nil {
+		return nil
+	}
+	running := map[string]string{}
+	for _, c := range ctrs {
+		if c.State == "running" {
+			running[c.Service] = c.Image
+		}
+	}
+	st := stack.New(ws, project, eng, nil, io.Discard)
+	names, _ := st.StaleServices(ctx, slices.Sorted(maps.Keys(running)), running)
+	out := map[string]bool{}
+	for _, n := range names {
+		out[n] = true
+	}
+	return out
 }
 
 func shortID(id string) string {

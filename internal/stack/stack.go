@@ -134,6 +134,11 @@ func BuildSpec(ws *workspace.Workspace, svc *workspace.Service) (build.Spec, boo
 	for _, in := range bc.Inputs {
 		spec.Inputs = append(spec.Inputs, rel(in, ""))
 	}
+	for _, c := range svc.File.Configs {
+		if abs, err := workspace.InsidePath(ws.Root, svc.Dir, c.Source); err == nil {
+			spec.Runtime = append(spec.Runtime, abs)
+		}
+	}
 	return spec, true
 }
 

@@ -294,3 +294,92 @@ func TestInotifyLimits(t *testing.T) {
 		t.Fatal("no error when the values cannot be read")
 	}
 }
+
+// TestRealCheckoutOverFiveSeconds: a checkout writing 10,000 files over 5 s (never quiet
+// for a debounce) into two services' trees gives exactly one change set per affected
+// service, holding every file, emitted after the last write (the final tree); the third
+// service gets none. Default options, real inotify.
+func TestRealCheckoutOverFiveSeconds(t *testing.T) {
+	skipIfNoInotify(t)
+	a, b, c := mkdirs(t, t.TempDir()), mkdirs(t, t.TempDir()), mkdirs(t, t.TempDir())
+	w, err := New([]Target{{Service: "a", Root: a}, {Service: "b", Root: b}, {Service: "c", Root: c}}, Options{Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	const files, over = 10000, 5 * time.Second
+	start := time.Now()
+	want := map[string]int{}
+	for i := range files {
+		root, svc := a, "a"
+		if i%3 == 0 {
+			root, svc = b, "b"
+		}
+		dir := filepath.Join(root, fmt.Sprintf("pkg%02d", i%40))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("f%05d.go", i)), "package x\n")
+		want[svc]++
+		// Pace the writes over 5 s: 2,000 a second, never a quiet period.
+		if ahead := time.Duration(i+1)*over/files - time.Since(start); ahead > 0 {
+			time.Sleep(ahead)
+		}
+	}
+	lastWrite := time.Now()
+	got := map[string]ChangeSet{}
+	for len(got) < 2 {
+		cs := expectChange(t, w)
+		if _, dup := got[cs.Service]; dup {
+			t.Fatalf("a second change set for %s (a split checkout builds a half-written tree)", cs.Service)
+		}
+		if cs.At.Before(lastWrite) {
+			t.Errorf("%s's change set emitted at %s, before the last write at %s", cs.Service, cs.At.Format("15:04:05.000"), lastWrite.Format("15:04:05.000"))
+		}
+		got[cs.Service] = cs
+	}
+	for svc, n := range want {
+		files := 0
+		for _, p := range got[svc].Paths {
+			if strings.HasSuffix(p, ".go") {
+				files++
+			}
+		}
+		if files != n {
+			t.Errorf("%s: change set holds %d files, want %d", svc, files, n)
+		}
+	}
+	if _, ok := got["c"]; ok {
+		t.Error("a change set for c, which the checkout did not touch")
+	}
+	select {
+	case cs := <-w.Changes():
+		t.Errorf("another change set for %s (%d paths) after the checkout: it was split", cs.Service, len(cs.Paths))
+	case <-time.After(3 * realDebounce):
+	}
+}
+
+// TestRealBuildToolOutputs: what gradle, maven or cargo write inside a source tree (build/
+// and .gradle/ next to build.gradle, target/ next to pom.xml) is neither watched nor
+// reported; a build/ folder that is no tool's output (a Go package) is a source.
+func TestRealBuildToolOutputs(t *testing.T) {
+	skipIfNoInotify(t)
+	root := mkdirs(t, t.TempDir(), "java/build/classes", "java/.gradle/8.5", "rust/target/debug", "go/build")
+	writeFile(t, filepath.Join(root, "java/build.gradle"), "apply plugin: 'java'\n")
+	writeFile(t, filepath.Join(root, "rust/Cargo.toml"), "[package]\n")
+	base, _ := inotifyWatches(t)
+	w := newRealWatcher(t, []Target{{Service: "a", Root: root}}, realDebounce)
+	if n, _ := inotifyWatches(t); n-base != 5 { // root, java, rust, go, go/build
+		t.Errorf("%d watches, want 5: build tool outputs must not be watched", n-base)
+	}
+	for _, p := range []string{"java/build/classes/A.class", "java/.gradle/8.5/lock", "rust/target/debug/app"} {
+		writeFile(t, filepath.Join(root, p), "1")
+	}
+	mkdirs(t, root, "java/build/tmp/new", "rust/target/release")
+	writeFile(t, filepath.Join(root, "java/build/tmp/new/x"), "1")
+	expectNone(t, w, 3*realDebounce)
+	writeFile(t, filepath.Join(root, "go/build/build.go"), "package build\n")
+	if cs := expectChange(t, w); !reflect.DeepEqual(cs.Paths, []string{filepath.Join(root, "go/build/build.go")}) {
+		t.Fatalf("got %v, want the Go package's file", cs.Paths)
+	}
+}

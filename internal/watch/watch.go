@@ -7,8 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/clocal-dev/clocal/internal/buildout"
 )
 
 // ChangeSet is what changed for one service during one quiet period.
@@ -44,7 +47,8 @@ type Options struct {
 	// for it arrived for this long (sliding). Default DefaultDebounce (100ms).
 	Debounce time.Duration
 	// MaxWait caps the wait from a service's first pending event, so a never-ending
-	// stream of writes still fires. Default max(2s, 4×Debounce).
+	// stream of writes still fires. Default max(DefaultMaxWait, 4×Debounce): long enough
+	// that a git checkout writing for seconds is one change set on the final tree.
 	MaxWait time.Duration
 	// Clock defaults to the wall clock.
 	Clock Clock
@@ -59,6 +63,12 @@ type Options struct {
 // still coalescing an editor's save (write, rename, chmod) and a git checkout, whose
 // writes come much closer together than that; MaxWait bounds an endless stream.
 const DefaultDebounce = 100 * time.Millisecond
+
+// DefaultMaxWait is how long a stream of writes with no quiet period may go on before its
+// change set is emitted anyway. A checkout of 10,000 files that takes 5 s is never quiet
+// for 100 ms: a cap of a few seconds cut it in two builds, the first of a half-written
+// tree.
+const DefaultMaxWait = 30 * time.Second
 
 // ErrClosed is returned by SetTargets after Close.
 var ErrClosed = errors.New("watch: watcher closed")
@@ -91,6 +101,7 @@ type Watcher struct {
 	lastOwners  []string
 	limitWarned bool
 	walkSeen    map[string]struct{} // during sync: directories visited
+	outputs     map[string]bool     // directory -> a conventional build output (buildout)
 }
 
 type batch struct {
@@ -134,7 +145,7 @@ func New(targets []Target, opts Options) (*Watcher, error) {
 		w.debounce = DefaultDebounce
 	}
 	if w.maxWait <= 0 {
-		w.maxWait = max(2*time.Second, 4*w.debounce)
+		w.maxWait = max(DefaultMaxWait, 4*w.debounce)
 	}
 	if w.maxWait < w.debounce {
 		w.maxWait = w.debounce
@@ -308,6 +319,12 @@ func (w *Watcher) handle(ev Event) {
 		return
 	}
 	p := filepath.Clean(ev.Path)
+	if buildout.Candidate(filepath.Base(p)) || isMarker(filepath.Base(p)) {
+		w.outputs = nil // a project file or output folder came or went: look again
+	}
+	if w.underOutput(p) {
+		return // written by a build tool (gradle's build/, maven's target/...), not a source
+	}
 	if ev.Op&(OpRemove|OpRename) != 0 {
 		w.dropTree(p)
 		if w.idx.isRoot(p) {
@@ -532,7 +549,7 @@ func (w *Watcher) walk(dir string, emit bool) error {
 			}
 			return nil
 		}
-		if p != dir && !w.idx.WatchDir(p) {
+		if p != dir && (!w.idx.WatchDir(p) || w.isOutput(p)) {
 			return fs.SkipDir
 		}
 		if w.walkSeen != nil {
@@ -593,6 +610,52 @@ func (w *Watcher) removeDir(dir string) {
 			delete(w.children, parent)
 		}
 	}
+}
+
+// isOutput reports whether dir is a conventional build output folder (cached).
+func (w *Watcher) isOutput(dir string) bool {
+	if !buildout.Candidate(filepath.Base(dir)) {
+		return false
+	}
+	if w.outputs == nil {
+		w.outputs = map[string]bool{}
+	}
+	out, ok := w.outputs[dir]
+	if !ok {
+		out = buildout.IsOutput(dir)
+		w.outputs[dir] = out
+	}
+	return out
+}
+
+// underOutput reports whether p is in (or is) a conventional build output folder below one
+// of the roots.
+func (w *Watcher) underOutput(p string) bool {
+	for d := p; ; {
+		if w.idx.isRoot(d) {
+			return false
+		}
+		if w.isOutput(d) {
+			return true
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return false
+		}
+		d = parent
+	}
+}
+
+// isMarker reports whether base names a build tool's project file (buildout.Rules).
+func isMarker(base string) bool {
+	for _, r := range buildout.Rules {
+		for _, m := range r.Markers {
+			if m == base || (strings.HasPrefix(m, "*") && strings.HasSuffix(base, m[1:])) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // dropTree drops the watches of p and of every watched directory below it.

@@ -149,7 +149,7 @@ func TestDebounceMaxWait(t *testing.T) {
 func TestDefaultOptions(t *testing.T) {
 	root := t.TempDir()
 	e := newFakeWatcher(t, []Target{{Service: "a", Root: root}}, Options{})
-	if e.w.debounce != DefaultDebounce || e.w.maxWait != 2*time.Second {
+	if e.w.debounce != DefaultDebounce || e.w.maxWait != DefaultMaxWait {
 		t.Fatalf("debounce %v maxWait %v", e.w.debounce, e.w.maxWait)
 	}
 	e.src.Send(write(filepath.Join(root, "x")))
