@@ -134,6 +134,18 @@ func TestHashChanges(t *testing.T) {
 				t.Fatal("changing a config mounted at run time changed the hash")
 			}
 		}, true},
+		{"gradle writes build/ and .gradle/ in the source", func(t *testing.T, l *layout) {
+			write(t, filepath.Join(l.src, "build.gradle"), "apply plugin: 'java'\n") // a source: changes the hash
+			before := mustHash(t, &build.Builder{}, l.spec)
+			write(t, filepath.Join(l.src, "build/classes/A.class"), "x")
+			write(t, filepath.Join(l.src, ".gradle/8.5/lock"), "x")
+			if mustHash(t, &build.Builder{}, l.spec) != before {
+				t.Fatal("gradle's outputs changed the hash: every build would trigger the next")
+			}
+		}, true},
+		{"a build/ folder that is no tool's output is a source", func(t *testing.T, l *layout) {
+			write(t, filepath.Join(l.src, "build/build.go"), "package build\n")
+		}, true},
 		{".dockerignore", func(t *testing.T, l *layout) { write(t, filepath.Join(l.svc, ".dockerignore"), "*.tmp\n*.bak\n") }, true},
 		{"env value", func(t *testing.T, l *layout) { l.spec.Env["GOFLAGS"] = "" }, true},
 		{"env added", func(t *testing.T, l *layout) { l.spec.Env["X"] = "1" }, true},

@@ -40,8 +40,9 @@ type FleetOptions struct {
 	Env map[string]string
 	// ServiceEnv adds env per service.
 	ServiceEnv map[string]map[string]string
-	// Retries of the healthcheck (default 60, the example's).
-	Retries int
+	// Retries of the healthcheck (default 60, the example's); ServiceRetries per service.
+	Retries        int
+	ServiceRetries map[string]int
 	// Configs: services that mount services/<svc>/config/app.json at /app/config.json
 	// (configs:), with CONFIG_FILE pointing at it.
 	Configs []string
@@ -91,7 +92,11 @@ func WriteFleet(dir string, o FleetOptions) ([]string, error) {
 		if o.ServerBin != "" {
 			sy += fmt.Sprintf("  env: {FLEET_SERVER_BIN: %q}\n", o.ServerBin)
 		}
-		sy += fmt.Sprintf("healthcheck: {test: [CMD, /app/server, -healthcheck], interval: 1s, timeout: 10s, retries: %d}\n", retries)
+		r := retries
+		if n, ok := o.ServiceRetries[name]; ok {
+			r = n
+		}
+		sy += fmt.Sprintf("healthcheck: {test: [CMD, /app/server, -healthcheck], interval: 1s, timeout: 10s, retries: %d}\n", r)
 		if configs[name] {
 			env["CONFIG_FILE"] = "/app/config.json"
 			sy += "configs: [{source: config/app.json, target: /app/config.json}]\n"
