@@ -214,6 +214,7 @@ func TestBuildSpec(t *testing.T) {
 		Ignore:     []string{"*.log"},
 		Outputs:    []string{filepath.Join(dir, ".src"), "/abs/out"},
 		Inputs:     []string{filepath.Join(ws.Root, "lib")},
+		Runtime:    []string{filepath.Join(dir, "config", "app.json")}, // configs: mounted, not a build input
 		Labels:     map[string]string{labels.Workspace: ws.Root},
 	}
 	if !reflect.DeepEqual(got, want) {
