@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -41,9 +42,16 @@ func TestConcurrentUp(t *testing.T) {
 	if len(st) != 3 {
 		t.Errorf("services with containers: %v", st)
 	}
-	for _, c := range projectContainers(t, docker, project) {
-		if !strings.Contains(c.Status, "(healthy)") {
-			t.Errorf("%s: %s, want healthy", c.Names[0], c.Status)
+	// Healthy as clocal found them (its readiness checks: Docker's own probes are minutes
+	// apart, so `docker ps` may still say "health: starting").
+	ps := runClocal(t, time.Minute, nil, "-w", root, "-p", project, "ps", "--json")
+	var rows []psJSON
+	if err := json.Unmarshal([]byte(ps.Out), &rows); err != nil || len(rows) != 3 {
+		t.Fatalf("clocal ps --json: %v (%d rows)\n%s%s", err, len(rows), ps.Out, ps.Err)
+	}
+	for _, r := range rows {
+		if r.Health != "healthy" {
+			t.Errorf("%s: health %q (%s), want healthy", r.Service, r.Health, r.Status)
 		}
 	}
 	// The second up found the stack current: it built and recreated nothing.
