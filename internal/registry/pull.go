@@ -99,6 +99,33 @@ func (p *Puller) inspect(ctx context.Context, ref string) (local, error) {
 	return local{present: true, id: img.ID, repoDigests: img.RepoDigests}, nil
 }
 
+// inspectAll looks every wanted image up with one image listing of the daemon (its tags
+// and digests), whatever the number of images: a 1,000-service model asks once.
+func (p *Puller) inspectAll(ctx context.Context, wants []Want) ([]local, error) {
+	imgs, err := p.Docker.ImageList(ctx, image.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", err)
+	}
+	byRef := map[string]local{}
+	for _, im := range imgs {
+		loc := local{present: true, id: im.ID, repoDigests: im.RepoDigests}
+		for _, r := range append(append([]string(nil), im.RepoTags...), im.RepoDigests...) {
+			if n, err := Normalize(r); err == nil {
+				byRef[n] = loc
+			}
+		}
+	}
+	locs := make([]local, len(wants))
+	for i, w := range wants {
+		n, err := Normalize(w.Image)
+		if err != nil {
+			return nil, fmt.Errorf("image %q: %w", w.Image, err)
+		}
+		locs[i] = byRef[n]
+	}
+	return locs, nil
+}
+
 // merge folds wants naming the same image into one, keeping the first's order.
 func merge(wants []Want) []Want {
 	idx := map[string]int{}
@@ -143,11 +170,12 @@ func (p *Puller) Ensure(ctx context.Context, wants []Want, policy Policy) error 
 		missing []Want
 		check   []decision
 	)
-	for _, w := range wants {
-		loc, err := p.inspect(ctx, w.Image)
-		if err != nil {
-			return fmt.Errorf("inspect image %s: %w", w.Image, err)
-		}
+	locs, err := p.inspectAll(ctx, wants)
+	if err != nil {
+		return err
+	}
+	for i, w := range wants {
+		loc := locs[i]
 		switch {
 		case !loc.present && policy == PullNever:
 			missing = append(missing, w)
