@@ -270,15 +270,20 @@ func (s *StackSource) watchDaemon(ctx context.Context, changed func()) {
 	for _, a := range containerActions {
 		args.Add("event", string(a))
 	}
-	lost := false
+	lost, fails := false, 0
 	for ctx.Err() == nil {
 		if lost {
-			// Wait for the daemon, then give the engine a fresh connection.
+			// Wait for the daemon. A connection that stays dead (an ssh tunnel to a
+			// remote daemon, say) is made anew; a working one is left alone: a watch in
+			// this process shares the engine.
 			if err := v.Engine.Ping(ctx); err != nil {
+				if fails++; fails%3 == 0 {
+					_ = v.Engine.Reconnect(ctx)
+				}
 				sleep(ctx, time.Second)
 				continue
 			}
-			_ = v.Engine.Reconnect(ctx)
+			fails = 0
 			s.mu.Lock()
 			s.stale = map[string]bool{}
 			for id := range s.started {
