@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 
@@ -18,7 +19,9 @@ func newPuller(s *Stack, auth *registry.Auth) *registry.Puller {
 	return &registry.Puller{
 		Docker: s.Docker,
 		Auth:   auth,
-		Remote: &registry.Remote{Auth: auth, Insecure: registry.InsecureFromDaemon(s.Docker)},
+		// A registry that does not answer within 5 s is unreachable: up goes on with the local
+		// copy of a base image rather than wait.
+		Remote: &registry.Remote{Auth: auth, Insecure: registry.InsecureFromDaemon(s.Docker), Timeout: 5 * time.Second},
 		Out:    s.Out,
 	}
 }
