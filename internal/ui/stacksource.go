@@ -376,7 +376,9 @@ func (s *StackSource) watchFolder(ctx context.Context, changed func(), event fun
 	}
 }
 
-// folderSignature changes when the state or a build record is written.
+// folderSignature changes when a record of the stack is written: its state, a build, the
+// engine's memory of ready containers (ready.json: clocal's own readiness probes, which
+// Docker's events do not tell).
 func folderSignature(dir string) string {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -385,7 +387,7 @@ func folderSignature(dir string) string {
 	var b strings.Builder
 	for _, e := range entries {
 		n := e.Name()
-		if n != "state.json" && !(strings.HasPrefix(n, "build-") && strings.HasSuffix(n, ".json")) {
+		if !strings.HasSuffix(n, ".json") { // not the event log, the lock, temporary files
 			continue
 		}
 		if fi, err := os.Stat(filepath.Join(dir, n)); err == nil {
