@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/clocal-dev/clocal/internal/ansi"
 	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/redact"
 )
@@ -93,7 +94,7 @@ func (v *View) Line(service, line string) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if r := v.byName[service]; r != nil {
-		if l := strings.TrimSpace(plain(line)); l != "" {
+		if l := strings.TrimSpace(ansi.Strip(line)); l != "" {
 			r.last = redact.Text(l)
 		}
 	}
@@ -250,44 +251,4 @@ func truncate(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
-}
-
-// plain removes escape sequences and control characters from a line.
-func plain(s string) string {
-	if !strings.ContainsAny(s, "\x1b\r\b\x07") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c == 0x1b {
-			// CSI: ESC [ params final; OSC: ESC ] ... BEL or ESC \; others: two bytes.
-			if i+1 < len(s) && s[i+1] == '[' {
-				j := i + 2
-				for j < len(s) && (s[j] < 0x40 || s[j] > 0x7e) {
-					j++
-				}
-				i = j
-				continue
-			}
-			if i+1 < len(s) && s[i+1] == ']' {
-				j := i + 2
-				for j < len(s) && s[j] != 0x07 && !(s[j] == 0x1b && j+1 < len(s) && s[j+1] == '\\') {
-					j++
-				}
-				if j < len(s) && s[j] == 0x1b {
-					j++
-				}
-				i = j
-				continue
-			}
-			i++
-			continue
-		}
-		if c < 0x20 && c != '\t' || c == 0x7f {
-			continue
-		}
-		b.WriteByte(c)
-	}
-	return b.String()
 }

@@ -128,11 +128,9 @@ func TestViewFoldsFinishedServicesOfALargeBlock(t *testing.T) {
 	}
 }
 
-func TestTruncateAndPlain(t *testing.T) {
+func TestTruncate(t *testing.T) {
 	if got := truncate("abcdef", 4); got != "abc…" {
 		t.Errorf("truncate = %q", got)
 	}
-	if got := plain("\x1b[1;31mred\x1b[0m \x1b]0;title\x07ok\r"); got != "red ok" {
-		t.Errorf("plain = %q", got)
-	}
+
 }

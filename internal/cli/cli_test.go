@@ -23,11 +23,19 @@ import (
 // contacted at all.
 func runFake(t *testing.T, args ...string) (result, *enginetest.Fake, *bool) {
 	t.Helper()
+	fake := &enginetest.Fake{}
+	r, contacted := runWithFake(t, fake, true, args...)
+	return r, fake, contacted
+}
+
+// runWithFake runs clocal in-process on a given fake engine; noColor is --no-color's (or
+// NO_COLOR's) effect on the streams.
+func runWithFake(t *testing.T, fake *enginetest.Fake, noColor bool, args ...string) (result, *bool) {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	no := false
-	io := &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, TTY: &no, NoColor: true}
+	io := &IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut, TTY: &no, NoColor: noColor}
 	f := NewFactory(io)
-	fake := &enginetest.Fake{}
 	contacted := false
 	f.NewEngine = func(context.Context) (engine.Engine, error) { contacted = true; return fake, nil }
 	f.NewDocker = func(context.Context) (client.APIClient, error) {
@@ -39,7 +47,7 @@ func runFake(t *testing.T, args ...string) (result, *enginetest.Fake, *bool) {
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())
 	PrintError(&errOut, err)
-	return result{Out: out.String(), Err: errOut.String(), Code: ExitCode(err)}, fake, &contacted
+	return result{Out: out.String(), Err: errOut.String(), Code: ExitCode(err)}, &contacted
 }
 
 func TestBadInputExitsTwoWithoutTouchingDocker(t *testing.T) {

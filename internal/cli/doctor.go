@@ -2,13 +2,14 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
 	"github.com/clocal-dev/clocal/internal/doctor"
 	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/redact"
 )
 
 // DoctorOptions are the flags of `clocal doctor`.
@@ -74,13 +75,15 @@ func runDoctor(ctx context.Context, o *DoctorOptions) error {
 		env.PortOwner = func(port int) string { return owned[port] }
 	}
 	findings := doctor.Run(ctx, env)
+	// Findings quote registry addresses, images and paths: redacted like everything else.
 	if o.JSON {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(findings); err != nil {
+		if err := writeRedacted(o.IO.Out, func(w io.Writer) error { return writeJSON(w, findings) }); err != nil {
 			return err
 		}
 	} else {
+		for i := range findings {
+			findings[i].Message, findings[i].Fix = redact.Text(findings[i].Message), redact.Text(findings[i].Fix)
+		}
 		printFindings(o.IO, findings)
 	}
 	if doctor.Blocking(findings) {

@@ -17,6 +17,7 @@ type DownOptions struct {
 	F       *Factory
 	Volumes bool
 	Timeout time.Duration
+	JSON    bool
 }
 
 // NewCmdDown creates `clocal down`.
@@ -41,6 +42,7 @@ leftovers of a killed test run: clocal down -p NAME.`,
 	}
 	cmd.Flags().BoolVarP(&o.Volumes, "volumes", "v", false, "also remove named data volumes (deletes their data)")
 	durationFlag(cmd.Flags(), &o.Timeout, "timeout", "t", 10*time.Second, "graceful stop timeout")
+	addJSONFlag(cmd, &o.JSON)
 	return cmd
 }
 
@@ -61,11 +63,24 @@ func runDown(ctx context.Context, o *DownOptions) error {
 		return err
 	}
 	defer unlock()
+	var removed []engine.Container
+	if o.JSON {
+		if removed, err = eng.Ps(ctx, name, engine.PsOptions{All: true, Quick: true}); err != nil {
+			return err
+		}
+	}
 	if err := eng.Down(ctx, name, engine.DownOptions{Volumes: o.Volumes, RemoveOrphans: true, Timeout: &o.Timeout}); err != nil {
 		return err
 	}
 	if ws, err := o.F.Workspace(); err == nil {
 		stack.RemoveStateAt(ws.Root, name)
+	}
+	if o.JSON {
+		out := actionJSON{Project: name, Action: "down", Containers: []containerJSON{}, Volumes: o.Volumes}
+		for _, c := range removed {
+			out.Containers = append(out.Containers, containerJSON{Service: c.Service, Name: c.Name, ID: c.ID, State: "removed"})
+		}
+		return writeJSON(o.IO.Out, out)
 	}
 	fmt.Fprintf(o.IO.ErrOut, "%s: down\n", name)
 	return nil

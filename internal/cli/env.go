@@ -11,8 +11,9 @@ import (
 
 // EnvOptions are the flags of `clocal env`.
 type EnvOptions struct {
-	IO *IOStreams
-	F  *Factory
+	IO   *IOStreams
+	F    *Factory
+	JSON bool
 }
 
 // NewCmdEnv creates `clocal env`.
@@ -35,6 +36,7 @@ A service publishing several ports also gets REPO_MANAGER_<PORT>_ADDR per port.`
 			return runEnv(cmd.Context(), o)
 		},
 	}
+	addJSONFlag(cmd, &o.JSON)
 	return cmd
 }
 
@@ -47,6 +49,11 @@ func runEnv(ctx context.Context, o *EnvOptions) error {
 	eps, err := currentEndpoints(ctx, st)
 	if err != nil {
 		return err
+	}
+	if o.JSON {
+		out := upJSON{Project: st.Name, Services: map[string]serviceJSON{}}
+		addEndpoints(&out, eps, true)
+		return writeJSON(o.IO.Out, out)
 	}
 	fmt.Fprintf(o.IO.Out, "export CLOCAL_PROJECT=%s\n", st.Name)
 	seen := map[string]bool{}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 
 	"github.com/clocal-dev/clocal/internal/job"
@@ -70,22 +69,18 @@ func PrintError(w io.Writer, err error) {
 	}
 	var jl job.ErrorList
 	if errors.As(err, &jl) {
-		fmt.Fprintln(w, jl.Error())
+		fmt.Fprintln(w, redact.Text(jl.Error()))
 		return
 	}
 	if errors.Is(err, context.Canceled) {
 		fmt.Fprintln(w, "clocal: interrupted")
 		return
 	}
-	// credentials embedded in URLs or DSNs (user:password@) never reach the terminal
+	// secrets (a secret-looking key's value, credentials embedded in URLs or DSNs, build
+	// output in a failed build's tail) never reach the terminal
 	msg := redactMessage(strings.TrimRight(err.Error(), "\n"))
 	fmt.Fprintf(w, "clocal: %s\n", msg)
 }
 
-// credToken is a word that may carry user:password@ credentials.
-var credToken = regexp.MustCompile(`\S*:\S*@\S*`)
-
-// redactMessage hides the password of credentials embedded in the words of a message.
-func redactMessage(msg string) string {
-	return credToken.ReplaceAllStringFunc(msg, redact.Credentials)
-}
+// redactMessage hides the secrets of a message (redact.Text).
+func redactMessage(msg string) string { return redact.Text(msg) }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,6 +15,7 @@ type GraphOptions struct {
 	F       *Factory
 	Targets []string
 	Format  string
+	JSON    bool
 }
 
 // NewCmdGraph creates `clocal graph [TARGET...]`.
@@ -41,11 +43,16 @@ on stderr.`,
 			return runGraph(o)
 		},
 	}
-	cmd.Flags().StringVar(&o.Format, "format", "text", "output format: text, dot or mermaid")
+	cmd.Flags().StringVar(&o.Format, "format", "text", "output format: text, dot, mermaid or json")
+	addJSONFlag(cmd, &o.JSON)
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text\tone block per service", "dot\tGraphviz", "mermaid\tMermaid flowchart", "json\tnodes and edges"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
 func runGraph(o *GraphOptions) error {
+	if o.JSON {
+		o.Format = "json"
+	}
 	ws, err := o.F.Workspace()
 	if err != nil {
 		return err
@@ -69,18 +76,23 @@ func runGraph(o *GraphOptions) error {
 			}
 		}
 	}
-	if err := workspace.WriteFindings(o.IO.ErrOut, findings, 20, workspace.FindSplit, workspace.FindAmbiguous, workspace.FindUnresolved, workspace.FindCycle); err != nil {
+	if err := writeRedacted(o.IO.ErrOut, func(w io.Writer) error {
+		return workspace.WriteFindings(w, findings, 20, workspace.FindSplit, workspace.FindAmbiguous, workspace.FindUnresolved, workspace.FindCycle)
+	}); err != nil {
 		return err
 	}
+	// Every format goes through redaction: edge sources quote production env values.
 	switch o.Format {
 	case "text", "":
-		return g.WriteText(o.IO.Out)
+		return writeRedacted(o.IO.Out, g.WriteText)
 	case "dot":
-		return g.WriteDOT(o.IO.Out)
+		return writeRedacted(o.IO.Out, g.WriteDOT)
 	case "mermaid":
-		return g.WriteMermaid(o.IO.Out)
+		return writeRedacted(o.IO.Out, g.WriteMermaid)
+	case "json":
+		return writeRedacted(o.IO.Out, func(w io.Writer) error { return writeJSON(w, graphToJSON(g)) })
 	}
-	return BadInputf("unknown --format %q (want text, dot or mermaid)", o.Format)
+	return BadInputf("unknown --format %q (want text, dot, mermaid or json)", o.Format)
 }
 
 // cycleIn reports whether a cycle finding ("a -> b -> a") is about services of the graph.
@@ -91,4 +103,45 @@ func cycleIn(subject string, g *workspace.Graph) bool {
 		}
 	}
 	return false
+}
+
+// graphJSON is `graph --json` (--format json).
+type graphJSON struct {
+	Nodes []graphNodeJSON `json:"nodes"`
+	Edges []graphEdgeJSON `json:"edges"`
+}
+
+type graphNodeJSON struct {
+	Name      string   `json:"name"`
+	Jobs      []string `json:"jobs"`
+	Hosts     []string `json:"hosts"`
+	Requested bool     `json:"requested"`
+}
+
+type graphEdgeJSON struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Kind   string `json:"kind"`              // declared, inferred, localhost
+	Source string `json:"source"`            // FILE:LINE[:COL] (env KEY) it comes from
+	Addr   string `json:"address,omitempty"` // as production wrote it
+	Job    string `json:"job,omitempty"`     // the job listening there
+	Cyclic bool   `json:"cyclic,omitempty"`
+}
+
+func graphToJSON(g *workspace.Graph) graphJSON {
+	out := graphJSON{Nodes: []graphNodeJSON{}, Edges: []graphEdgeJSON{}}
+	for _, n := range g.Nodes {
+		out.Nodes = append(out.Nodes, graphNodeJSON{Name: n.Name, Jobs: nonNil(n.Jobs), Hosts: nonNil(n.Hosts), Requested: n.Requested})
+	}
+	for _, e := range g.Edges {
+		out.Edges = append(out.Edges, graphEdgeJSON{From: e.From, To: e.To, Kind: string(e.Kind), Source: e.Source, Addr: e.Addr, Job: e.Job, Cyclic: e.Cyclic})
+	}
+	return out
+}
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
 }

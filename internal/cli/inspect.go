@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"io"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
@@ -116,9 +117,12 @@ func runInspect(ctx context.Context, o *InspectOptions) error {
 			out.Pinned = &p
 		}
 	}
-	enc := json.NewEncoder(o.IO.Out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	if o.ShowSecrets {
+		return writeJSON(o.IO.Out, out)
+	}
+	// Structured redaction above; the whole document once more for what sits elsewhere
+	// (a job's command line with --password X, a label).
+	return writeRedacted(o.IO.Out, func(w io.Writer) error { return writeJSON(w, out) })
 }
 
 // redactJSON redacts the string values of secret-looking keys in a JSON object, at any depth.

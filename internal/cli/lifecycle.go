@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/stack"
 )
 
@@ -22,6 +23,7 @@ type LifecycleOptions struct {
 	// Wait and WaitTimeout: start and restart wait until the services are healthy.
 	Wait        bool
 	WaitTimeout time.Duration
+	JSON        bool
 }
 
 func newLifecycleCmd(f *Factory, verb, short, long string, runF func(context.Context, *LifecycleOptions) error) *cobra.Command {
@@ -47,6 +49,7 @@ func newLifecycleCmd(f *Factory, verb, short, long string, runF func(context.Con
 		cmd.Flags().BoolVar(&o.Wait, "wait", true, "wait until the services are healthy (--wait=false returns once started)")
 		durationFlag(cmd.Flags(), &o.WaitTimeout, "wait-timeout", "", 5*time.Minute, "how long to wait for health")
 	}
+	addJSONFlag(cmd, &o.JSON)
 	return cmd
 }
 
@@ -98,11 +101,58 @@ func runLifecycle(ctx context.Context, o *LifecycleOptions) error {
 	if err != nil {
 		return upError(err)
 	}
+	past := map[string]string{"start": "started", "stop": "stopped", "restart": "restarted"}[o.Verb]
+	if o.JSON {
+		ctrs, err := actionContainers(ctx, st, services)
+		if err != nil {
+			return err
+		}
+		return writeJSON(o.IO.Out, actionJSON{Project: st.Name, Action: past, Containers: ctrs})
+	}
 	what := strings.Join(services, ", ")
 	if what == "" {
 		what = "all services"
 	}
-	past := map[string]string{"start": "started", "stop": "stopped", "restart": "restarted"}[o.Verb]
 	fmt.Fprintf(o.IO.ErrOut, "%s: %s: %s\n", st.Name, what, past)
 	return nil
+}
+
+// actionJSON is the result of start, stop, restart and down with --json.
+type actionJSON struct {
+	Project string `json:"project"`
+	Action  string `json:"action"` // started, stopped, restarted, down
+	// Containers are the services' containers after the action (down: the ones removed).
+	Containers []containerJSON `json:"containers"`
+	// Volumes is true when down removed the named data volumes too (-v).
+	Volumes bool `json:"volumes,omitempty"`
+}
+
+// containerJSON is one container in an action's result.
+type containerJSON struct {
+	Service   string    `json:"service"`
+	Name      string    `json:"name"`
+	ID        string    `json:"id"`
+	State     string    `json:"state"`
+	Health    string    `json:"health,omitempty"`
+	StartedAt time.Time `json:"started_at,omitzero"`
+}
+
+// actionContainers lists the containers of services (none: all) as they are now, with when
+// each was last started (so a caller can tell a restart from a no-op).
+func actionContainers(ctx context.Context, st *stack.Stack, services []string) ([]containerJSON, error) {
+	ctrs, err := st.Engine.Ps(ctx, st.Name, engine.PsOptions{All: true, Services: services})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]containerJSON, 0, len(ctrs))
+	for _, c := range ctrs {
+		cj := containerJSON{Service: c.Service, Name: c.Name, ID: c.ID, State: c.State, Health: c.Health}
+		if st.Docker != nil {
+			if insp, err := st.Docker.ContainerInspect(ctx, c.ID); err == nil && insp.State != nil {
+				cj.StartedAt, _ = time.Parse(time.RFC3339Nano, insp.State.StartedAt)
+			}
+		}
+		out = append(out, cj)
+	}
+	return out, nil
 }

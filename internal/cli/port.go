@@ -16,6 +16,7 @@ type PortOptions struct {
 	F       *Factory
 	Service string
 	Port    int
+	JSON    bool
 }
 
 // NewCmdPort creates `clocal port SERVICE [PORT]`.
@@ -42,6 +43,7 @@ func NewCmdPort(f *Factory, runF func(context.Context, *PortOptions) error) *cob
 			return runPort(cmd.Context(), o)
 		},
 	}
+	addJSONFlag(cmd, &o.JSON)
 	return cmd
 }
 
@@ -55,14 +57,19 @@ func runPort(ctx context.Context, o *PortOptions) error {
 	if err != nil {
 		return err
 	}
-	found := false
+	found := []stack.Endpoint{}
 	for _, e := range eps {
 		if e.Service == service && (o.Port == 0 || e.Port == o.Port) {
-			fmt.Fprintln(o.IO.Out, e.Address())
-			found = true
+			found = append(found, e)
 		}
 	}
-	if !found {
+	if o.JSON && len(found) > 0 {
+		return writeJSON(o.IO.Out, found)
+	}
+	for _, e := range found {
+		fmt.Fprintln(o.IO.Out, e.Address())
+	}
+	if len(found) == 0 {
 		return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s publishes no port%s in project %s", service, map[bool]string{true: fmt.Sprintf(" %d", o.Port), false: ""}[o.Port != 0], st.Name)}
 	}
 	return nil

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -53,9 +52,7 @@ func runProfiles(o *ProfilesOptions) error {
 		infos = append(infos, profileInfo{Name: name, Description: ws.Profiles[name].Description, Services: sel.Services})
 	}
 	if o.JSON {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(infos)
+		return writeJSON(o.IO.Out, infos)
 	}
 	tw := tabwriter.NewWriter(o.IO.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROFILE\tSERVICES\tDESCRIPTION")

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/labels"
+	"github.com/clocal-dev/clocal/internal/redact"
 	"github.com/clocal-dev/clocal/internal/stack"
 )
 
@@ -123,15 +123,13 @@ func runPs(ctx context.Context, o *PsOptions) error {
 	stale := staleServices(ctx, o.F, name, eng, ctrs)
 	rows := make([]psJSON, 0, len(ctrs))
 	for _, c := range ctrs {
-		r := psJSON{Service: c.Service, Name: c.Name, ID: shortID(c.ID), Image: c.Image, State: c.State, Health: c.Health, Status: c.Status,
-			Ports: ports[c.Service], Pinned: pins[c.Service].Image, RemotePorts: remotePorts[c.Service],
+		r := psJSON{Service: c.Service, Name: c.Name, ID: shortID(c.ID), Image: redact.Credentials(c.Image), State: c.State, Health: c.Health, Status: redact.Text(c.Status),
+			Ports: ports[c.Service], Pinned: redact.Credentials(pins[c.Service].Image), RemotePorts: remotePorts[c.Service],
 			Stale: stale[c.Service] && pins[c.Service].Image == ""} // a pinned service runs another image on purpose
 		rows = append(rows, r)
 	}
 	if o.JSON {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return writeJSON(o.IO.Out, rows)
 	}
 	if len(rows) == 0 {
 		fmt.Fprintf(o.IO.ErrOut, "%s: no containers (start it with: clocal up TARGET)\n", name)

@@ -14,9 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/clocal-dev/clocal/internal/testutil"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
+
+	"github.com/clocal-dev/clocal/internal/testutil"
 )
 
 // TestDaemonUnreachable: with no daemon at DOCKER_HOST (a missing socket, or a socket that

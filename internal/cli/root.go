@@ -17,6 +17,7 @@ import (
 	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/buildview"
 	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/redact"
 	"github.com/clocal-dev/clocal/internal/stack"
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
@@ -84,7 +85,7 @@ func (f *Factory) Workspace() (*workspace.Workspace, error) {
 			return
 		}
 		for _, w := range ws.Warnings {
-			fmt.Fprintf(f.IO.ErrOut, "warning: %s\n", w)
+			fmt.Fprintf(f.IO.ErrOut, "warning: %s\n", redact.Text(w))
 		}
 		f.ws = ws
 	})

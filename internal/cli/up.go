@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"text/tabwriter"
@@ -231,10 +230,20 @@ func writeUpJSON(o *UpOptions, project string, res *stack.UpResult, eps []stack.
 		}
 		out.Services[s] = sj
 	}
+	addEndpoints(&out, eps, false)
+	return writeJSON(o.IO.Out, out)
+}
+
+// addEndpoints fills the services' addresses (the first published port is the service's
+// URL and address); with add, services not in out yet are added.
+func addEndpoints(out *upJSON, eps []stack.Endpoint, add bool) {
 	for _, e := range eps {
 		sj, ok := out.Services[e.Service]
-		if !ok {
+		if !ok && !add {
 			continue
+		}
+		if sj.Ports == nil {
+			sj.Ports = map[string]string{}
 		}
 		if sj.URL == "" {
 			sj.URL, sj.Address = e.URL, e.Address()
@@ -242,9 +251,6 @@ func writeUpJSON(o *UpOptions, project string, res *stack.UpResult, eps []stack.
 		sj.Ports[fmt.Sprint(e.Port)] = e.Address()
 		out.Services[e.Service] = sj
 	}
-	enc := json.NewEncoder(o.IO.Out)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
 }
 
 func printEndpoints(io *IOStreams, eps []stack.Endpoint) {

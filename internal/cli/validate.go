@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ type ValidateOptions struct {
 	F     *Factory
 	Paths []string
 	All   bool
+	JSON  bool
 }
 
 // NewCmdValidate creates `clocal validate [PATH...]`.
@@ -43,37 +45,57 @@ Job files are read with the workspace's schema (clocal.yaml schema:) when inside
 		},
 	}
 	cmd.Flags().BoolVar(&o.All, "all", false, "list every finding (default: at most 20 of each kind)")
+	addJSONFlag(cmd, &o.JSON)
 	return cmd
 }
 
 func runValidate(o *ValidateOptions) error {
-	if len(o.Paths) == 0 {
-		ws, err := o.F.Workspace()
+	summary, findings, err := validate(o)
+	if o.JSON {
+		problems := append(problemsOf(err), notesOf(findings)...)
+		if werr := writeJSON(o.IO.Out, problems); werr != nil {
+			return werr
+		}
 		if err != nil {
-			return err
+			return &ExitError{Code: ExitCode(BadInput(err)), Err: ErrSilent}
 		}
-		if _, err := convert.FromWorkspace(ws, nil, convert.Options{}); err != nil {
-			return BadInput(err)
-		}
-		limit := 20
-		if o.All {
-			limit = 0
-		}
-		if err := workspace.WriteFindings(o.IO.ErrOut, ws.Findings, limit); err != nil {
-			return err
-		}
-		fmt.Fprintf(o.IO.ErrOut, "workspace %s: %d services, %d profiles: ok\n", ws.Root, len(ws.Services), len(ws.Profiles))
 		return nil
 	}
-	jobs, err := jobSchema(o.F).LoadPaths(o.Paths)
 	if err != nil {
 		return BadInput(err)
 	}
-	if _, err := convert.FromJobs(jobs, convert.Options{}); err != nil {
-		return BadInput(err)
+	limit := 20
+	if o.All {
+		limit = 0
 	}
-	fmt.Fprintf(o.IO.ErrOut, "%d jobs: ok\n", len(jobs))
+	if err := writeRedacted(o.IO.ErrOut, func(w io.Writer) error { return workspace.WriteFindings(w, findings, limit) }); err != nil {
+		return err
+	}
+	fmt.Fprintln(o.IO.ErrOut, summary)
 	return nil
+}
+
+// validate checks the workspace (no paths) or the job files given; the summary says what
+// was checked.
+func validate(o *ValidateOptions) (summary string, findings []workspace.Finding, err error) {
+	if len(o.Paths) == 0 {
+		ws, err := o.F.Workspace()
+		if err != nil {
+			return "", nil, err
+		}
+		if _, err := convert.FromWorkspace(ws, nil, convert.Options{}); err != nil {
+			return "", ws.Findings, err
+		}
+		return fmt.Sprintf("workspace %s: %d services, %d profiles: ok", ws.Root, len(ws.Services), len(ws.Profiles)), ws.Findings, nil
+	}
+	jobs, err := jobSchema(o.F).LoadPaths(o.Paths)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := convert.FromJobs(jobs, convert.Options{}); err != nil {
+		return "", nil, err
+	}
+	return fmt.Sprintf("%d jobs: ok", len(jobs)), nil, nil
 }
 
 // jobSchema is the schema job files given on the command line are read with: the

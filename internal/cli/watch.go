@@ -139,6 +139,7 @@ func runWatchLoop(ctx context.Context, f *Factory, st *stack.Stack, targets []st
 	if jsonOut {
 		base = &devloop.JSONReporter{W: f.IO.Out}
 	}
+	base = redactedEvents{base}
 	// Every event is also logged with the stack, where a status page (clocal ui, here or
 	// in another terminal) reads it.
 	var reporter devloop.Reporter = &stack.EventLogReporter{Log: st.EventLog(), Next: base}

@@ -1,5 +1,19 @@
-// Package redact hides secret values in what clocal shows (inspect, ps, messages). Generated
-// compose files keep the real values: they live in the owner-only .clocal folder.
+// Package redact is the one place where clocal hides secrets in what it shows: every
+// printing command (graph in all formats, validate, warnings, errors, ps, logs, watch and
+// dev loop events, inspect, the status page) goes through it. Only `config` and `convert`
+// (which print the project by design) and `inspect --show-secrets` print values as they
+// are. Generated compose files keep the real values: they live in the owner-only .clocal
+// folder.
+//
+// Two entry points: [Value] for a value whose key is known (environment variables), and
+// [Text] for free text (log lines, error messages, build output, edge sources). Both hide
+//   - the value of a secret-looking key ([IsSecretKey]: PASSWORD, SECRET, TOKEN, KEY,
+//     CREDENTIAL, DSN, AUTH, PRIVATE, PASSPHRASE, … as a word of the key),
+//   - the password of credentials inside URLs and DSNs (scheme://user:password@host,
+//     user:password@tcp(host)),
+//
+// and Text also the token of an Authorization header (Bearer/Basic) and PEM private keys.
+// The corpus in redact_test.go is what "secret" means here.
 package redact
 
 import (
@@ -11,17 +25,72 @@ import (
 // Mask replaces a secret value.
 const Mask = "********"
 
-var secretKey = regexp.MustCompile(`(?i)(password|passwd|pwd|token|secret|key|credential|auth|dsn|private)`)
+// strongWords make a key secret wherever they appear in it ("DBPASSWORD", "githubtoken").
+var strongWords = []string{"password", "passwd", "passphrase", "secret", "token", "credential", "dsn", "apikey", "privatekey", "accesskey", "secretkey", "cookie", "signature"}
 
-// IsSecretKey reports whether an env key looks like it holds a secret
-// (*password*, *token*, *secret*, *key*, *credential*, *auth*, *dsn*, *private*).
-func IsSecretKey(key string) bool { return secretKey.MatchString(key) }
+// weakWords make a key secret only as a whole word of it ("API_KEY", "auth", "pwd",
+// "private_key" — but not "KEYCLOAK_URL", "AUTHOR", "MONKEY").
+var weakWords = map[string]bool{"key": true, "auth": true, "pwd": true, "private": true, "pass": true, "salt": true, "session": true, "sig": true, "pat": true, "jwt": true}
 
-// dsnCreds matches user:password@ in URLs and DSNs (scheme://user:pass@host, user:pass@tcp(...)).
-var dsnCreds = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)?([^:/@\s]+):([^@\s]+)@`)
+// IsSecretKey reports whether a key (an environment variable, a config field) looks like it
+// holds a secret: one of the strong words anywhere in it, or one of the weak words as a
+// word of it (words split at _ . - and lower→upper case changes).
+func IsSecretKey(key string) bool {
+	if key == "" {
+		return false
+	}
+	lower := strings.ToLower(key)
+	for _, w := range strongWords {
+		if strings.Contains(lower, w) {
+			return true
+		}
+	}
+	for _, w := range words(key) {
+		if weakWords[w] {
+			return true
+		}
+	}
+	return false
+}
+
+// words splits a key into lower-case words: at _ . - and spaces, and where a lower-case
+// letter or digit is followed by an upper-case one ("apiKey" → api, key).
+func words(key string) []string {
+	var out []string
+	var cur strings.Builder
+	flush := func() {
+		if cur.Len() > 0 {
+			out = append(out, strings.ToLower(cur.String()))
+			cur.Reset()
+		}
+	}
+	prevLowerOrDigit := false
+	for _, r := range key {
+		switch {
+		case r == '_' || r == '.' || r == '-' || r == ' ' || r == '/':
+			flush()
+			prevLowerOrDigit = false
+			continue
+		case r >= 'A' && r <= 'Z':
+			if prevLowerOrDigit {
+				flush()
+			}
+			prevLowerOrDigit = false
+		default:
+			prevLowerOrDigit = r >= 'a' && r <= 'z' || r >= '0' && r <= '9'
+		}
+		cur.WriteRune(r)
+	}
+	flush()
+	return out
+}
+
+// dsnCreds matches user:password@ in URLs and DSNs (scheme://user:pass@host,
+// user:pass@tcp(...), scheme://:pass@host).
+var dsnCreds = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://)?([^:/@\s"'=,;]*):([^@\s"']+)@`)
 
 // Value returns value with secrets hidden: the whole value when key looks secret, otherwise
-// only the password part of credentials embedded in a URL or DSN.
+// what Text hides in it (credentials in a URL or DSN, a secret-looking key=value inside).
 func Value(key, value string) string {
 	if value == "" {
 		return value
@@ -29,7 +98,7 @@ func Value(key, value string) string {
 	if IsSecretKey(key) {
 		return Mask
 	}
-	return Credentials(value)
+	return Text(value)
 }
 
 // Credentials hides the password of user:password@ in value.
@@ -37,13 +106,19 @@ func Credentials(value string) string {
 	if !strings.Contains(value, "@") {
 		return value
 	}
-	if u, err := url.Parse(value); err == nil && u.User != nil {
+	if u, err := url.Parse(value); err == nil && u.User != nil && u.Scheme != "" && !strings.ContainsAny(value, " \t") {
 		if _, has := u.User.Password(); has {
 			u.User = url.UserPassword(u.User.Username(), "xxxxx")
 			return strings.Replace(u.String(), "xxxxx", Mask, 1)
 		}
 	}
-	return dsnCreds.ReplaceAllString(value, "${1}${2}:"+Mask+"@")
+	return dsnCreds.ReplaceAllStringFunc(value, func(m string) string {
+		sub := dsnCreds.FindStringSubmatch(m)
+		if sub[1] == "" && sub[2] == "" {
+			return m // ":x@" without scheme nor user: not credentials (a port, an IPv6 address)
+		}
+		return sub[1] + sub[2] + ":" + Mask + "@"
+	})
 }
 
 // Env redacts a KEY=VALUE list.
@@ -74,22 +149,62 @@ func Map(m map[string]*string) map[string]*string {
 	return out
 }
 
-// assignment matches KEY=VALUE, KEY: VALUE and "KEY": "VALUE" in free text (log lines, error
-// messages, edge sources), so Text can mask the values of secret-looking keys.
-var assignment = regexp.MustCompile(`(?i)("?)([a-z0-9_.-]*(?:password|passwd|pwd|token|secret|key|credential|auth|dsn|private)[a-z0-9_.-]*)("?\s*[:=]\s*"?)([^\s",;&]+)`)
+var (
+	// assignment matches KEY=VALUE, KEY: VALUE, "KEY": "VALUE", --key=VALUE and
+	// key='VALUE' in free text; the value ends at white space, a quote, , ; & or ).
+	assignment = regexp.MustCompile(`(["']?)([A-Za-z_][A-Za-z0-9_.-]*)(["']?[ \t]*[:=][ \t]*["']?)([^\s"',;&)]+)`)
+	// flagValue matches "--password VALUE" (a secret flag and its value as the next word).
+	flagValue = regexp.MustCompile(`(--?[A-Za-z][A-Za-z0-9_-]*)([ \t]+)([^\s"'-][^\s"']*)`)
+	// authHeader matches the credentials of an Authorization header or scheme.
+	authHeader = regexp.MustCompile(`(?i)\b(bearer|basic|token)([ \t]+)([A-Za-z0-9._~+/=-]{8,})`)
+	// pemKey matches a PEM private key block (or its beginning, on one line).
+	pemKey = regexp.MustCompile(`-----BEGIN ([A-Z ]*)PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)`)
+)
 
-// Text hides secrets in free text: the values of KEY=VALUE (or KEY: VALUE) pairs whose key
-// looks secret, and the passwords of credentials embedded in URLs and DSNs. It is what the
-// status page applies to log lines, build output and messages.
+// Text hides secrets in free text (log lines, error messages, build output, edge sources,
+// whole documents such as a DOT graph): the value of every key=value, key: value,
+// "key": "value" and --flag value whose key looks secret, the passwords of credentials
+// embedded in URLs and DSNs, Authorization tokens and PEM private keys.
 func Text(s string) string {
 	if s == "" {
 		return s
 	}
-	if secretKey.MatchString(s) { // cheap test first: most lines name no secret
-		s = assignment.ReplaceAllString(s, "${1}${2}${3}"+Mask)
+	if strings.ContainsAny(s, "=:") {
+		s = assignment.ReplaceAllStringFunc(s, func(m string) string {
+			sub := assignment.FindStringSubmatch(m)
+			if !IsSecretKey(sub[2]) || sub[4] == Mask || strings.HasPrefix(sub[4], "//") || placeholder(sub[4]) {
+				return m
+			}
+			return sub[1] + sub[2] + sub[3] + Mask
+		})
+	}
+	if strings.Contains(s, "-") {
+		s = flagValue.ReplaceAllStringFunc(s, func(m string) string {
+			sub := flagValue.FindStringSubmatch(m)
+			if !IsSecretKey(strings.TrimLeft(sub[1], "-")) || sub[3] == Mask || placeholder(sub[3]) {
+				return m
+			}
+			return sub[1] + sub[2] + Mask
+		})
+		if strings.Contains(s, "PRIVATE KEY-----") {
+			s = pemKey.ReplaceAllString(s, "-----BEGIN ${1}PRIVATE KEY----- "+Mask)
+		}
 	}
 	if strings.Contains(s, "@") {
-		s = dsnCreds.ReplaceAllString(s, "${1}${2}:"+Mask+"@")
+		s = Credentials(s)
+	}
+	if strings.ContainsAny(s, "bBtT") {
+		s = authHeader.ReplaceAllString(s, "${1}${2}"+Mask)
 	}
 	return s
+}
+
+// placeholder reports whether a value stands for one rather than being one: a reference
+// to a variable ($DB_PASSWORD, ${TOKEN}), a template (<token>, VALUE, ...). Shown as is.
+func placeholder(v string) bool {
+	switch v {
+	case "VALUE", "value", "...", "X", "x":
+		return true
+	}
+	return strings.HasPrefix(v, "$") || strings.HasPrefix(v, "<") && strings.HasSuffix(v, ">")
 }
