@@ -271,8 +271,13 @@ func checkPorts(e Env, sel *workspace.Selection) []Finding {
 	}
 	var out []Finding
 	busy := 0
+	seen := map[int]bool{}
 	for _, svc := range sel.Services {
 		for _, port := range plan.Ports(svc) {
+			if seen[port] {
+				continue // another service listens on it too: it is published elsewhere anyway
+			}
+			seen[port] = true
 			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 			if err == nil {
 				_ = l.Close()
@@ -283,10 +288,11 @@ func checkPorts(e Env, sel *workspace.Selection) []Finding {
 					continue // our own running stack publishes it
 				}
 			}
+			// up does not fail on it: the port is published on a free one the daemon picks
 			busy++
-			out = append(out, Finding{Check: "ports", Severity: Blocker,
-				Message: fmt.Sprintf("port %d (%s) is already in use on 127.0.0.1", port, svc),
-				Fix:     fmt.Sprintf("stop what listens on it (ss -ltnp 'sport = :%d'), or run clocal up --isolated for daemon-chosen ports", port)})
+			out = append(out, Finding{Check: "ports", Severity: Warn,
+				Message: fmt.Sprintf("port %d (%s) is already in use on 127.0.0.1: clocal up publishes %s on a free port instead (clocal port %s shows it)", port, svc, svc, svc),
+				Fix:     fmt.Sprintf("to keep the production port, stop what listens on it (ss -ltnp 'sport = :%d'); or run clocal up --isolated for daemon-chosen ports", port)})
 		}
 	}
 	if busy == 0 {
