@@ -5,12 +5,13 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 )
 
 // Extensions are the file name endings LoadPaths reads in folders.
-var Extensions = []string{".job", ".jobs", ".textproto", ".txtpb", ".pb.txt"}
+var Extensions = []string{".job", ".jobs", ".textproto", ".txtpb", ".pb.txt", ".pbtxt", ".prototxt", ".textpb"}
 
 // LoadPaths reads job files and folders with the built-in schema (see
 // Schema.LoadPaths).
@@ -19,7 +20,22 @@ func LoadPaths(paths []string) ([]*Job, error) { return builtin.LoadPaths(paths)
 // Files returns the job files LoadPaths reads for paths: files as given,
 // folders walked (see the package doc), each file once, in order. An I/O
 // problem is returned as the *fs.PathError it is.
-func Files(paths []string) ([]string, error) {
+func Files(paths []string) ([]string, error) { return FilesMatching(paths, nil) }
+
+// FilesMatching is Files reading, in folders, the files whose name matches one of the
+// globs (path.Match on the base name) instead of the job Extensions (nil: the Extensions).
+func FilesMatching(paths []string, globs []string) ([]string, error) {
+	isJob := hasJobExt
+	if len(globs) > 0 {
+		isJob = func(name string) bool {
+			for _, g := range globs {
+				if ok, _ := path.Match(g, name); ok {
+					return true
+				}
+			}
+			return false
+		}
+	}
 	var files []string
 	seen := make(map[string]bool)
 	add := func(p string) {
@@ -49,7 +65,7 @@ func Files(paths []string) ([]string, error) {
 				}
 				return nil
 			}
-			if hidden || !hasJobExt(d.Name()) {
+			if hidden || !isJob(d.Name()) {
 				return nil
 			}
 			if d.Type()&fs.ModeSymlink != 0 {

@@ -141,8 +141,11 @@ func (l *loader) ownFiles(ws *Workspace, f *folder) {
 	base := f.dir
 	if len(globs) == 0 {
 		globs = []string{"*.job"}
-	} else if ws.Config.JobsRoot != "" {
-		base = filepath.Join(l.root, filepath.FromSlash(ws.Config.JobsRoot))
+	} else if root := ws.Config.JobsRoot; root != "" {
+		base = root
+		if !filepath.IsAbs(base) {
+			base = filepath.Join(l.root, filepath.FromSlash(root))
+		}
 	}
 	for i, g := range globs {
 		matches, err := filepath.Glob(filepath.Join(base, filepath.FromSlash(g)))
@@ -179,9 +182,12 @@ func (l *loader) readJobFiles(ws *Workspace, folders []*folder) []*jobFile {
 			abs = append(abs, p)
 		}
 	}
-	if root := ws.Config.JobsRoot; root != "" {
-		dir := filepath.Join(l.root, filepath.FromSlash(root))
-		files, err := job.Files([]string{dir})
+	if root := l.jobsRoot; root != "" {
+		dir := root
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(l.root, filepath.FromSlash(root))
+		}
+		files, err := job.FilesMatching([]string{dir}, ws.Config.JobsFiles)
 		if err != nil {
 			l.errorf(ConfigFile, l.cfgLines["jobs_root"], "jobs_root: %v", err)
 		}

@@ -12,7 +12,7 @@ import (
 //
 //	go test ./internal/workspace -run '^$' -bench LoadFleet -benchmem
 func BenchmarkLoadFleet(b *testing.B) {
-	for _, n := range []int{100, 1000} {
+	for _, n := range []int{100, 300, 1000} {
 		b.Run(itoa(n), func(b *testing.B) {
 			dir := b.TempDir()
 			if err := fleet.Generate(fleet.Options{Apps: n, Hosts: max(2, n*3/10), Seed: 1}).Write(dir); err != nil {

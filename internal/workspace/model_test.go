@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/clocal-dev/clocal/internal/testutil"
 )
 
 // pj is a production job: name, image, host, listening port (0: none) and env key/values.
@@ -324,5 +326,26 @@ func TestSchemaInWorkspace(t *testing.T) {
 	_, err = Load(writeWS(t, files))
 	if err == nil || !strings.Contains(err.Error(), `prod/h.jobs:1:37: unknown field "replica" in job (did you mean "replicas"?)`) {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestJobsRootOutsideAndFileNames: jobs_root may be production's checkout next to the
+// workspace, with its own file names (jobs_files).
+func TestJobsRootOutsideAndFileNames(t *testing.T) {
+	parent := t.TempDir()
+	ws := with(map[string]string{}, "ws/clocal.yaml", "name: t\njobs_root: ../deploy/jobs\njobs_files: [\"*.conf\"]\n",
+		"deploy/jobs/node1.conf", pj("a-1", "acme/a:1", "node1", 80),
+		"deploy/jobs/README.md", "# not a job file\n",
+		"deploy/jobs/old/node2.job", pj("b-1", "acme/b:1", "node2", 80))
+	testutil.WriteFiles(t, parent, ws)
+	w, err := Load(parent + "/ws")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.ServiceNames(); !reflect.DeepEqual(got, []string{"a"}) {
+		t.Errorf("services %v (want only the *.conf job)", got)
+	}
+	if got := w.Services["a"].JobFiles; !reflect.DeepEqual(got, []string{"../deploy/jobs/node1.conf"}) {
+		t.Errorf("job files %v", got)
 	}
 }

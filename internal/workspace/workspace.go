@@ -54,6 +54,9 @@ type Config struct {
 	Name     string    `yaml:"name"`
 	PortEnv  []string  `yaml:"port_env" want:"a list of env key globs"`
 	JobsRoot string    `yaml:"jobs_root"`
+	// JobsFiles are the file name globs read under jobs_root (default: the job extensions
+	// .job, .jobs, .textproto, .txtpb, .pb.txt, .pbtxt, .prototxt, .textpb).
+	JobsFiles []string `yaml:"jobs_files" want:"a list of file name globs"`
 	Log      LogConfig `yaml:"log"`
 	// Schema names production's own .proto for job files (default: the built-in schema).
 	Schema *SchemaConfig `yaml:"schema"`
@@ -432,11 +435,18 @@ func (l *loader) checkConfig(c *Config, lines map[string]int) {
 	} else if c.Log.MaxFile < 1 {
 		l.errorf(ConfigFile, lines["log.max_file"], "log.max_file: must be at least 1, got %d", c.Log.MaxFile)
 	}
+	for i, g := range c.JobsFiles {
+		if _, err := path.Match(g, ""); err != nil || g == "" || strings.Contains(g, "/") {
+			l.errorf(ConfigFile, lines[fmt.Sprintf("jobs_files[%d]", i)], "jobs_files[%d]: invalid file name glob %q", i, g)
+		}
+	}
 	if c.JobsRoot != "" {
-		p, err := InsidePath(l.root, l.root, c.JobsRoot)
-		if err != nil {
-			l.errorf(ConfigFile, lines["jobs_root"], "jobs_root: %v", err)
-		} else if st, err := os.Stat(p); err != nil || !st.IsDir() {
+		// production's folder may live anywhere (a checkout next to the workspace)
+		p := c.JobsRoot
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(l.root, filepath.FromSlash(p))
+		}
+		if st, err := os.Stat(p); err != nil || !st.IsDir() {
 			l.errorf(ConfigFile, lines["jobs_root"], "jobs_root: %s is not a folder", c.JobsRoot)
 		} else {
 			l.jobsRoot = c.JobsRoot
