@@ -348,8 +348,8 @@ func resolveServices(f *Factory, names []string) ([]string, error) {
 	for _, n := range names {
 		svcs := ws.Lookup(n)
 		if len(svcs) == 0 {
-			// a pause service of a shared host is addressable too
-			if strings.HasPrefix(n, "host-") {
+			// a pause service of a shared namespace, or a host's router, is addressable too
+			if strings.HasPrefix(n, "host-") || strings.HasPrefix(n, "router-") {
 				svcs = []string{n}
 			} else {
 				bad = append(bad, n)

@@ -551,14 +551,21 @@ func (l *loader) applyLocal(ws *Workspace, lines map[string]int) {
 	if d := ws.Local.HealthcheckInterval; d != "" && !validDuration(d) {
 		l.errorf(LocalFile, lines["healthcheck_interval"], "healthcheck_interval: invalid duration %q (e.g. 1s, 500ms, 1m30s)", d)
 	}
+	var missing []string
 	for _, name := range ws.ServiceNames() {
 		s := ws.Services[name]
 		if s.Source == "" {
 			continue
 		}
 		if st, err := os.Stat(s.Source); err != nil || !st.IsDir() {
-			l.warn = append(l.warn, fmt.Sprintf("service %s: source folder %s does not exist", name, s.Source))
+			missing = append(missing, name)
+			if len(missing) <= 3 {
+				l.warn = append(l.warn, fmt.Sprintf("service %s: source folder %s does not exist", name, s.Source))
+			}
 		}
+	}
+	if len(missing) > 3 { // said on every command: aggregated
+		l.warn = append(l.warn, fmt.Sprintf("and %d more services whose source folder does not exist (%s...): clocal doctor lists them", len(missing)-3, strings.Join(missing[3:min(len(missing), 8)], ", ")))
 	}
 }
 
