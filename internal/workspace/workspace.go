@@ -51,13 +51,13 @@ var DefaultPortEnv = []string{"port", "PORT", "*_port", "*_PORT"}
 
 // Config is clocal.yaml.
 type Config struct {
-	Name     string    `yaml:"name"`
-	PortEnv  []string  `yaml:"port_env" want:"a list of env key globs"`
-	JobsRoot string    `yaml:"jobs_root"`
+	Name     string   `yaml:"name"`
+	PortEnv  []string `yaml:"port_env" want:"a list of env key globs"`
+	JobsRoot string   `yaml:"jobs_root"`
 	// JobsFiles are the file name globs read under jobs_root (default: the job extensions
 	// .job, .jobs, .textproto, .txtpb, .pb.txt, .pbtxt, .prototxt, .textpb).
-	JobsFiles []string `yaml:"jobs_files" want:"a list of file name globs"`
-	Log      LogConfig `yaml:"log"`
+	JobsFiles []string  `yaml:"jobs_files" want:"a list of file name globs"`
+	Log       LogConfig `yaml:"log"`
 	// Schema names production's own .proto for job files (default: the built-in schema).
 	Schema *SchemaConfig `yaml:"schema"`
 }
