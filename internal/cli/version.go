@@ -67,14 +67,17 @@ func runVersion(ctx context.Context, o *VersionOptions) error {
 	v := out.Info
 	build := v.Go + " " + v.Platform
 	if v.Commit != "" {
-		c := v.Commit
-		if len(c) > 12 {
-			c = c[:12]
+		c := "commit " + v.Commit
+		if len(v.Commit) > 12 {
+			c = "commit " + v.Commit[:12]
 		}
 		if v.Modified {
-			c += ", modified"
+			c += "+changes"
 		}
-		build = "commit " + c + ", " + build
+		if v.CommitTime != "" {
+			c += " " + v.CommitTime
+		}
+		build = c + ", " + build
 	}
 	fmt.Fprintf(tw, "clocal:\t%s\t(%s)\n", v.Clocal, build)
 	compose := v.Compose + "\t(embedded library"

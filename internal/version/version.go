@@ -31,7 +31,8 @@ type Info struct {
 	Clocal    string `json:"clocal"`
 	Commit    string `json:"commit,omitempty"`
 	Modified  bool   `json:"modified,omitempty"`
-	BuildTime string `json:"build_time,omitempty"`
+	// CommitTime is the time of the commit built (vcs.time).
+	CommitTime string `json:"commit_time,omitempty"`
 	Go        string `json:"go"`
 	Platform  string `json:"platform"`
 	Compose   string `json:"compose"`
@@ -53,7 +54,7 @@ func Get() Info {
 			case "vcs.modified":
 				info.Modified = s.Value == "true"
 			case "vcs.time":
-				info.BuildTime = s.Value
+				info.CommitTime = s.Value
 			}
 		}
 		if v := dep(bi, ComposeGoModule); v != "" {
@@ -63,7 +64,21 @@ func Get() Info {
 	if Version != "" {
 		info.Clocal = Version
 	}
+	if info.Clocal == "(devel)" && info.Commit != "" {
+		// A plain `go build` of a checkout: the commit is the version.
+		info.Clocal = "devel-" + short(info.Commit)
+		if info.Modified {
+			info.Clocal += "-dirty"
+		}
+	}
 	return info
+}
+
+func short(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	return rev
 }
 
 // Compose is the version of the embedded compose library ("2.40.3"), as compose writes it in
