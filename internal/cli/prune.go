@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/clocal-dev/clocal/internal/stack"
+	"github.com/clocal-dev/clocal/internal/stack/inventory"
 	"github.com/clocal-dev/clocal/internal/stack/prune"
 )
 
@@ -77,7 +78,7 @@ func runPrune(ctx context.Context, o *PruneOptions) error {
 		return err
 	}
 	defer eng.Close()
-	stacks, err := prune.Collect(ctx, eng, docker, o.F.ProjectName)
+	stacks, err := inventory.Collect(ctx, eng, docker, o.F.ProjectName)
 	if err != nil {
 		return err
 	}

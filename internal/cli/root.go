@@ -218,7 +218,7 @@ depends on with the production build scripts, starts them healthy, and prints th
 		}
 	}
 	add("model", NewCmdConvert(f, nil), NewCmdValidate(f, nil), NewCmdConfig(f, nil), NewCmdGraph(f, nil), NewCmdProfiles(f, nil))
-	add("stack", NewCmdUp(f, nil), NewCmdDown(f, nil), NewCmdWatch(f, nil), NewCmdPs(f, nil), NewCmdEnv(f, nil), NewCmdUI(f, nil))
+	add("stack", NewCmdUp(f, nil), NewCmdDown(f, nil), NewCmdWatch(f, nil), NewCmdPs(f, nil), NewCmdLs(f, nil), NewCmdStats(f, nil), NewCmdEnv(f, nil), NewCmdUI(f, nil))
 	add("service", NewCmdStart(f, nil), NewCmdStop(f, nil), NewCmdRestart(f, nil), NewCmdLogs(f, nil),
 		NewCmdShell(f, nil), NewCmdExec(f, nil), NewCmdInspect(f, nil), NewCmdPort(f, nil), NewCmdUpdate(f, nil))
 	add("setup", NewCmdDoctor(f, nil), NewCmdGC(f, nil), NewCmdPrune(f, nil), NewCmdInit(f, nil), versionCmd)

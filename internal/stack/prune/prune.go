@@ -2,7 +2,7 @@
 // (their owner process, recorded in labels, is gone) and stacks with no running container
 // that nothing touched for a grace period.
 //
-// Like package gc it works in three steps: [Collect] reads the daemon, [Decide] is the pure
+// Like package gc it works in three steps: inventory.Collect reads the daemon, [Decide] is the pure
 // planner (unit-tested with fixed inputs and a fake process table), [Apply] tears the stale
 // stacks down through the engine, each under its project lock (a stack another clocal
 // process holds is in use, hence not stale: it is skipped). Compose projects clocal did not
@@ -18,80 +18,20 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/volume"
 
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/stack"
+	"github.com/clocal-dev/clocal/internal/stack/inventory"
 )
 
-// Docker is what prune reads of the Engine API.
-type Docker interface {
-	ContainerList(ctx context.Context, o container.ListOptions) ([]container.Summary, error)
-	NetworkList(ctx context.Context, o network.ListOptions) ([]network.Summary, error)
-	VolumeList(ctx context.Context, o volume.ListOptions) (volume.ListResponse, error)
-}
-
-// Engine is what prune needs of the compose engine.
+// Engine is what prune needs of the compose engine to tear a stack down.
 type Engine interface {
-	Projects(ctx context.Context) ([]engine.ProjectSummary, error)
 	Down(ctx context.Context, project string, o engine.DownOptions) error
 }
 
-// Stack is one compose project found on the daemon, with its objects.
-type Stack struct {
-	Name        string
-	WorkingDir  string // the workspace it was started from (compose's working_dir label)
-	Containers  []container.Summary
-	Networks    []network.Summary
-	Volumes     []*volume.Volume
-	LastCreated time.Time // the newest container's or network's creation
-}
-
-// Collect lists the compose projects on the daemon (only the project named only, when not
-// empty) with their containers, networks and volumes.
-func Collect(ctx context.Context, eng Engine, d Docker, only string) ([]Stack, error) {
-	projects, err := eng.Projects(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []Stack
-	for _, p := range projects {
-		if only != "" && p.Name != only {
-			continue
-		}
-		f := filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+p.Name))
-		s := Stack{Name: p.Name, WorkingDir: p.WorkingDir, LastCreated: p.LastCreated}
-		if s.Containers, err = d.ContainerList(ctx, container.ListOptions{All: true, Filters: f}); err != nil {
-			return nil, err
-		}
-		if s.Networks, err = d.NetworkList(ctx, network.ListOptions{Filters: f}); err != nil {
-			return nil, err
-		}
-		vols, err := d.VolumeList(ctx, volume.ListOptions{Filters: f})
-		if err != nil {
-			return nil, err
-		}
-		s.Volumes = vols.Volumes
-		for _, n := range s.Networks {
-			if n.Created.After(s.LastCreated) {
-				s.LastCreated = n.Created
-			}
-		}
-		for _, c := range s.Containers {
-			if s.WorkingDir == "" {
-				s.WorkingDir = c.Labels[labels.ComposeWorkingDir]
-			}
-			if t := time.Unix(c.Created, 0); t.After(s.LastCreated) {
-				s.LastCreated = t
-			}
-		}
-		out = append(out, s)
-	}
-	return out, nil
-}
+// Stack is a compose project found on the daemon (inventory.Collect).
+type Stack = inventory.Stack
 
 // Policy says what is stale.
 type Policy struct {
@@ -122,7 +62,7 @@ type Verdict struct {
 func Decide(stacks []Stack, p Policy) []Verdict {
 	out := []Verdict{}
 	for _, s := range stacks {
-		if !IsClocal(s) {
+		if !inventory.IsClocal(s) {
 			continue
 		}
 		if len(s.Containers) == 0 && len(s.Networks) == 0 && !p.Volumes {
@@ -169,31 +109,6 @@ func staleReason(ctrs []container.Summary, hostname string, lastTouched, now tim
 		return "only networks/volumes left", false
 	}
 	return "no running container", false
-}
-
-// IsClocal tells clocal's stacks from other compose projects: clocal labels every service
-// container (labels.Service) and every data volume (labels.HostPath), and names the
-// project network "clocal".
-func IsClocal(s Stack) bool {
-	for _, c := range s.Containers {
-		if _, ok := c.Labels[labels.Service]; ok {
-			return true
-		}
-	}
-	if len(s.Containers) > 0 {
-		return false // containers without clocal's labels: someone else's project
-	}
-	for _, v := range s.Volumes {
-		if _, ok := v.Labels[labels.HostPath]; ok {
-			return true
-		}
-	}
-	for _, n := range s.Networks {
-		if n.Labels[labels.ComposeNetwork] == "clocal" {
-			return true
-		}
-	}
-	return false
 }
 
 // ApplyOptions configure Apply.

@@ -18,6 +18,7 @@ import (
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/stack"
+	"github.com/clocal-dev/clocal/internal/stack/inventory"
 	"github.com/clocal-dev/clocal/internal/stack/prune"
 )
 
@@ -106,7 +107,7 @@ func projects(vs []prune.Verdict) []string {
 func TestDecide(t *testing.T) {
 	ws := t.TempDir()
 	e, d := daemon(ws)
-	stacks, err := prune.Collect(context.Background(), e, d, "")
+	stacks, err := inventory.Collect(context.Background(), e, d, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +126,7 @@ func TestDecide(t *testing.T) {
 		t.Fatalf("stale with -v %v", got)
 	}
 	// -p: only that project is looked at.
-	only, _ := prune.Collect(context.Background(), e, d, "stopped")
+	only, _ := inventory.Collect(context.Background(), e, d, "stopped")
 	if got := projects(prune.Decide(only, policy(false))); !reflect.DeepEqual(got, []string{"stopped"}) {
 		t.Fatalf("stale of -p stopped: %v", got)
 	}
@@ -143,7 +144,7 @@ func TestApply(t *testing.T) {
 	}
 	e, d := daemon(ws)
 	e.fail = map[string]error{"killed": errors.New("daemon said no")}
-	stacks, _ := prune.Collect(context.Background(), e, d, "")
+	stacks, _ := inventory.Collect(context.Background(), e, d, "")
 	out := prune.Apply(context.Background(), e, prune.Decide(stacks, policy(false)), prune.ApplyOptions{Timeout: time.Second})
 	if len(out) != 2 || out[0].Removed || out[0].Error != "daemon said no" || !out[1].Removed {
 		t.Fatalf("outcomes %+v", out)
@@ -169,7 +170,7 @@ func TestApplySkipsAStackAnotherClocalHolds(t *testing.T) {
 	}
 	defer unlock()
 	e, d := daemon(ws)
-	stacks, _ := prune.Collect(context.Background(), e, d, "stopped")
+	stacks, _ := inventory.Collect(context.Background(), e, d, "stopped")
 	out := prune.Apply(context.Background(), e, prune.Decide(stacks, policy(false)), prune.ApplyOptions{})
 	if len(out) != 1 || !out[0].Busy || out[0].Removed || len(e.downs) != 0 {
 		t.Fatalf("outcomes %+v, downs %v", out, e.downs)
