@@ -157,7 +157,7 @@ func TestUIInBrowser(t *testing.T) {
 	}
 	// The graph is drawn, each edge with its reason on hover.
 	poll(t, bctx, "graph", `document.querySelectorAll('#graph .node').length === 3 &&
-		[...document.querySelectorAll('#graph .edge title')].some(t => t.textContent.startsWith('repo-manager → kvstore: inferred — ') && t.textContent.includes('services/repo-manager/repo-manager-1.job:11:3'))`, 10*time.Second)
+		[...document.querySelectorAll('#graph .edge title')].some(t => t.textContent.startsWith('repo-manager → kvstore: inferred — kv-1:7700 = job kvstore-1 (') && t.textContent.includes('services/repo-manager/repo-manager-1.job:11:3'))`, 10*time.Second)
 	// Hovering an edge shows its reason under the graph.
 	if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.querySelector('#graph .edge[data-to="kvstore"]').dispatchEvent(new MouseEvent('mouseenter'))`)); err != nil {
 		t.Fatal(err)
@@ -215,6 +215,23 @@ func TestUIInBrowser(t *testing.T) {
 	if pa, err := time.Parse(time.RFC3339Nano, pageAfter); err != nil || !pa.Equal(after) {
 		t.Fatalf("page says started %s, Docker %s", pageAfter, after)
 	}
+
+	// "open" opens the service's address in a new tab.
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#services tr[data-service="markdown-renderer"] button[data-action="open"]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "a tab with markdown-renderer's address", func() bool {
+		targets, err := chromedp.Targets(bctx)
+		if err != nil {
+			return false
+		}
+		for _, tg := range targets {
+			if tg.Type == "page" && strings.TrimSuffix(tg.URL, "/") == urls["markdown-renderer"] {
+				return true
+			}
+		}
+		return false
+	})
 
 	if shot := os.Getenv("CLOCAL_UI_SCREENSHOT"); shot != "" {
 		if _, err := chromedp.Run(bctx, chromedp.Evaluate[bool](`document.querySelector('#log-search').value = ''; document.querySelector('#log-search').dispatchEvent(new Event('input'))`)); err != nil {

@@ -39,7 +39,7 @@ func graphKey(g *workspace.Graph) string {
 		fmt.Fprintf(&b, "%s|%v|%s;", n.Name, n.Requested, strings.Join(n.Hosts, ","))
 	}
 	for _, e := range g.Edges {
-		fmt.Fprintf(&b, "%s>%s|%s|%s|%v;", e.From, e.To, e.Kind, e.Source, e.Cyclic)
+		fmt.Fprintf(&b, "%s>%s|%s|%s|%v;", e.From, e.To, e.Kind, e.Reason(), e.Cyclic)
 	}
 	return b.String()
 }
@@ -157,8 +157,8 @@ func layout(g *workspace.Graph) (map[string]*placed, [][]*placed) {
 // EdgeReason is the hover text of an edge: why From depends on To.
 func EdgeReason(e workspace.Edge) string {
 	s := fmt.Sprintf("%s → %s: %s", e.From, e.To, e.Kind)
-	if e.Source != "" {
-		s += " — " + redact.Text(e.Source)
+	if r := e.Reason(); r != "" {
+		s += " — " + redact.Text(r)
 	}
 	if e.Cyclic {
 		s += "; closes a cycle: gives no start order"

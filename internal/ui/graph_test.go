@@ -16,7 +16,7 @@ func TestRenderGraphLayoutAndReasons(t *testing.T) {
 		Edges: []workspace.Edge{
 			{From: "hook<&>", To: "repo-manager", Kind: workspace.Declared, Source: "services/hook/service.yaml:4"},
 			{From: "repo-manager", To: "kvstore", Kind: workspace.Declared, Source: "services/repo-manager/service.yaml:5"},
-			{From: "repo-manager", To: "markdown-renderer", Kind: workspace.Inferred, Source: "repo-manager.job:12:3 (env markdown_addr=md-1:9300)"},
+			{From: "repo-manager", To: "markdown-renderer", Kind: workspace.Inferred, Source: "repo-manager.job:12:3 env markdown_addr", Addr: "md-1:9300", Job: "markdown-renderer-1"},
 			{From: "kvstore", To: "hook<&>", Kind: workspace.Inferred, Source: "kv.job:3:3 (env db_url=postgres://u:hunter2@db:5432/x)", Cyclic: true},
 		},
 	}
@@ -37,7 +37,7 @@ func TestRenderGraphLayoutAndReasons(t *testing.T) {
 		t.Fatalf("columns: %v", x)
 	}
 	for _, want := range []string{
-		"<title>repo-manager → markdown-renderer: inferred — repo-manager.job:12:3 (env markdown_addr=md-1:9300)</title>",
+		"<title>repo-manager → markdown-renderer: inferred — md-1:9300 = job markdown-renderer-1 (repo-manager.job:12:3 env markdown_addr)</title>",
 		`class="edge inferred cyclic"`, `class="node requested" data-service="repo-manager"`,
 	} {
 		if !strings.Contains(svg, want) {
