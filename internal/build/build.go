@@ -48,6 +48,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/client"
 
+	"github.com/clocal-dev/clocal/internal/redact"
 	"github.com/clocal-dev/clocal/internal/registry"
 )
 
@@ -444,7 +445,8 @@ func (b *Builder) lineOut(service string) func(string) {
 			p.Line(service, strings.TrimSuffix(strings.TrimPrefix(line, prefix), "\n"))
 			return
 		}
-		b.writeLine(line)
+		// Build output is printed: secrets a script echoes are masked (redact.Text).
+		b.writeLine(redact.Text(line))
 	}
 }
 
