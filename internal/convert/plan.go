@@ -333,7 +333,8 @@ func relDot(root, abs string) string {
 }
 
 // profileTags returns, per service, the compose profiles that start it: its own name, every
-// service whose closure holds it, and every profile whose closure holds it. A profile shadows
+// service whose closure holds it, every profile whose closure holds it, and "all" (unless a
+// profile or service is named so). A profile shadows
 // a service of the same name (as in Resolve).
 func profileTags(ws *workspace.Workspace) map[string][]string {
 	tags := map[string][]string{}
@@ -352,6 +353,9 @@ func profileTags(ws *workspace.Workspace) map[string][]string {
 		if err == nil {
 			add(p, sel.Services)
 		}
+	}
+	if _, named := ws.Profiles[workspace.AllTarget]; !named && ws.Lookup(workspace.AllTarget) == nil {
+		add(workspace.AllTarget, ws.ServiceNames()) // `clocal up all`
 	}
 	for s := range tags {
 		tags[s] = uniqSorted(tags[s])

@@ -111,6 +111,7 @@ func checkProfiles(t *testing.T, ws *workspace.Workspace) {
 		t.Errorf("without a profile %d services are enabled, want 0", n)
 	}
 	targets := append(ws.ServiceNames(), ws.ProfileNames()...)
+	targets = append(targets, workspace.AllTarget) // a profile, or every service
 	for _, x := range targets {
 		enabled, err := project.WithProfiles([]string{x})
 		if err != nil {

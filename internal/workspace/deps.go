@@ -335,8 +335,12 @@ type Selection struct {
 	Overrides map[string]Override
 }
 
+// AllTarget names every service when no profile, service, job or host has that name.
+const AllTarget = "all"
+
 // Resolve resolves targets (profile, service, folder, job or host names; a profile wins over a
-// service of the same name) to the services to start. No target selects every service.
+// service of the same name; "all" is every service unless something is named so) to the
+// services to start. No target selects every service.
 // Unknown targets are all reported, with suggestions.
 func (ws *Workspace) Resolve(targets []string) (*Selection, error) {
 	sel := &Selection{Targets: targets, Overrides: map[string]Override{}}
@@ -365,6 +369,9 @@ func (ws *Workspace) Resolve(targets []string) (*Selection, error) {
 			continue
 		}
 		svcs := ws.Lookup(t)
+		if svcs == nil && t == AllTarget {
+			svcs = ws.ServiceNames() // "all": every service, unless something is named so
+		}
 		if svcs == nil {
 			errs = append(errs, fmt.Errorf("unknown target %q%s", t, didYouMean(t, candidates)))
 			continue

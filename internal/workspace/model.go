@@ -125,7 +125,7 @@ func (m *model) listening(ji *jobInfo) []int {
 		if last, _ := j.Env(e.Key); last != e.Value {
 			continue
 		}
-		p, ok := ParsePort(e.Value)
+		p, ok := listenPort(e.Value)
 		if !ok || containsInt(out, p) {
 			continue
 		}
@@ -143,6 +143,18 @@ func (m *model) listening(ji *jobInfo) []int {
 	}
 	sort.Ints(out)
 	return out
+}
+
+// listenPort reads the value of a listening-port key: "8080", or a listen address of this
+// host, ":8080", "0.0.0.0:8080", "[::]:8080".
+func listenPort(v string) (int, bool) {
+	v = strings.TrimSpace(v)
+	for _, prefix := range []string{":", "0.0.0.0:", "[::]:", "*:"} {
+		if rest, ok := strings.CutPrefix(v, prefix); ok {
+			return ParsePort(rest)
+		}
+	}
+	return ParsePort(v)
 }
 
 const (

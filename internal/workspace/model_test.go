@@ -349,3 +349,24 @@ func TestJobsRootOutsideAndFileNames(t *testing.T) {
 		t.Errorf("job files %v", got)
 	}
 }
+
+// TestListenAddressesAndAll: a listening-port key may hold a listen address; "all" is every
+// service when nothing is named so.
+func TestListenAddressesAndAll(t *testing.T) {
+	ws, err := Load(writeWS(t, with(prod("prod/h.jobs",
+		pj("a-1", "acme/a:1", "h1", 0, "listen_port", ":8080")+pj("b-1", "acme/b:1", "h2", 0, "http_port", "0.0.0.0:9000", "a", "h1:8080")),
+		"clocal.yaml", "name: t\njobs_root: prod\nport_env: [\"*_port\"]\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := ws.Services["a"].Ports, ws.Services["b"].Ports; !reflect.DeepEqual(a, []int{8080}) || !reflect.DeepEqual(b, []int{9000}) {
+		t.Errorf("ports a %v b %v", a, b)
+	}
+	if got := edgeList(ws); !reflect.DeepEqual(got, []string{"b->a inferred"}) {
+		t.Errorf("edges %v", got)
+	}
+	sel, err := ws.Resolve([]string{"all"})
+	if err != nil || !reflect.DeepEqual(sel.Services, []string{"a", "b"}) {
+		t.Errorf("all: %v, %v", sel, err)
+	}
+}
