@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -38,8 +39,9 @@ func TestFleetUpAll(t *testing.T) {
 	t.Cleanup(func() { _ = testutil.RemoveImage(context.Background(), docker, base) })
 	f := fleet.Generate(fleet.Options{Apps: 16, Hosts: 5, Seed: 1, Sidecars: 0.3, PortVariants: 0.3,
 		Folders: 1, Healthcheck: []string{"CMD", "/server", "-healthcheck"}, HealthInterval: "2s",
-		// production ports nobody else on this machine uses; taken ones go to a free port
-		Ports: []int{18080, 18081, 19000, 19090, 13000, 15000, 16379, 17000},
+		// production ports shared across hosts, from a random base so that two runs at once
+		// (other engineers, CI) rarely meet; a taken one goes to a free port anyway
+		Ports: fleetPorts(),
 		Image: func(app string) string { return prefix + "/" + app + ":1" }})
 	for _, a := range f.Apps {
 		if err := docker.ImageTag(ctx, base, a.Image); err != nil {
@@ -147,4 +149,16 @@ func lastLines(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// fleetPorts are 8 production ports from a random base in 20000-38999.
+func fleetPorts() []int {
+	var b [2]byte
+	_, _ = rand.Read(b[:])
+	base := 20000 + (int(b[0])<<8|int(b[1]))%19000
+	out := make([]int, 8)
+	for i := range out {
+		out[i] = base + i*7
+	}
+	return out
 }

@@ -231,6 +231,9 @@ func (m *model) resolve(ji *jobInfo) {
 				}
 				r.to = []*jobInfo{t}
 			case m.byHost[a.Host] != nil:
+				if a.Host == ji.host && a.Port == 0 {
+					continue // its own host, no port: the job naming where it runs
+				}
 				r.to = m.onHost(ji, e, a)
 			default:
 				continue // not a production name: something outside the fleet
