@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -104,15 +105,57 @@ func TestValidateAndConfigOnTheExampleWorkspace(t *testing.T) {
 	}
 }
 
-func TestCompletionOfTargets(t *testing.T) {
+// TestCompletion: services, profiles, job and host names for every verb that takes them
+// (names already given are not offered again), one SERVICE for exec and friends, and flag
+// values.
+func TestCompletion(t *testing.T) {
 	root := testutil.RepoRoot()
-	r, _, _ := runFake(t, "-w", root, "__complete", "up", "repo-m")
-	if !strings.Contains(r.Out, "repo-manager") || !strings.Contains(r.Out, "repo-manager-2") {
-		t.Fatalf("completion of up repo-m:\n%s", r.Out)
+	complete := func(args ...string) []string {
+		t.Helper()
+		r, _, _ := runFake(t, append([]string{"-w", root, "__complete"}, args...)...)
+		var names []string
+		for _, l := range strings.Split(strings.TrimSpace(r.Out), "\n") {
+			if name, _, _ := strings.Cut(l, "\t"); name != "" && !strings.HasPrefix(name, ":") {
+				names = append(names, name)
+			}
+		}
+		return names
 	}
-	r, _, _ = runFake(t, "-w", root, "__complete", "logs", "kv")
-	if !strings.Contains(r.Out, "kvstore") {
-		t.Fatalf("completion of logs kv:\n%s", r.Out)
+	has := func(l []string, s string) bool { return slices.Contains(l, s) }
+	cases := []struct {
+		args       []string
+		want, not  []string
+		exactCount int
+	}{
+		{args: []string{"up", "repo-m"}, want: []string{"repo-manager", "repo-manager-2"}},
+		{args: []string{"up", "git-"}, want: []string{"git-1", "git-3", "git-hook-dispatcher"}},                      // hosts
+		{args: []string{"up", "repo-manager", "kv"}, want: []string{"kvstore", "kvstore-1", "kv-1"}},                 // profile, service, job, host
+		{args: []string{"up", "repo-manager", ""}, want: []string{"blog", "kvstore"}, not: []string{"repo-manager"}}, // not twice
+		{args: []string{"logs", "kvstore", ""}, want: []string{"markdown-renderer", "md-1"}, not: []string{"kvstore", "blog"}},
+		{args: []string{"restart", "kv"}, want: []string{"kvstore", "kv-1", "kvstore-1"}},
+		{args: []string{"stats", "bl"}, want: []string{"blog"}},
+		{args: []string{"exec", "kv"}, want: []string{"kvstore"}},
+		{args: []string{"exec", "kvstore", ""}, exactCount: 0},
+		{args: []string{"port", "kvstore", ""}, exactCount: 0},
+		{args: []string{"gc", "--service", "kvstore", "--service", ""}, want: []string{"markdown-renderer"}, not: []string{"kvstore", "kvstore-1"}},
+		{args: []string{"graph", "--format", ""}, want: []string{"text", "dot", "mermaid", "json"}, exactCount: 4},
+		{args: []string{"up", "--pull", ""}, want: []string{"missing", "always", "never"}, exactCount: 3},
+	}
+	for _, c := range cases {
+		got := complete(c.args...)
+		for _, w := range c.want {
+			if !has(got, w) {
+				t.Errorf("complete %q: no %q in %v", c.args, w, got)
+			}
+		}
+		for _, n := range c.not {
+			if has(got, n) {
+				t.Errorf("complete %q: %q offered again: %v", c.args, n, got)
+			}
+		}
+		if (c.exactCount > 0 || c.want == nil) && len(got) != c.exactCount {
+			t.Errorf("complete %q: %d names %v, want %d", c.args, len(got), got, c.exactCount)
+		}
 	}
 }
 

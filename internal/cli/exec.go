@@ -31,7 +31,7 @@ func NewCmdExec(f *Factory, runF func(context.Context, *ExecOptions) error) *cob
 		Short:             "Run a command in a service's running container",
 		Example:           `  clocal exec repo-manager /app/repo-manager -healthcheck`,
 		Args:              cobra.MinimumNArgs(2),
-		ValidArgsFunction: completeServices(f),
+		ValidArgsFunction: completeService(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Service, o.Cmd = args[0], args[1:]
 			if runF != nil {
@@ -54,7 +54,7 @@ func NewCmdShell(f *Factory, runF func(context.Context, *ExecOptions) error) *co
 		Long:              "Open an interactive shell (sh) in the service's running container. Images built FROM scratch have no shell: clocal says so and suggests exec.",
 		Example:           `  clocal shell kvstore`,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: completeServices(f),
+		ValidArgsFunction: completeService(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Service = args[0]
 			o.Cmd = []string{"sh"}

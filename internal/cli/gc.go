@@ -63,7 +63,7 @@ label). --service limits it to some services. --dry-run shows what would go and 
 	cmd.Flags().BoolVar(&o.BuildCache, "build-cache", false, "also prune BuildKit cache no image uses (all of it, as docker builder prune does)")
 	cmd.Flags().DurationVar(&o.MinAge, "min-age", 10*time.Minute, "keep containers created but never started for less than this (an up in progress)")
 	addJSONFlag(cmd, &o.JSON)
-	_ = cmd.RegisterFlagCompletionFunc("service", completeServiceFlag(f))
+	_ = cmd.RegisterFlagCompletionFunc("service", completeServiceFlag(f, "service"))
 	return cmd
 }
 

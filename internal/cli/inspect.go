@@ -32,7 +32,7 @@ file, profile and local overrides), its production jobs and the state of its con
 Env values that look secret are redacted unless --show-secrets.`,
 		Example:           "  clocal inspect repo-manager | jq .containers[0].health",
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: completeServices(f),
+		ValidArgsFunction: completeService(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Service = args[0]
 			if runF != nil {

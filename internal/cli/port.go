@@ -27,7 +27,7 @@ func NewCmdPort(f *Factory, runF func(context.Context, *PortOptions) error) *cob
 		Short:             "Print the host address a service port is published on",
 		Example:           "  clocal port repo-manager\n  clocal port repo-manager 8866",
 		Args:              cobra.RangeArgs(1, 2),
-		ValidArgsFunction: completeServices(f),
+		ValidArgsFunction: completeService(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Service = args[0]
 			if len(args) == 2 {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 
@@ -223,53 +222,8 @@ depends on with the production build scripts, starts them healthy, and prints th
 		NewCmdShell(f, nil), NewCmdExec(f, nil), NewCmdInspect(f, nil), NewCmdPort(f, nil), NewCmdUpdate(f, nil))
 	add("setup", NewCmdDoctor(f, nil), NewCmdGC(f, nil), NewCmdPrune(f, nil), NewCmdInit(f, nil), versionCmd)
 	setUsageErrors(root)
+	registerGlobalCompletions(f, root)
 	return root
-}
-
-// completeTargets completes profile, service, job and host names.
-func completeTargets(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
-		ws, err := f.Workspace()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		seen := map[string]bool{}
-		var out []string
-		add := func(name, desc string) {
-			if !seen[name] && strings.HasPrefix(name, prefix) {
-				seen[name] = true
-				out = append(out, name+"\t"+desc)
-			}
-		}
-		for _, p := range ws.ProfileNames() {
-			add(p, "profile: "+ws.Profiles[p].Description)
-		}
-		for _, s := range ws.ServiceNames() {
-			add(s, "service")
-			for _, j := range ws.Services[s].JobNames() {
-				add(j, "job of "+s)
-			}
-		}
-		sort.Strings(out)
-		return out, cobra.ShellCompDirectiveNoFileComp
-	}
-}
-
-// completeServices completes local service names.
-func completeServices(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(_ *cobra.Command, _ []string, prefix string) ([]string, cobra.ShellCompDirective) {
-		ws, err := f.Workspace()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		var out []string
-		for _, s := range ws.ServiceNames() {
-			if strings.HasPrefix(s, prefix) {
-				out = append(out, s)
-			}
-		}
-		return out, cobra.ShellCompDirectiveNoFileComp
-	}
 }
 
 // connectServices is the start of every verb on services of a running stack: the project
@@ -370,9 +324,4 @@ func resolveServices(f *Factory, names []string) ([]string, error) {
 		return nil, BadInputf("unknown service %q", bad[0])
 	}
 	return out, nil
-}
-
-// completeServiceFlag completes service names as a flag's values.
-func completeServiceFlag(f *Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return completeServices(f)
 }

@@ -52,7 +52,7 @@ ps and inspect show the pin. update takes the project lock, like up.`,
   clocal update repo-manager --to 3f2a9c1d0b7e
   clocal update repo-manager --latest`,
 		Args:              cobra.ExactArgs(1),
-		ValidArgsFunction: completeServices(f),
+		ValidArgsFunction: completeService(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Service = args[0]
 			if o.Latest && (o.To != "" || o.List) {
@@ -65,6 +65,7 @@ ps and inspect show the pin. update takes the project lock, like up.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.To, "to", "", "image to switch to: a registry tag, a local build's tag (or its start), or a full reference")
+	_ = cmd.RegisterFlagCompletionFunc("to", completeImageTags(f))
 	cmd.Flags().BoolVar(&o.List, "list", false, "only list the images")
 	cmd.Flags().BoolVar(&o.Latest, "latest", false, "unpin: run the build of your current sources (or the production image) again")
 	addJSONFlag(cmd, &o.JSON)
