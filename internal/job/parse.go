@@ -255,7 +255,14 @@ func (b *builder) job(off int, fields []field, m protoreflect.Message) {
 		Restart:    getString(m, jf[rRestart]),
 		Pos:        b.pt.pos(off),
 	}
-	envs, vols := getList(m, jf[rEnvs]), getList(m, jf[rVolumes])
+	var envs protoreflect.List = emptyList{}
+	var envMap protoreflect.Map
+	if s.envMap {
+		envMap = m.Get(jf[rEnvs]).Map()
+	} else {
+		envs = getList(m, jf[rEnvs])
+	}
+	vols := getList(m, jf[rVolumes])
 	if envs.Len() > 0 {
 		j.Envs = make([]Env, 0, envs.Len())
 	}
@@ -268,6 +275,10 @@ func (b *builder) job(off int, fields []field, m protoreflect.Message) {
 		switch r := role(s.jobRoles, f); r {
 		case 0:
 		case rEnvs:
+			if envMap != nil {
+				elems(f, func(v *value) { b.mapEnv(j, envMap, start(f, v), v.sub) })
+				break
+			}
 			elems(f, func(v *value) {
 				k := len(j.Envs)
 				if k >= envs.Len() {
@@ -310,6 +321,28 @@ func (b *builder) job(off int, fields []field, m protoreflect.Message) {
 	}
 	b.names = append(b.names, namePos)
 	b.validate(j, &offs)
+}
+
+// mapEnv adds one entry of a map<string, string> envs field: the key as written in the
+// entry, the value the decoded map holds for it (the last one, as production reads it).
+func (b *builder) mapEnv(j *Job, m protoreflect.Map, off int, fields []field) {
+	for i := range fields {
+		f := &fields[i]
+		if f.kind != identName || f.name != "key" || f.val.kind != valString {
+			continue
+		}
+		key, err := strconv.Unquote(b.pt.src[f.val.off:f.val.end])
+		if err != nil {
+			key = strings.Trim(b.pt.src[f.val.off:f.val.end], `"'`)
+		}
+		e := Env{Key: key, Pos: b.pt.pos(off)}
+		if v := m.Get(protoreflect.ValueOfString(key).MapKey()); v.IsValid() {
+			e.Value = v.String()
+		}
+		j.Envs = append(j.Envs, e)
+		b.env(&j.Envs[len(j.Envs)-1], fields)
+		return
+	}
 }
 
 // at is the position of a field when set, else of its message.

@@ -48,6 +48,8 @@ type Schema struct {
 
 	// roles maps a field's text name to its role, per message (job, env, volume).
 	jobRoles, envRoles, volRoles map[string]int
+	// envMap is set when the job's envs are a map<string, string> (read in text order).
+	envMap bool
 	// required is set when a message of the schema has proto2 required fields: only then
 	// does decoding check them (a walk of every decoded message).
 	required bool
@@ -181,7 +183,12 @@ func NewSchema(file protoreflect.MessageDescriptor, rename map[string]string) (*
 		}
 		return md
 	}
-	s.env = sub(rEnvs, envFieldNames, s.envFields[:], &s.envRoles)
+	if fd := s.jobFields[rEnvs]; fd != nil && fd.IsMap() {
+		s.envMap = true
+		s.envRoles = map[string]int{"key": 1, "value": 2}
+	} else {
+		s.env = sub(rEnvs, envFieldNames, s.envFields[:], &s.envRoles)
+	}
 	s.volume = sub(rVolumes, volFieldNames, s.volFields[:], &s.volRoles)
 	for k := range rename {
 		if !knownRename(k) {
@@ -241,7 +248,12 @@ func knownRename(k string) bool {
 func jobFieldKind(role int, fd protoreflect.FieldDescriptor) (string, bool) {
 	k := fd.Kind()
 	switch role {
-	case rEnvs, rVolumes:
+	case rEnvs:
+		if fd.IsMap() { // map<string, string> envs: the same text as repeated {key, value}
+			return "a repeated message or a map<string, string>", fd.MapKey().Kind() == protoreflect.StringKind && fd.MapValue().Kind() == protoreflect.StringKind
+		}
+		return "a repeated message or a map<string, string>", fd.IsList() && k == protoreflect.MessageKind
+	case rVolumes:
 		return "a repeated message", fd.IsList() && !fd.IsMap() && k == protoreflect.MessageKind
 	case rCommand, rArgs:
 		return "a repeated string", fd.IsList() && !fd.IsMap() && k == protoreflect.StringKind

@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -130,5 +131,24 @@ func TestRequiredFields(t *testing.T) {
 	_, errs := s.ParseFile("r.job", []byte("task < image: \"x\" >\n"))
 	if len(errs) == 0 || !strings.Contains(errs.Error(), "required field legacy.Task.id not set") {
 		t.Errorf("errors %v", errs)
+	}
+}
+
+// TestMapEnvs: envs as a map<string, string> (the same text as repeated {key, value}) are
+// read in the order written, the last value of a key winning; the file's job field may have
+// another name when it is the only repeated message.
+func TestMapEnvs(t *testing.T) {
+	s := compile(t, SchemaConfig{Proto: "mapenv.proto", Message: "mapenv.Jobs"})
+	src := "jobs {\n  name: \"a-1\"\n  image: \"a:1\"\n  envs { key: \"PORT\" value: \"8080\" }\n  envs { key: \"b_addr\" value: \"h2:9000\" }\n  envs { key: \"PORT\" value: \"8081\" }\n}\n"
+	jobs, errs := s.ParseFile("m.job", []byte(src))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	var got []string
+	for _, e := range jobs[0].Envs {
+		got = append(got, fmt.Sprintf("%s=%s@%d", e.Key, e.Value, e.Pos.Line))
+	}
+	if want := "PORT=8081@4 b_addr=h2:9000@5 PORT=8081@6"; strings.Join(got, " ") != want {
+		t.Errorf("envs %v, want %s", got, want)
 	}
 }
