@@ -211,4 +211,6 @@ func TestGoldenFleet(t *testing.T) {
 		assertNoWarnings(t, y, dir)
 		dockerComposeConfig(t, y, dir)
 	}
+	// docker compose --profile X starts what clocal up X starts, routers and pauses included
+	checkProfiles(t, ws)
 }
