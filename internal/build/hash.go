@@ -411,9 +411,11 @@ func (c *statCache) commit(r *cacheRun, dir string) error {
 }
 
 // writeFileAtomic writes data to a temporary file next to path and renames it
-// over path, so readers never see a partial file.
+// over path, so readers never see a partial file. Folders it creates are owner-only,
+// like the rest of .clocal/ (the first command of a fresh workspace may be a config or
+// graph, which creates .clocal/ through the cache).
 func writeFileAtomic(path string, data []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")

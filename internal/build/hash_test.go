@@ -290,6 +290,26 @@ func TestStatCacheAvoidsReading(t *testing.T) {
 	}
 }
 
+// The stat cache's folders are owner-only like the rest of .clocal/, also when the cache is
+// what creates .clocal/ (a config or graph run first in a fresh workspace).
+func TestStatCacheFoldersOwnerOnly(t *testing.T) {
+	l := newLayout(t)
+	age(t, l.root)
+	state := filepath.Join(l.root, ".clocal")
+	cache := filepath.Join(state, "cache")
+	mustHash(t, &build.Builder{CacheDir: cache}, l.spec)
+	if _, err := os.Stat(build.StatCachePath(cache, "svc")); err != nil {
+		t.Fatalf("no cache file written: %v", err)
+	}
+	for _, dir := range []string{state, cache} {
+		fi, err := os.Stat(dir)
+		must(t, err)
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s has mode %o, want owner-only (0700)", dir, perm)
+		}
+	}
+}
+
 // A file modified within the racy window is never trusted from the cache.
 func TestStatCacheRacyFilesAreRead(t *testing.T) {
 	l := newLayout(t)
