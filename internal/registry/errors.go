@@ -35,7 +35,10 @@ type PullError struct {
 	Reason   Reason
 	Detail   string // the daemon's or registry's own words, credentials redacted
 	More     int    // further images that failed too
-	Err      error
+	// Listing is set when the request was the listing of the repository's tags (update
+	// --list), not a pull: the message says so and does not suggest --pull never.
+	Listing bool
+	Err     error
 }
 
 func (e *PullError) Error() string {
@@ -43,7 +46,11 @@ func (e *PullError) Error() string {
 	if len(e.Services) > 0 {
 		what += " (" + strings.Join(e.Services, ", ") + ")"
 	}
-	msg := fmt.Sprintf("cannot pull %s from registry %s: %s", what, e.Registry, e.explain())
+	verb := "pull"
+	if e.Listing {
+		verb = "list the tags of"
+	}
+	msg := fmt.Sprintf("cannot %s %s from registry %s: %s", verb, what, e.Registry, e.explain())
 	if e.More > 0 {
 		msg += fmt.Sprintf(" (and %d more image(s))", e.More)
 	}
@@ -55,6 +62,9 @@ func (e *PullError) Unwrap() error { return e.Err }
 func (e *PullError) explain() string {
 	switch e.Reason {
 	case ReasonUnreachable:
+		if e.Listing {
+			return "the registry is unreachable (" + e.Detail + "): connect to its network (VPN?)"
+		}
 		return "the registry is unreachable (" + e.Detail + "): connect to its network (VPN?) or use images already present with --pull never"
 	case ReasonNotFound:
 		return fmt.Sprintf("tag %q does not exist there (%s)", tagOf(e.Image), e.Detail)

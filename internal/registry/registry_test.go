@@ -2,7 +2,9 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +62,34 @@ func TestPullErrorIsOneLineNamingImageAndRegistry(t *testing.T) {
 	missing := &MissingError{Image: "redis:7", Services: []string{"cache"}, Registry: Host("redis:7"), More: 2}
 	if got := missing.Error(); !strings.Contains(got, "redis:7 (cache)") || !strings.Contains(got, "registry docker.io") || !strings.Contains(got, "2 more") {
 		t.Errorf("MissingError = %q", got)
+	}
+}
+
+// TestTagsUnreachableSaysListing: listing the tags of an unreachable registry (update --list)
+// is not a pull: the one line says "list the tags of" and does not suggest --pull never, which
+// update does not take (QA-15). A closed loopback port is a real unreachable registry.
+func TestTagsUnreachableSaysListing(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: connection refused
+	_, err = (&Remote{}).Tags(context.Background(), addr+"/team/app:1", 0)
+	var pe *PullError
+	if !errors.As(err, &pe) || pe.Reason != ReasonUnreachable {
+		t.Fatalf("Tags on a closed port = %v, want an unreachable *PullError", err)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "cannot list the tags of "+addr+"/team/app:1 from registry "+addr) {
+		t.Errorf("message does not say it was listing tags: %q", msg)
+	}
+	if strings.Contains(msg, "--pull") || strings.Contains(msg, "cannot pull") {
+		t.Errorf("a listing error suggests pulling: %q", msg)
+	}
+	pull := newPullError(addr+"/team/app:1", []string{"app"}, errors.New("dial tcp "+addr+": connect: connection refused"))
+	if !strings.Contains(pull.Error(), "cannot pull") || !strings.Contains(pull.Error(), "--pull never") {
+		t.Errorf("a pull error lost its wording: %q", pull)
 	}
 }
 

@@ -110,7 +110,9 @@ func (r *Remote) Tags(ctx context.Context, ref string, jobs int) ([]Tag, error) 
 	defer cancel()
 	names, err := remote.List(repo, r.options(lctx)...)
 	if err != nil {
-		return nil, newPullError(ref, nil, err)
+		pe := newPullError(ref, nil, err)
+		pe.Listing = true
+		return nil, pe
 	}
 	if jobs <= 0 {
 		jobs = 8
