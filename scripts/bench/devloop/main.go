@@ -46,6 +46,7 @@ var (
 	flagOut     = flag.String("json", "", "also write the raw samples as JSON to this file")
 	flagKeep    = flag.Bool("keep", false, "keep the workspace copy and the stacks (debugging)")
 	flagBK      = flag.Bool("buildkit", false, "let compose build with the daemon's BuildKit, as clocal does (default: compose's classic builder)")
+	flagRemote  = flag.String("remote", "", "also run clocal with DOCKER_HOST=this (an ssh:// host) on a third copy, its edits interleaved with the local ones: edit → served through the port forward")
 )
 
 var errUnhealthy = errors.New("new container unhealthy")
@@ -60,26 +61,21 @@ func main() {
 		fatalf("-clocal is required (scripts/bench/devloop/run.sh builds it)")
 	}
 	var err error
-	// The daemon clocal talks to (DOCKER_HOST, the docker context; ssh:// included).
-	host, err := engine.ResolveHost("", "")
+	// The daemon clocal talks to (DOCKER_HOST, the docker context), as clocal resolves it.
+	docker, err = engine.NewAPIClient(context.Background(), "", "")
 	if err != nil {
 		fatalf("docker: %v", err)
-	}
-	docker, err = engine.NewHostClient(context.Background(), host)
-	if err != nil {
-		fatalf("docker: %v", err)
-	}
-	if !host.Local() {
-		remote = host.URL
-		if *flagCompose != "" {
-			logf("the Docker host %s is another machine: the compose baseline is skipped (its ports are not on this machine)", host)
-			*flagCompose = ""
-		}
 	}
 	repo, _ := filepath.Abs(*flagRepo)
 	// Two copies: clocal watches one, compose the other, so the phases can be interleaved
 	// edit by edit (the machine's load drifts; both tools see the same drift).
 	wsClocal, wsCompose := mustCopy(repo), mustCopy(repo)
+	var wsRemote string
+	var remoteEnv []string
+	if *flagRemote != "" {
+		wsRemote = mustCopy(repo)
+		remoteEnv = append(os.Environ(), "DOCKER_HOST="+*flagRemote)
+	}
 	project := "clocalbench-" + randHex()
 	logf("workspace copies %s (clocal) %s (compose), project %s, %d edits each", wsClocal, wsCompose, project, *flagN)
 	rep := report{LoadStart: loadavg()}
@@ -97,6 +93,11 @@ func main() {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 		defer cancel()
 		_ = run(ctx, nil, io.Discard, *flagClocal, "-w", wsClocal, "-p", project, "down", "-v", "-t", "2s")
+		if wsRemote != "" {
+			// its images go with the host (scripts/bench/remotehost removes it)
+			_ = run(ctx, remoteEnv, io.Discard, *flagClocal, "-w", wsRemote, "-p", project, "down", "-v", "-t", "2s")
+			_ = os.RemoveAll(wsRemote)
+		}
 		if *flagCompose != "" {
 			_ = run(ctx, composeEnv(), io.Discard, *flagCompose, composeArgs("-f", filepath.Join(wsCompose, "compose.bench.yaml"), "-p", project+"-compose", "down", "-v", "-t", "2")...)
 		}
@@ -112,12 +113,22 @@ func main() {
 	}
 
 	rep.Detect = detection(wsClocal, *flagN*3)
-	cl, err := startClocal(wsClocal, project)
+	cl, err := startClocal(wsClocal, project, nil)
 	if cl != nil {
 		stops = append(stops, cl.stop)
 	}
 	if err != nil {
 		die("clocal: %v", err)
+	}
+	var rm *clocalRun
+	if wsRemote != "" {
+		rm, err = startClocal(wsRemote, project, remoteEnv)
+		if rm != nil {
+			stops = append(stops, rm.stop)
+		}
+		if err != nil {
+			die("clocal on %s: %v", *flagRemote, err)
+		}
 	}
 	var co *composeRun
 	if *flagCompose != "" {
@@ -141,6 +152,20 @@ func main() {
 			die("clocal edit %d: %v", i, err)
 		}
 		rep.Clocal = append(rep.Clocal, s)
+		for rm != nil {
+			pause()
+			r, err := rm.edit(i)
+			if errors.Is(err, errUnhealthy) && rep.Unhealthy < *flagN {
+				rep.Unhealthy++
+				logf("clocal edit %d on %s: %v (rolled back; retrying)", i, *flagRemote, err)
+				continue
+			}
+			if err != nil {
+				die("clocal edit %d on %s: %v", i, *flagRemote, err)
+			}
+			rep.Remote = append(rep.Remote, r)
+			break
+		}
 		if co == nil {
 			continue
 		}
@@ -271,15 +296,24 @@ type clocalRun struct {
 	events      chan event
 	logName     string
 	stop        func()
+	// on another Docker host: the environment naming it, and repo-manager's address on
+	// this machine (a port forward that keeps its port when the container is replaced)
+	env        []string
+	remoteAddr string
 }
 
-func startClocal(ws, project string) (*clocalRun, error) {
+func startClocal(ws, project string, env []string) (*clocalRun, error) {
 	ctx := context.Background()
-	logf("clocal: up repo-manager (builds the copy's images)")
-	if err := run(ctx, nil, os.Stderr, *flagClocal, "-w", ws, "-p", project, "up", "repo-manager", "--ephemeral-ports", "--timeout", "5m"); err != nil {
+	where := ""
+	if env != nil {
+		where = " on " + *flagRemote
+	}
+	logf("clocal: up repo-manager%s (builds the copy's images)", where)
+	if err := run(ctx, env, os.Stderr, *flagClocal, "-w", ws, "-p", project, "up", "repo-manager", "--ephemeral-ports", "--timeout", "5m"); err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(*flagClocal, "-w", ws, "-p", project, "watch", "--json")
+	cmd.Env = env
 	stdout, _ := cmd.StdoutPipe()
 	logFile, err := os.Create(filepath.Join(os.TempDir(), project+"-watch.log"))
 	if err != nil {
@@ -289,7 +323,7 @@ func startClocal(ws, project string) (*clocalRun, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	r := &clocalRun{ws: ws, project: project, events: make(chan event, 100), logName: logFile.Name()}
+	r := &clocalRun{ws: ws, project: project, events: make(chan event, 100), logName: logFile.Name(), env: env}
 	r.stop = func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		done := make(chan struct{})
@@ -314,15 +348,13 @@ func startClocal(ws, project string) (*clocalRun, error) {
 	if _, err := r.next(5*time.Minute, "watching"); err != nil {
 		return r, err
 	}
-	if remote != "" {
-		// On another host: the address on this machine, a port forward that keeps its
-		// port when the container is replaced.
+	if env != nil {
 		var out strings.Builder
-		if err := run(ctx, nil, &out, *flagClocal, "-w", ws, "-p", project, "port", "repo-manager", "8866"); err != nil {
+		if err := run(ctx, env, &out, *flagClocal, "-w", ws, "-p", project, "port", "repo-manager", "8866"); err != nil {
 			return r, err
 		}
-		remoteAddr = strings.TrimSpace(out.String())
-		logf("clocal: stack on %s, repo-manager answers here at %s", remote, remoteAddr)
+		r.remoteAddr = strings.TrimSpace(out.String())
+		logf("clocal: stack on %s, repo-manager answers here at %s", *flagRemote, r.remoteAddr)
 	}
 	return r, nil
 }
@@ -354,7 +386,13 @@ func (r *clocalRun) edit(i int) (ClocalSample, error) {
 	t0 := time.Now()
 	writeMarker(r.ws, want)
 	served := make(chan time.Time, 1)
-	go func() { served <- waitMarker(r.project, want, 5*time.Minute) }()
+	go func() {
+		if r.remoteAddr != "" {
+			served <- waitMarkerAt(func() string { return r.remoteAddr }, want, 5*time.Minute)
+			return
+		}
+		served <- waitMarker(r.project, want, 5*time.Minute)
+	}()
 	ch, err := r.next(5*time.Minute, "change")
 	if err != nil {
 		return ClocalSample{}, err
@@ -590,9 +628,6 @@ func addr(project string) (id, hostport string) {
 		return "", ""
 	}
 	for _, c := range cl {
-		if remoteAddr != "" {
-			return c.ID, remoteAddr
-		}
 		for _, p := range c.Ports {
 			if p.PrivatePort == 8866 && p.PublicPort != 0 && !strings.Contains(p.IP, ":") {
 				return c.ID, fmt.Sprintf("127.0.0.1:%d", p.PublicPort)
@@ -602,15 +637,16 @@ func addr(project string) (id, hostport string) {
 	return "", ""
 }
 
-// remote is the Docker host when it is another machine; remoteAddr clocal's address of
-// repo-manager on this machine then.
-var remote, remoteAddr string
-
 // waitMarker polls GET / every 20 ms until it returns want; zero time on timeout.
 func waitMarker(project, want string, timeout time.Duration) time.Time {
+	return waitMarkerAt(func() string { _, a := addr(project); return a }, want, timeout)
+}
+
+// waitMarkerAt is waitMarker at the address addr returns ("" while there is none).
+func waitMarkerAt(addr func() string, want string, timeout time.Duration) time.Time {
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		if _, a := addr(project); a != "" {
+		if a := addr(); a != "" {
 			if resp, err := httpc.Get("http://" + a + "/"); err == nil {
 				var body struct {
 					Marker string `json:"marker"`
@@ -768,6 +804,7 @@ type report struct {
 	Detect    []float64       `json:"detect_ms"`
 	Clocal    []ClocalSample  `json:"clocal"`
 	Compose   []ComposeSample `json:"compose,omitempty"`
+	Remote    []ClocalSample  `json:"clocal_remote,omitempty"`
 	Unhealthy int             `json:"unhealthy_retries"`
 	LoadStart string          `json:"load_start"`
 	LoadEnd   string          `json:"load_end"`
@@ -807,6 +844,18 @@ func (r report) print(w io.Writer) {
 	cr := col(c, func(s ClocalSample) float64 { return s.EditToReady })
 	fmt.Fprintf(w, "clocal: edit → GET / serves new marker                %8.1f\n", cs)
 	fmt.Fprintf(w, "clocal: edit → ready (healthy)                        %8.1f\n", cr)
+	if len(r.Remote) > 0 {
+		m := r.Remote
+		fmt.Fprintf(w, "clocal on %s (build.sh here, image there, served through the forward):\n", *flagRemote)
+		fmt.Fprintf(w, "  write → change event                                %8.1f\n", col(m, func(s ClocalSample) float64 { return s.WriteToChange }))
+		fmt.Fprintf(w, "  orchestration                                       %8.1f\n", col(m, func(s ClocalSample) float64 { return s.Orchestration }))
+		fmt.Fprintf(w, "  build.sh                                            %8.1f\n", col(m, func(s ClocalSample) float64 { return s.Script }))
+		fmt.Fprintf(w, "  image build (remote BuildKit, context uploaded)     %8.1f\n", col(m, func(s ClocalSample) float64 { return s.Image }))
+		fmt.Fprintf(w, "  start+health (recreate there, wait healthy)         %8.1f\n", col(m, func(s ClocalSample) float64 { return s.StartHealth }))
+		ms := col(m, func(s ClocalSample) float64 { return s.EditToServed })
+		fmt.Fprintf(w, "  edit → GET / serves new marker                      %8.1f  (%.2f× this machine's %.1f)\n", ms, ms/cs, cs)
+		fmt.Fprintf(w, "  edit → ready (healthy)                              %8.1f\n", col(m, func(s ClocalSample) float64 { return s.EditToReady }))
+	}
 	if len(r.Compose) > 0 {
 		k := r.Compose
 		bs := col(k, func(s ComposeSample) float64 { return s.Script })

@@ -31,9 +31,12 @@ if [ -n "${REMOTE:-}" ]; then
   go build -o "$tmp/remotehost" ./scripts/bench/remotehost
   coproc RH { "$tmp/remotehost"; }
   read -r rh_env <&"${RH[0]}"
-  eval "$rh_env"
+  eval "$rh_env"   # PATH (the ssh wrapper) and DOCKER_HOST
+  remote=$DOCKER_HOST
+  unset DOCKER_HOST  # the local side runs on this machine's daemon
   trap 'kill "$RH_PID" 2>/dev/null; wait "$RH_PID" 2>/dev/null; rm -rf "$tmp"' EXIT
-  echo "remote Docker host: $DOCKER_HOST" >&2
+  echo "remote Docker host: $remote (edits interleaved with the same loop on this machine)" >&2
+  set -- -remote "$remote" "$@"
 fi
 echo "load: $(cat /proc/loadavg)  cores: $(nproc)" >&2
 "$tmp/devloop-bench" -clocal "$tmp/clocal" -compose "$COMPOSE" -repo "$root" -n "${N:-10}" ${JSON:+-json "$JSON"} "$@"
