@@ -102,6 +102,22 @@ type remoteState struct {
 // Remote reports whether the stack runs on another machine.
 func (s *Stack) Remote() bool { return s.Hosts.Run.URL != "" && !s.Hosts.Run.Local() }
 
+// warnUnreachablePorts says so when the stack's ports will not answer here: a remote host
+// reached over tcp:// publishes them on its own loopback, and only ssh:// hosts get
+// forwards.
+func (s *Stack) warnUnreachablePorts() {
+	if !s.Remote() || s.Hosts.Run.IsSSH() {
+		return
+	}
+	bind := s.Convert.BindAddress
+	if bind == "" {
+		bind = convert.DefaultBindAddress
+	}
+	if strings.HasPrefix(bind, "127.") || bind == "localhost" {
+		fmt.Fprintf(s.Out, "warning: the ports are published on %s of %s, which this machine cannot reach: use an ssh:// Docker host (clocal forwards each port over ssh), or --bind 0.0.0.0 on a network you trust\n", bind, s.Hosts.Run)
+	}
+}
+
 // checkRemoteFiles refuses, before anything is built or started, a service-file mount of a
 // workspace folder when the stack runs on another machine (*convert.RemoteMountError).
 func (s *Stack) checkRemoteFiles(sel *workspace.Selection) error {

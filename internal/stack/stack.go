@@ -511,6 +511,7 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 		return nil, err
 	}
 	s.warnPrivileges(sel)
+	s.warnUnreachablePorts()
 	if err := s.makeMountDirs(sel); err != nil {
 		return nil, err
 	}
