@@ -214,19 +214,16 @@ func newClient(ctx context.Context, h Host, opts *flags.ClientOptions, cfg *conf
 	}
 	pctx, cancel := context.WithTimeout(ctx, h.PingTimeout())
 	defer cancel()
-	m, release, err := masters.acquire(pctx, d)
+	sm, release, err := masters.acquire(pctx, d)
 	if err != nil {
 		return nil, &DaemonError{Host: h.URL, Err: err}
 	}
-	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return m.Dial(ctx, d.DockerCommand()...)
-	}
 	c, err := client.NewClientWithOpts(
-		// Each connection is an ssh session and a `docker system dial-stdio` process on the
-		// host: keep enough of them for compose's parallel calls.
-		client.WithHTTPClient(&http.Client{Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}}),
+		// One transport per master: the clients of a process (the engine's, the builder's)
+		// reuse each other's idle sessions.
+		client.WithHTTPClient(&http.Client{Transport: sm.transport}),
 		client.WithHost("http://docker.example.com"),
-		client.WithDialContext(dial),
+		client.WithDialContext(sm.dial),
 		client.WithVersionFromEnv(),
 		client.WithUserAgent(command.UserAgent()),
 	)
@@ -263,15 +260,17 @@ type masterSet struct {
 }
 
 type sharedMaster struct {
-	m    *sshmux.Master
-	refs int
+	m         *sshmux.Master
+	refs      int
+	dial      func(ctx context.Context, network, addr string) (net.Conn, error)
+	transport *http.Transport
 }
 
 var masters = &masterSet{m: map[string]*sharedMaster{}}
 
 // acquire returns the process's master for d (starting it when there is none, or the last
 // one died), and the function that releases it: the last release stops it.
-func (s *masterSet) acquire(ctx context.Context, d sshmux.Dest) (*sshmux.Master, func(), error) {
+func (s *masterSet) acquire(ctx context.Context, d sshmux.Dest) (*sharedMaster, func(), error) {
 	key := d.URL()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -283,11 +282,17 @@ func (s *masterSet) acquire(ctx context.Context, d sshmux.Dest) (*sshmux.Master,
 			return nil, nil, err
 		}
 		sm = &sharedMaster{m: m}
+		sm.dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return m.Dial(ctx, d.DockerCommand()...)
+		}
+		// Each connection is an ssh session and a `docker system dial-stdio` process on the
+		// host: keep enough of them idle for compose's parallel calls.
+		sm.transport = &http.Transport{DialContext: sm.dial, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}
 		s.m[key] = sm
 	}
 	sm.refs++
 	var once sync.Once
-	return sm.m, func() { once.Do(func() { s.release(key, sm) }) }, nil
+	return sm, func() { once.Do(func() { s.release(key, sm) }) }, nil
 }
 
 func (s *masterSet) release(key string, sm *sharedMaster) {
@@ -301,6 +306,7 @@ func (s *masterSet) release(key string, sm *sharedMaster) {
 	if last {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		sm.transport.CloseIdleConnections()
 		_ = sm.m.Exit(ctx)
 	}
 }

@@ -12,3 +12,7 @@ func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
 // killPID ends a process at once.
 func killPID(pid int) { _ = syscall.Kill(pid, syscall.SIGKILL) }
+
+// killGroup ends a process started with ownedAttr and everything in its process group (an
+// ssh master's ProxyCommand would otherwise outlive it).
+func killGroup(pid int) { _ = syscall.Kill(-pid, syscall.SIGKILL) }

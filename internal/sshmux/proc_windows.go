@@ -22,3 +22,5 @@ func killPID(pid int) {
 		_ = p.Kill()
 	}
 }
+
+func killGroup(pid int) { killPID(pid) }

@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	sshspec "github.com/docker/cli/cli/connhelper/ssh"
@@ -193,7 +194,7 @@ func Start(ctx context.Context, d Dest, socket string, o Options) (*Master, erro
 				return nil, &Error{Dest: d, Op: "connect", Msg: readErr(), Err: err}
 			}
 		case <-ctx.Done():
-			_ = cmd.Process.Kill()
+			killGroup(cmd.Process.Pid) // its ProxyCommand too
 			<-errc
 			return nil, &Error{Dest: d, Op: "connect", Msg: "no answer within the connection timeout", Err: ctx.Err()}
 		}
@@ -326,18 +327,22 @@ func (m *Master) Cancel(ctx context.Context, local, remote string) error {
 // Exit stops the master (its forwards and sessions end with it) and waits until its
 // process is gone.
 func (m *Master) Exit(ctx context.Context) error {
-	m.closeSessions()
-	pid, perr := m.PID(ctx)
-	_, err := m.control(ctx, "exit")
 	if m.cmd != nil {
+		// Ours: end it directly (its sessions end with it), no control round trips.
+		_ = m.cmd.Process.Signal(syscall.SIGTERM)
 		select {
 		case <-m.exited:
 		case <-time.After(3 * time.Second):
-			m.kill()
+			killGroup(m.cmd.Process.Pid)
+			<-m.exited
 		}
+		m.closeSessions()
 		_ = os.Remove(m.Socket)
 		return nil
 	}
+	m.closeSessions()
+	pid, perr := m.PID(ctx)
+	_, err := m.control(ctx, "exit")
 	if perr == nil && pid > 0 {
 		waitGone(pid, 3*time.Second)
 	}
@@ -353,7 +358,7 @@ func (m *Master) kill() {
 	if m.cmd == nil || m.cmd.Process == nil {
 		return
 	}
-	_ = m.cmd.Process.Kill()
+	killGroup(m.cmd.Process.Pid) // its ProxyCommand too
 	<-m.exited
 	m.closeSessions()
 	_ = os.Remove(m.Socket)

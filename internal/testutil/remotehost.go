@@ -154,8 +154,9 @@ func NewRemoteHost(ctx context.Context, local client.APIClient) (h *RemoteHost, 
 		"log-driver":     "json-file",
 	})
 	// Inside the namespaces: a loopback, private /tmp and /run (the docker socket the remote
-	// docker CLI uses, sshd's privilege separation folder), a /proc for the new PID namespace
-	// (container starts fail without it), then dockerd.
+	// docker CLI uses, sshd's privilege separation folder), empty home folders (a fresh
+	// host: this machine's shell start-up files do not run in every ssh session), a /proc
+	// for the new PID namespace (container starts fail without it), then dockerd.
 	nsScript := fmt.Sprintf(`#!/bin/sh
 set -e
 mount --make-rprivate /
@@ -163,6 +164,8 @@ ip link set lo up
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mount -t tmpfs -o mode=755 tmpfs /run
 mkdir -p /run/sshd
+mount -t tmpfs -o mode=700 tmpfs /root
+mount -t tmpfs -o mode=755 tmpfs /home
 mount -t proc proc /proc
 exec dockerd --config-file %s
 `, filepath.Join(dir, "daemon.json"))

@@ -29,12 +29,13 @@ if [ -n "${REMOTE:-}" ]; then
   # The stack on a second Docker host reached over ssh (as the tests get it), the sources
   # and build.sh here: edit -> served through the port forward. No compose baseline there.
   go build -o "$tmp/remotehost" ./scripts/bench/remotehost
-  coproc RH { "$tmp/remotehost"; }
+  coproc RH { exec "$tmp/remotehost"; }
+  rh_pid=$RH_PID  # bash unsets RH_PID once it exits
   read -r rh_env <&"${RH[0]}"
   eval "$rh_env"   # PATH (the ssh wrapper) and DOCKER_HOST
   remote=$DOCKER_HOST
   unset DOCKER_HOST  # the local side runs on this machine's daemon
-  trap 'kill "$RH_PID" 2>/dev/null; wait "$RH_PID" 2>/dev/null; rm -rf "$tmp"' EXIT
+  trap 'st=$?; kill "$rh_pid" 2>/dev/null; wait "$rh_pid" 2>/dev/null; rm -rf "$tmp"; exit $st' EXIT
   echo "remote Docker host: $remote (edits interleaved with the same loop on this machine)" >&2
   set -- -remote "$remote" "$@"
 fi
