@@ -95,6 +95,7 @@ func (s *Stack) SetHosts(h Hosts) {
 type remoteState struct {
 	mu          sync.Mutex
 	buildDocker client.APIClient       // the build host, for image copies
+	buildErr    error                  // it did not answer
 	copying     map[string]*sync.Mutex // one copy per image at a time
 	copied      []string
 }
@@ -142,12 +143,18 @@ func (s *Stack) buildHostClient(ctx context.Context) (client.APIClient, error) {
 	if r.buildDocker != nil {
 		return r.buildDocker, nil
 	}
+	if r.buildErr != nil {
+		return nil, r.buildErr // no daemon here: asked once per stack
+	}
 	connect := s.Hosts.Connect
 	if connect == nil {
 		connect = engine.NewHostClient
 	}
 	c, err := connect(ctx, s.Hosts.Build)
 	if err != nil {
+		if errors.Is(err, engine.ErrDaemonUnreachable) {
+			r.buildErr = err
+		}
 		return nil, err
 	}
 	r.buildDocker = c
