@@ -324,8 +324,22 @@ func (f *forwardingEngine) Up(ctx context.Context, p *types.Project, o engine.Up
 	return f.refresh(ctx, p.Name, f.Engine.Up(ctx, p, o))
 }
 
+// Replace points the forward at the new container as soon as it is started, then waits
+// for it to be ready: what answers here is the new container from its first request on,
+// as on this machine's daemon (not only after the health wait).
 func (f *forwardingEngine) Replace(ctx context.Context, p *types.Project, service string, o engine.ReplaceOptions) error {
-	return f.refresh(ctx, p.Name, f.Engine.Replace(ctx, p, service, o))
+	if o.NoWait || p.Name != f.st.Name {
+		return f.refresh(ctx, p.Name, f.Engine.Replace(ctx, p, service, o))
+	}
+	started := o
+	started.NoWait = true
+	if err := f.refresh(ctx, p.Name, f.Engine.Replace(ctx, p, service, started)); err != nil {
+		return err
+	}
+	if err := f.Engine.Wait(ctx, p.Name, []string{service}, o.WaitTimeout); err != nil {
+		return fmt.Errorf("replace %s/%s: %w", p.Name, service, err)
+	}
+	return nil
 }
 
 func (f *forwardingEngine) Start(ctx context.Context, project string, services []string) error {
