@@ -622,9 +622,20 @@ func (e *composeEngine) Start(ctx context.Context, project string, services []st
 	if err != nil {
 		return err
 	}
-	err = c.svc.Start(ctx, project, api.StartOptions{AttachTo: services, Services: services})
+	// The project as its containers' labels describe it (depends_on included), started in
+	// dependency order by clocal's readiness (startInOrder): compose's Start would wait for
+	// Docker's own health status, which the slow probes give only minutes later.
+	proj, err := c.projectFromLabels(ctx, project)
 	if err != nil {
 		return fmt.Errorf("start %s: %w", project, daemonErr(c.api, err))
+	}
+	if len(services) > 0 {
+		if proj, err = proj.WithSelectedServices(services); err != nil {
+			return fmt.Errorf("start %s: %w", project, err)
+		}
+	}
+	if err := c.startInOrder(ctx, proj, 0); err != nil {
+		return fmt.Errorf("start %s: %w", project, err)
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
@@ -63,6 +64,8 @@ type result struct {
 	IdleNoWatch   float64           `json:"idle_busy_pct"`
 	IdleWatch     float64           `json:"idle_busy_with_watch_pct"`
 	IdleBaseline  float64           `json:"idle_busy_nothing_pct"`
+	IdleStack     idleCost          `json:"idle_stack"`
+	IdleWatchCPU  float64           `json:"idle_watch_cpu_pct_of_core"`
 	NoopClocal    []float64         `json:"noop_clocal_s"`
 	NoopCompose   []float64         `json:"noop_compose_s"`
 	Edit          float64           `json:"edit_all_served_s"`
@@ -126,13 +129,19 @@ func main() {
 			logf("waiting %s: every container's first Docker probe is due 2 minutes after its start", waitFor.Round(time.Second))
 			time.Sleep(waitFor)
 		}
-		res.IdleNoWatch = busy(*flagIdle)
-		logf("idle, %d healthy services: %.1f%% busy", *flagN, res.IdleNoWatch)
+		a := cpuTimes()
+		res.IdleStack = measureIdle(*flagIdle)
+		res.IdleNoWatch = busySince(a)
+		logf("idle, %d healthy services: %d probes (%.2f/s); the stack's containers and shims %.2f CPU-s = %.2f%% of the machine (with all of dockerd and containerd, others' work included: %.2f%%); whole machine %.1f%% busy",
+			*flagN, res.IdleStack.Execs, res.IdleStack.ExecsPerSec, res.IdleStack.ContainersCPU+res.IdleStack.ShimsCPU, res.IdleStack.StackPct, res.IdleStack.UpperPct, res.IdleNoWatch)
 		w := startWatch()
+		time.Sleep(5 * time.Second) // its start (the loop's stale check) is not idle
+		cpu0, t0 := procCPU(w.cmd.Process.Pid), time.Now()
 		res.IdleWatch = busy(*flagIdle / 2)
+		res.IdleWatchCPU = 100 * (procCPU(w.cmd.Process.Pid) - cpu0) / time.Since(t0).Seconds()
 		res.WatchIdleRSS = w.rss("VmRSS")
 		w.stop()
-		logf("idle with clocal watch running: %.1f%% busy (watch RSS %d kB)", res.IdleWatch, res.WatchIdleRSS)
+		logf("idle with clocal watch running: the watch uses %.2f%% of one core (RSS %d kB); whole machine %.1f%% busy", res.IdleWatchCPU, res.WatchIdleRSS, res.IdleWatch)
 		load("after idle")
 	}
 
@@ -237,17 +246,189 @@ func edit() {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	for _, k := range w.ends(before) {
-		res.EditOutcomes[k]++
-	}
+	// Every cycle's outcome (a service may run two: the loop's start compares images with
+	// the files, and an edit saved right after "watching" is seen by both that check and
+	// the watcher; the second one finds the image current: "unchanged").
 	for _, e := range w.events()[before:] {
-		if e.Kind == "rolled-back" || e.Kind == "unhealthy" || e.Kind == "blocked" || e.Kind == "error" {
-			res.EditOutcomes["event "+e.Kind]++
+		switch e.Kind {
+		case "ready", "unchanged", "build-failed", "unhealthy", "rolled-back", "blocked", "restarted", "error":
+			res.EditOutcomes[e.Kind]++
 		}
 	}
 	res.WatchPeakRSS = w.rss("VmHWM")
 	logf("shared edit: all %d served after %.1f s (cold up all: %.1f s, ratio %.2f); outcomes %v; watch peak RSS %d kB",
 		*flagN-len(pending), res.Edit, res.ColdUp, res.Edit/res.ColdUp, res.EditOutcomes, res.WatchPeakRSS)
+}
+
+// idleCost is what the stack itself costs while idle, measured on a shared machine where the
+// whole machine's busy share says little: the health probes run in the stack's containers
+// (exec events of the project, from the daemon), the CPU time of the project's containers
+// (their cgroups: the services and the probes' processes) and of their containerd shims,
+// and the CPU time of dockerd and containerd (shared with everyone else's work: an upper
+// bound of what the probes cost there).
+type idleCost struct {
+	Seconds       float64 `json:"seconds"`
+	Execs         int     `json:"execs"`
+	ExecsPerSec   float64 `json:"execs_per_s"`
+	ContainersCPU float64 `json:"containers_cpu_s"`
+	ShimsCPU      float64 `json:"shims_cpu_s"`
+	DaemonsCPU    float64 `json:"dockerd_containerd_cpu_s"`
+	// StackPct is containers + shims, as a share of the 2-core machine's capacity.
+	StackPct float64 `json:"stack_pct_of_machine"`
+	// UpperPct adds all of dockerd's and containerd's CPU (others' work included).
+	UpperPct float64 `json:"stack_plus_daemons_pct_of_machine"`
+}
+
+// measureIdle samples the stack's own cost over d.
+func measureIdle(d time.Duration) idleCost {
+	ids := containerIDs()
+	c0, s0, d0 := cgroupCPU(ids), shimCPU(ids), daemonCPU()
+	since := time.Now()
+	time.Sleep(d)
+	until := time.Now()
+	c1, s1, d1 := cgroupCPU(ids), shimCPU(ids), daemonCPU()
+	secs := until.Sub(since).Seconds()
+	cores := float64(numCPU())
+	ic := idleCost{Seconds: secs, Execs: execEvents(since, until), ContainersCPU: c1 - c0, ShimsCPU: s1 - s0, DaemonsCPU: d1 - d0}
+	ic.ExecsPerSec = float64(ic.Execs) / secs
+	ic.StackPct = 100 * (ic.ContainersCPU + ic.ShimsCPU) / (secs * cores)
+	ic.UpperPct = 100 * (ic.ContainersCPU + ic.ShimsCPU + ic.DaemonsCPU) / (secs * cores)
+	return ic
+}
+
+func numCPU() int {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	n := strings.Count(string(data), "\nprocessor")
+	if strings.HasPrefix(string(data), "processor") {
+		n++
+	}
+	return max(n, 1)
+}
+
+func containerIDs() []string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cl, err := docker.ContainerList(ctx, container.ListOptions{Filters: filters.NewArgs(filters.Arg("label", labels.ComposeProject+"="+project))})
+	if err != nil {
+		fatalf("list: %v", err)
+	}
+	var ids []string
+	for _, c := range cl {
+		ids = append(ids, c.ID)
+	}
+	return ids
+}
+
+// cgroupCPU sums the CPU seconds of the containers' cgroups (cgroup v1 cpuacct, or v2).
+func cgroupCPU(ids []string) float64 {
+	var total float64
+	for _, id := range ids {
+		for _, p := range []string{"/sys/fs/cgroup/cpuacct/docker/" + id + "/cpuacct.usage", "/sys/fs/cgroup/cpu,cpuacct/docker/" + id + "/cpuacct.usage"} {
+			if b, err := os.ReadFile(p); err == nil {
+				ns, _ := strconv.ParseFloat(strings.TrimSpace(string(b)), 64)
+				total += ns / 1e9
+				break
+			}
+		}
+		if b, err := os.ReadFile("/sys/fs/cgroup/system.slice/docker-" + id + ".scope/cpu.stat"); err == nil {
+			for _, l := range strings.Split(string(b), "\n") {
+				if f := strings.Fields(l); len(f) == 2 && f[0] == "usage_usec" {
+					us, _ := strconv.ParseFloat(f[1], 64)
+					total += us / 1e6
+				}
+			}
+		}
+	}
+	return total
+}
+
+// procCPU returns a process's user+system CPU seconds, its threads and its reaped children
+// included (a shim's runc execs: each health probe).
+func procCPU(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	var t float64
+	for _, i := range []int{11, 12, 13, 14} { // utime stime cutime cstime
+		v, _ := strconv.ParseFloat(f[i], 64)
+		t += v
+	}
+	return t / 100 // USER_HZ
+}
+
+// pidsOf returns the pids whose command line satisfies match.
+func pidsOf(match func(cmdline string) bool) []int {
+	ents, _ := os.ReadDir("/proc")
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && match(strings.ReplaceAll(string(b), "\x00", " ")) {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+func shimCPU(ids []string) float64 {
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	var total float64
+	for _, pid := range pidsOf(func(c string) bool {
+		if !strings.Contains(c, "containerd-shim") {
+			return false
+		}
+		f := strings.Fields(c)
+		for i := range f {
+			if f[i] == "-id" && i+1 < len(f) && want[f[i+1]] {
+				return true
+			}
+		}
+		return false
+	}) {
+		total += procCPU(pid)
+	}
+	return total
+}
+
+func daemonCPU() float64 {
+	var total float64
+	for _, pid := range pidsOf(func(c string) bool {
+		f := strings.Fields(c)
+		return len(f) > 0 && (strings.HasSuffix(f[0], "/dockerd") || f[0] == "dockerd" || strings.HasSuffix(f[0], "/containerd") || f[0] == "containerd")
+	}) {
+		total += procCPU(pid)
+	}
+	return total
+}
+
+// execEvents counts exec_create events of the project's containers in [since, until].
+func execEvents(since, until time.Time) int {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	msgs, errs := docker.Events(ctx, events.ListOptions{
+		Since: since.Format(time.RFC3339Nano), Until: until.Format(time.RFC3339Nano),
+		Filters: filters.NewArgs(filters.Arg("type", "container"), filters.Arg("label", labels.ComposeProject+"="+project)),
+	})
+	n := 0
+	for {
+		select {
+		case m := <-msgs:
+			if strings.HasPrefix(string(m.Action), "exec_create") {
+				n++
+			}
+		case <-errs:
+			return n
+		}
+	}
 }
 
 // watchProc is a running `clocal watch --json`.
@@ -384,6 +565,10 @@ func served(port int) string {
 func busy(d time.Duration) float64 {
 	a := cpuTimes()
 	time.Sleep(d)
+	return busySince(a)
+}
+
+func busySince(a []float64) float64 {
 	b := cpuTimes()
 	var total, idle float64
 	for i := range a {
@@ -470,8 +655,12 @@ func report() {
 	fmt.Printf("| cold `up all` | %.1f s |\n", res.ColdUp)
 	if !skip["idle"] {
 		fmt.Printf("| idle CPU busy, nothing of ours running | %.1f%% |\n", res.IdleBaseline)
-		fmt.Printf("| idle CPU busy, %d healthy services | %.1f%% |\n", res.Services, res.IdleNoWatch)
-		fmt.Printf("| idle CPU busy, + `clocal watch` | %.1f%% (watch RSS %.1f MB) |\n", res.IdleWatch, float64(res.WatchIdleRSS)/1024)
+		ic := res.IdleStack
+		fmt.Printf("| idle, %d healthy services: health probes | %d in %.0f s (%.2f/s) |\n", res.Services, ic.Execs, ic.Seconds, ic.ExecsPerSec)
+		fmt.Printf("| idle: CPU of the stack's containers + shims | %.2f CPU-s = %.2f%% of the machine |\n", ic.ContainersCPU+ic.ShimsCPU, ic.StackPct)
+		fmt.Printf("| idle: + all of dockerd and containerd (others' work included) | %.2f%% of the machine |\n", ic.UpperPct)
+		fmt.Printf("| idle: whole machine busy, stack up | %.1f%% |\n", res.IdleNoWatch)
+		fmt.Printf("| idle: `clocal watch` process | %.2f%% of one core, RSS %.1f MB (machine %.1f%% busy) |\n", res.IdleWatchCPU, float64(res.WatchIdleRSS)/1024, res.IdleWatch)
 	}
 	if len(res.NoopClocal) > 0 {
 		m, s := meanSD(res.NoopClocal)
