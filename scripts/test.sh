@@ -18,6 +18,12 @@ fi
 
 echo "== go vet"
 go vet ./...
+# The separate test module must follow the main module's requirements (run go mod tidy in
+# examples/stacktest after adding a dependency): checked here, so a stale go.mod fails in
+# seconds instead of after the whole suite.
+if [ -d examples/stacktest ]; then
+  (cd examples/stacktest && go vet ./...)
+fi
 
 # Images the integration tests build on (busybox shell image; no registry here).
 bash scripts/base-image.sh >/dev/null
