@@ -19,6 +19,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
@@ -43,7 +44,17 @@ type Client struct {
 	Removed []string
 	// Fail makes the removal of these objects (same spelling as Removed) fail.
 	Fail map[string]error
+
+	// Version and SystemInfo answer ServerVersion and Info.
+	Version    types.Version
+	SystemInfo system.Info
 }
+
+// ServerVersion returns Version.
+func (c *Client) ServerVersion(context.Context) (types.Version, error) { return c.Version, nil }
+
+// Info returns SystemInfo.
+func (c *Client) Info(context.Context) (system.Info, error) { return c.SystemInfo, nil }
 
 // Removals returns a copy of Removed.
 func (c *Client) Removals() []string {

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -60,6 +61,12 @@ type Env struct {
 	LookPath func(string) (string, error)
 	// InotifyLimits returns the inotify limits (watch.InotifyLimits by default).
 	InotifyLimits func() (int, int, error)
+	// OS is the platform clocal runs on (runtime.GOOS by default): the file watcher's
+	// limits differ (inotify on Linux, an open file per watched file on macOS).
+	OS string
+	// OpenFilesLimit is this process's open files limit (macOS watches; default read
+	// from the system).
+	OpenFilesLimit func() int
 	// PortOwner says whether a busy port is published by one of the workspace's own stacks
 	// (then it is not a conflict).
 	PortOwner func(port int) string
@@ -86,6 +93,12 @@ func Run(ctx context.Context, e Env) []Finding {
 	if e.InotifyLimits == nil {
 		e.InotifyLimits = watch.InotifyLimits
 	}
+	if e.OS == "" {
+		e.OS = runtime.GOOS
+	}
+	if e.OpenFilesLimit == nil {
+		e.OpenFilesLimit = openFilesLimit
+	}
 	if e.MinFreeBytes == 0 {
 		e.MinFreeBytes = 1 << 30
 	}
@@ -107,7 +120,7 @@ func Run(ctx context.Context, e Env) []Finding {
 			sel = s
 		}
 	}
-	out = append(out, checkInotify(e, sel)...)
+	out = append(out, checkWatchLimits(e, sel)...)
 	if sel != nil {
 		out = append(out, checkBuildHost(ctx, e, sel)...)
 		if e.remote() {
@@ -179,6 +192,17 @@ func checkDocker(ctx context.Context, e Env) []Finding {
 	if info.DockerRootDir == "" {
 		return out
 	}
+	if vm := daemonVM(info); vm != "" && !e.remote() {
+		// The daemon's disk and memory are the VM's, not this machine's: statfs of its
+		// data root here would read another file system (or none).
+		f := Finding{Check: "disk", Severity: OK, Message: fmt.Sprintf("the daemon runs in %s's VM (%s of memory, %d CPUs): its disk is the VM's disk image", vm, human(uint64(info.MemTotal)), info.NCPU)}
+		if info.MemTotal > 0 && info.MemTotal < 4<<30 {
+			f.Severity = Warn
+			f.Message = fmt.Sprintf("the daemon runs in %s's VM with %s of memory: a stack of several services and its builds need more", vm, human(uint64(info.MemTotal)))
+			f.Fix = vm + ": Settings > Resources > Memory: 4 GB or more (and Disk image size: room for images); clocal gc frees image space"
+		}
+		return append(out, f)
+	}
 	var d Disk
 	if e.remote() {
 		if d, err = e.RemoteDisk(ctx, info.DockerRootDir); err != nil {
@@ -234,27 +258,61 @@ func human(b uint64) string {
 	return fmt.Sprintf("%d B", b)
 }
 
+// checkWatchLimits checks that `clocal watch` can watch the selection's sources: on Linux
+// against fs.inotify.max_user_watches (a watch per folder), on macOS against the open
+// files limit (kqueue holds a file open per watched file and folder), on Windows there is
+// no such limit.
+func checkWatchLimits(e Env, sel *workspace.Selection) []Finding {
+	switch e.OS {
+	case "linux":
+		return checkInotify(e, sel)
+	case "darwin":
+		files, dirs := sourceEntries(e, sel)
+		limit := e.OpenFilesLimit()
+		need := files + dirs
+		f := Finding{Check: "watch", Severity: OK, Message: fmt.Sprintf("open files limit %d (watch needs about %d: macOS watches every file)", limit, need)}
+		if limit > 0 && need > limit*8/10 {
+			f.Severity = Warn
+			f.Message = fmt.Sprintf("open files limit %d is too low to watch %d files and folders: macOS watches every file with an open file, clocal watch would hit it", limit, need)
+			sug := max(65536, need*2)
+			f.Fix = fmt.Sprintf("sudo launchctl limit maxfiles %d %d; ulimit -n %d (or watch fewer files: watch.ignore in service.yaml)", sug, sug*2, sug)
+		}
+		return []Finding{f}
+	}
+	return []Finding{{Check: "watch", Severity: OK, Message: "file watching has no per-user limit on " + e.OS}}
+}
+
+// sourceEntries counts the files and folders of the selection's sources a watch covers
+// (.git and node_modules left out, as the watcher does).
+func sourceEntries(e Env, sel *workspace.Selection) (files, dirs int) {
+	if sel == nil {
+		return 0, 0
+	}
+	for _, name := range sel.Services {
+		if svc := e.WS.Services[name]; svc != nil && svc.Source != "" {
+			_ = filepath.WalkDir(svc.Source, func(_ string, d fs.DirEntry, err error) error {
+				switch {
+				case err != nil:
+				case d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules"):
+					return filepath.SkipDir
+				case d.IsDir():
+					dirs++
+				default:
+					files++
+				}
+				return nil
+			})
+		}
+	}
+	return files, dirs
+}
+
 func checkInotify(e Env, sel *workspace.Selection) []Finding {
 	watches, _, err := e.InotifyLimits()
 	if err != nil {
 		return []Finding{{Check: "inotify", Severity: Warn, Message: "cannot read inotify limits: " + err.Error()}}
 	}
-	dirs := 0
-	if sel != nil {
-		for _, name := range sel.Services {
-			if svc := e.WS.Services[name]; svc != nil && svc.Source != "" {
-				_ = filepath.WalkDir(svc.Source, func(_ string, d fs.DirEntry, err error) error {
-					if err == nil && d.IsDir() {
-						if d.Name() == ".git" || d.Name() == "node_modules" {
-							return filepath.SkipDir
-						}
-						dirs++
-					}
-					return nil
-				})
-			}
-		}
-	}
+	_, dirs := sourceEntries(e, sel)
 	f := Finding{Check: "inotify", Severity: OK, Message: fmt.Sprintf("fs.inotify.max_user_watches=%d (watch needs about %d)", watches, dirs)}
 	if dirs > watches*8/10 {
 		f.Severity = Warn
@@ -447,3 +505,18 @@ func installHint(tool string) string {
 
 // ErrBlocked is returned by callers when a blocking finding exists.
 var ErrBlocked = errors.New("doctor found problems that block clocal up")
+
+// daemonVM names the desktop VM the daemon runs in (Docker Desktop, Colima, Rancher
+// Desktop, OrbStack, Podman machine), "" for a daemon on this machine's kernel.
+func daemonVM(info system.Info) string {
+	osName := strings.ToLower(info.OperatingSystem + " " + info.Name + " " + info.KernelVersion)
+	for _, vm := range []struct{ key, name string }{
+		{"docker desktop", "Docker Desktop"}, {"colima", "Colima"}, {"rancher-desktop", "Rancher Desktop"},
+		{"orbstack", "OrbStack"}, {"podman-machine", "Podman machine"}, {"linuxkit", "Docker Desktop"},
+	} {
+		if strings.Contains(osName, vm.key) {
+			return vm.name
+		}
+	}
+	return ""
+}

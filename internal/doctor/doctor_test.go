@@ -12,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/client"
 
+	"github.com/clocal-dev/clocal/internal/dockerfake"
 	"github.com/clocal-dev/clocal/internal/testutil"
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
@@ -358,5 +360,53 @@ func TestStorage(t *testing.T) {
 	f := one(t, Run(context.Background(), noFaults(Env{Docker: docker})), "storage")
 	if want := storageFinding(info); f != want || !strings.Contains(f.Message, info.Driver) {
 		t.Errorf("storage finding = %+v, want %+v", f, want)
+	}
+}
+
+// TestWatchLimitsPerPlatform: on macOS the watcher holds a file open per watched file, so
+// the open files limit is what a large tree runs into, and the fix says how to raise it;
+// Windows has no such limit.
+func TestWatchLimitsPerPlatform(t *testing.T) {
+	ws := load(t, testutil.RepoRoot())
+	base := noFaults(Env{WS: ws, Targets: []string{"repo-manager"}, DockerErr: errors.New("x")})
+	mac := base
+	mac.OS, mac.OpenFilesLimit = "darwin", func() int { return 10240 }
+	if f := one(t, Run(context.Background(), mac), "watch"); f.Severity != OK || !strings.Contains(f.Message, "open files limit 10240") {
+		t.Errorf("darwin, plenty: %+v", f)
+	}
+	mac.OpenFilesLimit = func() int { return 4 }
+	f := one(t, Run(context.Background(), mac), "watch")
+	if f.Severity != Warn || !strings.Contains(f.Message, "macOS watches every file") || !strings.Contains(f.Fix, "sudo launchctl limit maxfiles 65536") || !strings.Contains(f.Fix, "ulimit -n") {
+		t.Errorf("darwin, too low: %+v", f)
+	}
+	if len(find(Run(context.Background(), mac), "inotify")) != 0 {
+		t.Error("inotify checked on macOS")
+	}
+	win := base
+	win.OS = "windows"
+	if f := one(t, Run(context.Background(), win), "watch"); f.Severity != OK {
+		t.Errorf("windows: %+v", f)
+	}
+}
+
+// TestDaemonInADesktopVM: with Docker Desktop (or Colima...) the daemon's data root is in
+// a VM: no statfs of it here; its memory is checked instead.
+func TestDaemonInADesktopVM(t *testing.T) {
+	d := &dockerfake.Client{Version: types.Version{Version: "28.0.1", APIVersion: "1.48"},
+		SystemInfo: system.Info{OperatingSystem: "Docker Desktop", Driver: "overlayfs", DockerRootDir: "/var/lib/docker", MemTotal: 8 << 30, NCPU: 4}}
+	fs := checkDocker(context.Background(), Env{Docker: d})
+	f := one(t, fs, "disk")
+	if f.Severity != OK || !strings.Contains(f.Message, "runs in Docker Desktop's VM (8.0 GiB of memory, 4 CPUs)") {
+		t.Errorf("desktop disk finding: %+v", f)
+	}
+	d.SystemInfo.MemTotal = 2 << 30
+	f = one(t, checkDocker(context.Background(), Env{Docker: d}), "disk")
+	if f.Severity != Warn || !strings.Contains(f.Fix, "Settings > Resources > Memory") {
+		t.Errorf("small VM: %+v", f)
+	}
+	for osName, want := range map[string]string{"Docker Desktop": "Docker Desktop", "Ubuntu 24.04 LTS": "", "colima": "Colima", "Debian GNU/Linux 12 (bookworm)": ""} {
+		if got := daemonVM(system.Info{OperatingSystem: osName}); got != want {
+			t.Errorf("daemonVM(%q) = %q, want %q", osName, got, want)
+		}
 	}
 }

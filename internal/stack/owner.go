@@ -1,11 +1,8 @@
 package stack
 
 import (
-	"errors"
 	"os"
 	"strconv"
-	"strings"
-	"syscall"
 
 	"github.com/clocal-dev/clocal/internal/labels"
 )
@@ -21,39 +18,17 @@ func OwnerLabels() map[string]string {
 	return l
 }
 
-// ProcessStart returns when pid started, in the kernel's clock ticks since boot; "" where
-// there is no /proc (then only the PID is compared) or the process does not exist.
-func ProcessStart(pid int) string {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return ""
-	}
-	// The command name (field 2) is in parentheses and may hold spaces and ')': the fields
-	// that follow start after the last ')'. Field 3 is the first of them, field 22 the 20th.
-	s := string(data)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return ""
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 20 {
-		return ""
-	}
-	return f[19]
-}
+// ProcessStart returns when pid started, as the kernel says it (Linux: clock ticks since
+// boot from /proc; macOS: the start time from sysctl kern.proc.pid; Windows: the creation
+// time); "" when it cannot be read (then only the PID is compared) or the process does not
+// exist.
+func ProcessStart(pid int) string { return processStart(pid) }
 
 // OwnerAlive reports whether the owner process a stack's labels name still runs on this
 // machine: its PID exists and, when its start time was recorded and can be read, the
 // process with that PID is the one that started then (not a later one that reused it).
 func OwnerAlive(pid int, start string) bool {
-	if pid <= 0 {
-		return false
-	}
-	p, err := os.FindProcess(pid)
-	if err != nil {
-		return false
-	}
-	if err := p.Signal(syscall.Signal(0)); err != nil && !errors.Is(err, syscall.EPERM) {
+	if pid <= 0 || !processExists(pid) {
 		return false
 	}
 	if start == "" {

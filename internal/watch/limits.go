@@ -22,13 +22,18 @@ const (
 // LimitError reports that an inotify limit was reached. Its message is one line that
 // says which setting, its current value and how to raise it.
 type LimitError struct {
-	Sysctl    string // SysctlMaxWatches or SysctlMaxInstances
+	Sysctl    string // SysctlMaxWatches or SysctlMaxInstances (macOS: SysctlMaxFilesPerProc)
 	Current   int    // current value; -1 when it could not be read
 	Suggested int    // value to set
 	Err       error  // underlying error (ENOSPC or EMFILE)
+	// Fix, when set, is the platform's own advice (macOS: the open files limit).
+	Fix string
 }
 
 func (e *LimitError) Error() string {
+	if e.Fix != "" {
+		return e.Fix
+	}
 	what := "watch limit reached"
 	if e.Sysctl == SysctlMaxInstances {
 		what = "watch instance limit reached"
@@ -47,6 +52,9 @@ func (e *LimitError) Unwrap() error { return e.Err }
 func limitError(err error) *LimitError {
 	var le *LimitError
 	if errors.As(err, &le) {
+		return le
+	}
+	if le := openFilesLimitError(err); le != nil {
 		return le
 	}
 	switch {
