@@ -104,9 +104,22 @@ func TestStackLifecycle(t *testing.T) {
 	if r := runCLI(t, ctx, "-w", root, "-p", project, "shell", "repo-manager"); r.Code != ExitFailure || !strings.Contains(r.Err, "no shell") {
 		t.Errorf("shell on a FROM scratch image: exit %d, stderr %q; want a clear 'no shell' message", r.Code, r.Err)
 	}
+	// Every line is prefixed with its service, padded to the longest name; both services'
+	// lines are there (colours: TestLogsPrefixesColoursAndJSON).
 	r = cli("logs", "--tail", "20", "repo-manager", "kvstore")
-	if !strings.Contains(r.Out, "repo-manager |") && !strings.Contains(r.Out, "kvstore") {
-		t.Errorf("logs output has no service prefix:\n%s", r.Out)
+	seen := map[string]int{}
+	for _, l := range strings.Split(strings.TrimRight(r.Out, "\n"), "\n") {
+		switch {
+		case strings.HasPrefix(l, "repo-manager | "):
+			seen["repo-manager"]++
+		case strings.HasPrefix(l, "kvstore      | "):
+			seen["kvstore"]++
+		default:
+			t.Errorf("log line without its service prefix: %q", l)
+		}
+	}
+	if seen["repo-manager"] == 0 || seen["kvstore"] == 0 {
+		t.Errorf("logs of repo-manager and kvstore: %v lines\n%s", seen, r.Out)
 	}
 	r = cli("inspect", "repo-manager")
 	var insp map[string]any
@@ -124,17 +137,40 @@ func TestStackLifecycle(t *testing.T) {
 	if !strings.Contains(r.Out, "export REPO_MANAGER_URL="+up.Services["repo-manager"].URL+"\n") {
 		t.Errorf("env output:\n%s", r.Out)
 	}
-	cli("stop", "markdown-renderer")
-	if st := psIDs(t, ctx, root, project)["markdown-renderer"]; !strings.HasSuffix(st, "exited") {
-		t.Errorf("after stop: %s", st)
-	}
-	cli("start", "markdown-renderer")
-	cli("restart", "kvstore")
-	ids := psIDs(t, ctx, root, project)
-	for _, s := range []string{"markdown-renderer", "kvstore"} {
-		if !strings.HasSuffix(ids[s], "running") {
-			t.Errorf("%s after start/restart: %s", s, ids[s])
+	// stop, start and restart act on the same containers (no recreate) and really stop and
+	// start them: the start times move, a no-op would leave them; the other services are
+	// not touched.
+	states := func(args ...string) map[string]containerJSON {
+		t.Helper()
+		var a actionJSON
+		if err := json.Unmarshal([]byte(cli(append(args, "--json")...).Out), &a); err != nil {
+			t.Fatalf("%v --json: %v", args, err)
 		}
+		out := map[string]containerJSON{}
+		for _, c := range a.Containers {
+			out[c.Service] = c
+		}
+		return out
+	}
+	initial := states("start") // all services, already running: a no-op start
+	stopped := states("stop", "markdown-renderer")
+	if c := stopped["markdown-renderer"]; c.State != "exited" || c.ID != initial["markdown-renderer"].ID {
+		t.Errorf("after stop: %+v (before: %+v)", c, initial["markdown-renderer"])
+	}
+	started := states("start", "markdown-renderer")
+	if c := started["markdown-renderer"]; c.State != "running" || c.ID != initial["markdown-renderer"].ID || !c.StartedAt.After(initial["markdown-renderer"].StartedAt) {
+		t.Errorf("after start: %+v (before the stop: %+v)", c, initial["markdown-renderer"])
+	}
+	restarted := states("restart", "kvstore")
+	if c := restarted["kvstore"]; c.State != "running" || c.ID != initial["kvstore"].ID || !c.StartedAt.After(initial["kvstore"].StartedAt) {
+		t.Errorf("after restart: %+v (before: %+v)", c, initial["kvstore"])
+	}
+	after := states("start")
+	if c := after["repo-manager"]; c.ID != initial["repo-manager"].ID || !c.StartedAt.Equal(initial["repo-manager"].StartedAt) {
+		t.Errorf("restarting kvstore and stopping markdown-renderer touched repo-manager: %+v, before %+v", c, initial["repo-manager"])
+	}
+	if c := after["markdown-renderer"]; !c.StartedAt.Equal(started["markdown-renderer"].StartedAt) {
+		t.Errorf("a start of running services restarted markdown-renderer: %+v", c)
 	}
 
 	cli("down")

@@ -5,8 +5,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/docker/cli/cli/flags"
 )
 
 // TestClientOptionsReadTLSEnv: like the docker CLI, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH
@@ -39,16 +43,41 @@ func TestClientOptionsReadTLSEnv(t *testing.T) {
 }
 
 // TestClientOptionsConcurrent: parallel stacks (stacktest, --isolated in one process)
-// connect at the same time; building the client options must be race-free (go test -race).
+// connect at the same time. Building the client options writes a package variable of the
+// docker CLI (the default cert path) on the process's first call, so it is serialised. The
+// check runs in a child process, where the concurrent calls are the first ones: every one
+// returns exactly what a lone call returns, and under -race an unserialised write fails the
+// child (shown once by removing installFlagsMu).
 func TestClientOptionsConcurrent(t *testing.T) {
-	done := make(chan struct{})
-	for i := 0; i < 8; i++ {
+	if os.Getenv("CLOCAL_CONCURRENT_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestClientOptionsConcurrent$", "-test.v")
+		cmd.Env = append(os.Environ(), "CLOCAL_CONCURRENT_CHILD=1", "DOCKER_CERT_PATH=")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("concurrent first calls: %v\n%s", err, out)
+		}
+		return
+	}
+	const n = 16
+	got := make([]*flags.ClientOptions, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
 		go func() {
-			defer func() { done <- struct{}{} }()
-			_ = clientOptions("", "")
+			defer wg.Done()
+			<-start
+			got[i] = clientOptions("tcp://10.0.0.1:2376", "")
 		}()
 	}
-	for i := 0; i < 8; i++ {
-		<-done
+	close(start)
+	wg.Wait()
+	want := clientOptions("tcp://10.0.0.1:2376", "")
+	for i, o := range got {
+		if !reflect.DeepEqual(o, want) {
+			t.Errorf("concurrent call %d: %+v (TLS %+v), want %+v (TLS %+v)", i, o, o.TLSOptions, want, want.TLSOptions)
+		}
+	}
+	if len(want.Hosts) != 1 || want.Hosts[0] != "tcp://10.0.0.1:2376" || want.LogLevel != "info" {
+		t.Errorf("options %+v: host or defaults missing", want)
 	}
 }

@@ -181,3 +181,42 @@ func TestStartStackOnHosts(t *testing.T) {
 		t.Errorf("ssh processes left after the cleanup: %v", ps)
 	}
 }
+
+// TestSharedHostCallsOverLocalhost: app-push and email-sender run on one production host
+// (notify-1) and app-push reaches email-sender as localhost:8481, as in production. On
+// the local stack they share one network namespace: a push for a user without a device
+// falls back to email through localhost, and the mail is in email-sender's outbox.
+func TestSharedHostCallsOverLocalhost(t *testing.T) {
+	testutil.RequireDocker(t)
+	s := stacktest.StartStack(t, "notify", stacktest.WithTimeout(8*time.Minute))
+	c := &http.Client{Timeout: 10 * time.Second}
+	user := "nodevice-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	resp, err := c.Post(s.URL("app-push")+"/push", "application/json",
+		strings.NewReader(`{"user": "`+user+`", "message": "build failed", "email": "dev@example.com"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pushed struct{ Via, ID, Error string }
+	_ = json.NewDecoder(resp.Body).Decode(&pushed)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || pushed.Via != "email" || pushed.ID == "" {
+		t.Fatalf("POST /push = %s %+v: app-push did not reach email-sender over localhost:8481", resp.Status, pushed)
+	}
+	resp, err = c.Get(s.URL("email-sender") + "/outbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var outbox struct {
+		Messages []struct{ ID, To, Body string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&outbox); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range outbox.Messages {
+		if m.ID == pushed.ID && m.To == "dev@example.com" && m.Body == "build failed" {
+			return
+		}
+	}
+	t.Fatalf("mail %s not in email-sender's outbox: %+v", pushed.ID, outbox.Messages)
+}
