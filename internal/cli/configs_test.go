@@ -22,7 +22,9 @@ func TestRestartServesChangedConfig(t *testing.T) {
 	ws := fleetWS(t, docker, project, testutil.FleetOptions{Services: 1, Configs: []string{"svc-00"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	cli := func(args ...string) result { return mustRun(t, ctx, append([]string{"-w", ws, "-p", project}, args...)...) }
+	cli := func(args ...string) result {
+		return mustRun(t, ctx, append([]string{"-w", ws, "-p", project}, args...)...)
+	}
 	cli("up", "all", "--ephemeral-ports", "--timeout", "3m")
 	before := fleetGet(docker, project, "svc-00", "/config")
 	if !strings.Contains(before, "hello") {

@@ -28,15 +28,15 @@ const (
 
 // Info is what `clocal version` prints.
 type Info struct {
-	Clocal    string `json:"clocal"`
-	Commit    string `json:"commit,omitempty"`
-	Modified  bool   `json:"modified,omitempty"`
+	Clocal   string `json:"clocal"`
+	Commit   string `json:"commit,omitempty"`
+	Modified bool   `json:"modified,omitempty"`
 	// CommitTime is the time of the commit built (vcs.time).
 	CommitTime string `json:"commit_time,omitempty"`
-	Go        string `json:"go"`
-	Platform  string `json:"platform"`
-	Compose   string `json:"compose"`
-	ComposeGo string `json:"compose_go,omitempty"`
+	Go         string `json:"go"`
+	Platform   string `json:"platform"`
+	Compose    string `json:"compose"`
+	ComposeGo  string `json:"compose_go,omitempty"`
 }
 
 // Get reads the build information.
