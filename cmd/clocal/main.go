@@ -10,9 +10,16 @@ import (
 
 	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/cli"
+	"github.com/clocal-dev/clocal/internal/router"
 )
 
 func main() {
+	// `clocal __router ARGS` is the router service (internal/router) when this executable is
+	// the router image: dispatched before anything else, with the default signal handling
+	// (SIGTERM ends it at once), and hidden from the command tree.
+	if len(os.Args) > 1 && os.Args[1] == router.Command {
+		os.Exit(router.Run(context.Background(), os.Args[2:], os.Stderr))
+	}
 	os.Exit(run())
 }
 
@@ -33,7 +40,13 @@ func run() int {
 		fmt.Fprintln(io.ErrOut, "clocal: forced exit (second interrupt); if a stack was half changed, clocal up or clocal down sets it straight")
 		os.Exit(cli.ExitInterrupted)
 	}()
-	root := cli.NewRootCmd(cli.NewFactory(io))
+	f := cli.NewFactory(io)
+	// This executable serves `clocal __router`: when it is a static Linux executable it can
+	// be the router image itself (internal/routerimage checks).
+	if exe, err := os.Executable(); err == nil {
+		f.RouterExecutable = exe
+	}
+	root := cli.NewRootCmd(f)
 	err := root.ExecuteContext(ctx)
 	if ctx.Err() != nil && err != nil {
 		err = context.Canceled

@@ -107,6 +107,7 @@ func cleanupProject(t testing.TB, project string) {
 func TestMain(m *testing.M) {
 	// Build output of in-process runs must never reach the real stdout; tests check it.
 	code := m.Run()
-	removeTestBinary() // the clocal binary the reliability tests run as a subprocess
+	removeTestBinary()     // the clocal binary the reliability tests run as a subprocess
+	removeRouterBinaries() // the router image tests' clocal binaries
 	os.Exit(code)
 }

@@ -36,6 +36,10 @@ type Factory struct {
 	NewDocker func(ctx context.Context) (client.APIClient, error)
 	// Host resolves the daemon stacks run on (nil: as the docker CLI does).
 	Host func() (engine.Host, error)
+	// RouterExecutable is the path of this clocal executable when it serves `clocal
+	// __router` (cmd/clocal sets it): one source of the router image. Tests leave it
+	// empty: a test binary is not clocal.
+	RouterExecutable string
 
 	wsOnce sync.Once
 	ws     *workspace.Workspace
@@ -116,7 +120,8 @@ func (f *Factory) Stack(ctx context.Context) (*stack.Stack, error) {
 	if _, err := build.JobsFromEnv(); err != nil {
 		return nil, BadInput(err)
 	}
-	st, err := stack.Open(ctx, stack.Config{Workspace: ws, Name: f.ProjectName, Out: f.IO.ErrOut, Connect: f.Connect, Host: f.RunHost})
+	st, err := stack.Open(ctx, stack.Config{Workspace: ws, Name: f.ProjectName, Out: f.IO.ErrOut, Connect: f.Connect, Host: f.RunHost,
+		RouterExecutable: f.RouterExecutable})
 	if err != nil {
 		return nil, err
 	}
@@ -220,7 +225,7 @@ depends on with the production build scripts, starts them healthy, and prints th
 	add("stack", NewCmdUp(f, nil), NewCmdDown(f, nil), NewCmdWatch(f, nil), NewCmdPs(f, nil), NewCmdLs(f, nil), NewCmdStats(f, nil), NewCmdEnv(f, nil), NewCmdUI(f, nil))
 	add("service", NewCmdStart(f, nil), NewCmdStop(f, nil), NewCmdRestart(f, nil), NewCmdLogs(f, nil),
 		NewCmdShell(f, nil), NewCmdExec(f, nil), NewCmdInspect(f, nil), NewCmdPort(f, nil), NewCmdUpdate(f, nil))
-	add("setup", NewCmdDoctor(f, nil), NewCmdGC(f, nil), NewCmdPrune(f, nil), NewCmdInit(f, nil), versionCmd)
+	add("setup", NewCmdDoctor(f, nil), NewCmdGC(f, nil), NewCmdPrune(f, nil), NewCmdInit(f, nil), NewCmdRouter(f), versionCmd)
 	setUsageErrors(root)
 	registerGlobalCompletions(f, root)
 	return root

@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/clocal-dev/clocal/internal/job"
-	"github.com/clocal-dev/clocal/internal/pause"
+	"github.com/clocal-dev/clocal/internal/router"
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
@@ -24,8 +24,8 @@ const DefaultBindAddress = "127.0.0.1"
 const PauseImage = "clocal/pause:local"
 
 // RouterImage is the image of the services standing for a production host whose jobs run in
-// several network namespaces (internal/pause builds it).
-var RouterImage = pause.RouterImage
+// several network namespaces (internal/routerimage makes it present).
+var RouterImage = router.Image
 
 // NetworkName is the project bridge network every service (or its pause service) joins.
 const NetworkName = "clocal"

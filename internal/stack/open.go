@@ -38,6 +38,8 @@ type Config struct {
 	// Context, else as the docker CLI resolves it). The workspace's build_host decides
 	// where build.sh's docker goes.
 	Host func() (engine.Host, error)
+	// RouterExecutable is a clocal executable serving `clocal __router` (Stack.RouterExecutable).
+	RouterExecutable string
 }
 
 // Open connects to the Docker daemon and returns the workspace's stack: the one place where
@@ -70,6 +72,7 @@ func Open(ctx context.Context, c Config) (*Stack, error) {
 	s.Builder.Backend, s.Builder.Jobs = backend, jobs
 	s.Convert.EphemeralPorts = c.EphemeralPorts
 	s.Convert.BindAddress = c.BindAddress
+	s.RouterExecutable = c.RouterExecutable
 	if c.Owner {
 		s.Labels = OwnerLabels()
 	}

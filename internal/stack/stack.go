@@ -30,6 +30,7 @@ import (
 	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/pause"
 	"github.com/clocal-dev/clocal/internal/registry"
+	"github.com/clocal-dev/clocal/internal/routerimage"
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
@@ -59,6 +60,9 @@ type Stack struct {
 	// Hosts says where the stack runs and builds (see SetHosts; zero: wherever Engine and
 	// Docker talk to, build.sh's docker unchanged).
 	Hosts Hosts
+	// RouterExecutable is a clocal executable that serves `clocal __router`, one source of
+	// the router image (routerimage.Options.Executable; "" in programs that are not clocal).
+	RouterExecutable string
 
 	remote *remoteState // set by SetHosts; shared by copies of the Stack
 }
@@ -497,17 +501,23 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 		return nil, err
 	}
 	defer unlock()
-	// Images from registries first (pulled under the pull policy), then builds: nothing
-	// about the running containers changes before both succeeded.
+	// clocal's own images first (the pause and router images do not depend on the builds:
+	// a machine that cannot make the router image says so before minutes of builds), then
+	// images from registries (pulled under the pull policy), then builds: nothing about the
+	// running containers changes before all of them succeeded.
+	support, err := s.supportPlan(sel)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ensureSupportImages(ctx, support); err != nil {
+		return nil, err
+	}
 	images, builds, pins, err := s.resolveImages(ctx, sel, o.ForceBuild)
 	if err != nil {
 		return nil, err
 	}
 	p, plan, err := s.Project(ctx, sel, images)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.ensureSupportImages(ctx, plan); err != nil {
 		return nil, err
 	}
 	s.warnPrivileges(sel)
@@ -529,8 +539,17 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 		Remote: s.Remote(), Host: s.Hosts.Run.String(), Copied: s.Copied()}, nil
 }
 
+// supportPlan converts the selection without images nor port probes: enough to know which
+// support images (pause, router) it needs.
+func (s *Stack) supportPlan(sel *workspace.Selection) (*convert.Plan, error) {
+	opts := s.Convert
+	opts.PortTaken = func(int) bool { return false }
+	return convert.FromWorkspace(s.WS, sel, opts)
+}
+
 // ensureSupportImages creates the pause image when the plan has shared network namespaces,
-// and the router image when it has production hosts standing for several namespaces.
+// and makes the router image present when it has production hosts standing for several
+// namespaces (EnsureRouter).
 func (s *Stack) ensureSupportImages(ctx context.Context, plan *convert.Plan) error {
 	for _, g := range plan.Groups {
 		if g.Pause {
@@ -541,11 +560,56 @@ func (s *Stack) ensureSupportImages(ctx context.Context, plan *convert.Plan) err
 		}
 	}
 	if len(plan.Routers) > 0 {
-		if _, err := pause.EnsureRouter(ctx, s.Docker); err != nil {
-			return fmt.Errorf("%d production hosts run jobs in several network namespaces here (%s...), which needs clocal's router image: %w", len(plan.Routers), plan.Routers[0].Host, err)
+		names := make([]string, len(plan.Routers))
+		for i, r := range plan.Routers {
+			names[i] = r.Name
+		}
+		if _, err := s.EnsureRouter(ctx, names); err != nil {
+			var ue *routerimage.UnavailableError
+			if !errors.As(err, &ue) {
+				err = fmt.Errorf("router image: %w", err)
+			}
+			return err
 		}
 	}
 	return nil
+}
+
+// EnsureRouter makes clocal's router image present on the daemon the stack runs on, from the
+// first source that works (internal/routerimage): the daemon, the build host (copied),
+// router_image (pulled under the stack's pull policy), clocal's own static executable, the
+// Go toolchain. forWhom names the routers that need it, for pull messages.
+func (s *Stack) EnsureRouter(ctx context.Context, forWhom []string) (routerimage.Result, error) {
+	return routerimage.Ensure(ctx, s.RouterOptions(forWhom))
+}
+
+// RouterOptions are the router image sources of this stack (EnsureRouter; `clocal router
+// push` uses them without the registry).
+func (s *Stack) RouterOptions(forWhom []string) routerimage.Options {
+	o := routerimage.Options{Docker: s.Docker, For: forWhom, Out: s.Out, Executable: s.RouterExecutable}
+	if s.WS != nil {
+		o.RegistryImage = s.WS.RouterImage()
+	}
+	if s.Puller != nil {
+		o.Pull = func(ctx context.Context, ref string) error {
+			// On a remote host, a copy this machine's daemon has goes there first.
+			left, err := s.copyMissing(ctx, []string{ref})
+			if err != nil || len(left) == 0 {
+				return err
+			}
+			var p ImagePuller = s.Puller
+			if rp, ok := p.(*registry.Puller); ok {
+				p = rp.Lines()
+			}
+			return p.Ensure(ctx, []registry.Want{{Image: ref, For: forWhom}}, s.Pull)
+		}
+	}
+	if s.copies() && s.Docker != nil {
+		o.Copy = func(ctx context.Context, ref string) (bool, error) {
+			return s.copyFromBuildHost(ctx, ref, func(line string) { fmt.Fprintln(s.Out, line) })
+		}
+	}
+	return o
 }
 
 // Endpoint is a published port of a service.

@@ -32,6 +32,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/distribution/reference"
+
 	"github.com/clocal-dev/clocal/internal/job"
 )
 
@@ -60,6 +62,10 @@ type Config struct {
 	Log       LogConfig `yaml:"log"`
 	// Schema names production's own .proto for job files (default: the built-in schema).
 	Schema *SchemaConfig `yaml:"schema"`
+	// RouterImage names the company registry's copy of clocal's router image (a
+	// repository: the router's code hash is the tag; or a full reference), for machines
+	// that cannot make it (internal/routerimage).
+	RouterImage string `yaml:"router_image"`
 }
 
 // SchemaConfig is the `schema:` section of clocal.yaml.
@@ -160,6 +166,17 @@ type LocalConfig struct {
 	// runs on another machine (DOCKER_HOST=ssh://…): "local" (default: this machine's),
 	// "run" (the host the stack runs on), a Docker host URL or a docker context name.
 	BuildHost string `yaml:"build_host"`
+	// RouterImage replaces clocal.yaml's router_image on this machine.
+	RouterImage string `yaml:"router_image"`
+}
+
+// RouterImage is router_image as it applies on this machine: clocal.local.yaml's, else
+// clocal.yaml's ("" when neither sets it).
+func (ws *Workspace) RouterImage() string {
+	if ws.Local.RouterImage != "" {
+		return ws.Local.RouterImage
+	}
+	return ws.Config.RouterImage
 }
 
 // Healthcheck returns the service's healthcheck as it runs on this machine (with the
@@ -452,6 +469,11 @@ func (l *loader) checkConfig(c *Config, lines map[string]int) {
 			l.jobsRoot = c.JobsRoot
 		}
 	}
+	if c.RouterImage != "" {
+		if err := checkImageRef(c.RouterImage); err != nil {
+			l.errorf(ConfigFile, lines["router_image"], "router_image: %v", err)
+		}
+	}
 	l.schema = job.Builtin()
 	if sc := c.Schema; sc != nil {
 		s, err := job.CompileSchema(context.Background(), job.SchemaConfig{Proto: sc.Proto, Message: sc.Message,
@@ -547,6 +569,11 @@ func (l *loader) applyLocal(ws *Workspace, lines map[string]int) {
 	}
 	if b := ws.Local.BuildHost; b != "" && !validBuildHost(b) {
 		l.errorf(LocalFile, lines["build_host"], "build_host: %q is not local, run, a Docker host URL (unix://, tcp://, ssh://) or a docker context name", b)
+	}
+	if r := ws.Local.RouterImage; r != "" {
+		if err := checkImageRef(r); err != nil {
+			l.errorf(LocalFile, lines["router_image"], "router_image: %v", err)
+		}
 	}
 	if d := ws.Local.HealthcheckInterval; d != "" && !validDuration(d) {
 		l.errorf(LocalFile, lines["healthcheck_interval"], "healthcheck_interval: invalid duration %q (e.g. 1s, 500ms, 1m30s)", d)
@@ -694,6 +721,14 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// checkImageRef says why ref is not an image reference (REGISTRY/PATH[:TAG|@DIGEST]).
+func checkImageRef(ref string) error {
+	if _, err := reference.ParseNormalizedNamed(ref); err != nil {
+		return fmt.Errorf("%q is not an image reference (want REGISTRY/PATH/NAME, optionally :TAG): %v", ref, err)
+	}
+	return nil
 }
 
 var contextNameRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.+-]*$`)
