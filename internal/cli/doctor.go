@@ -47,7 +47,7 @@ something blocks clocal up.`,
 }
 
 func runDoctor(ctx context.Context, o *DoctorOptions) error {
-	env := doctor.Env{Targets: o.Targets}
+	env := doctor.Env{Targets: o.Targets, RouterExecutable: o.F.RouterExecutable}
 	ws, err := o.F.Workspace()
 	if err != nil {
 		return err

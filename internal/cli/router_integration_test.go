@@ -246,6 +246,19 @@ func TestRouterImageWithoutGo(t *testing.T) {
 		if routerPresent() {
 			t.Fatalf("%s was created", tag)
 		}
+		// doctor says so before any up, with the fix
+		d := runBin(t, ctx, dynamic, env, "-w", dir, "doctor", "all", "--json")
+		var findings []struct{ Check, Severity, Message, Fix string }
+		decode(t, "doctor --json", d.Out, &findings)
+		var found bool
+		for _, f := range findings {
+			if f.Check == "router" {
+				found = f.Severity == "fail" && strings.Contains(f.Message, "router-rt-h1") && strings.Contains(f.Fix, "clocal router push")
+			}
+		}
+		if !found || d.Code != 1 {
+			t.Fatalf("doctor: exit %d, want a router blocker with the fix:\n%s", d.Code, d.Out)
+		}
 		// router_image set, but --pull never forbids the pull: one line naming both
 		dir = writeRouterFleet(t, prefix, repo)
 		r = runBin(t, ctx, dynamic, env, "-w", dir, "-p", project, "up", "all", "--ephemeral-ports", "--pull", "never")

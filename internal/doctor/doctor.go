@@ -83,6 +83,10 @@ type Env struct {
 	// BuildDocker is Build's daemon when it is not Run's (nil: Run alone is checked for
 	// images; the CLI connects it when Run is another machine).
 	BuildDocker client.APIClient
+	// RouterExecutable is this clocal executable when it serves `clocal __router` (one
+	// source of the router image); GoTool finds the go command (nil: PATH, GOROOT).
+	RouterExecutable string
+	GoTool           func() (string, error)
 }
 
 // Run runs every check.
@@ -131,6 +135,7 @@ func Run(ctx context.Context, e Env) []Finding {
 		out = append(out, checkSources(e, sel)...)
 		out = append(out, checkBuildTools(e, sel)...)
 		out = append(out, checkImages(ctx, e, sel)...)
+		out = append(out, checkRouter(ctx, e, sel)...)
 	}
 	return out
 }

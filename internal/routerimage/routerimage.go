@@ -103,6 +103,22 @@ type UnavailableError struct {
 }
 
 func (e *UnavailableError) Error() string {
+	if fix := e.Fix(); fix != "" {
+		return e.Problem() + ": " + fix
+	}
+	return e.Problem()
+}
+
+// Fix is what to do (the registry's error says it itself when router_image is set).
+func (e *UnavailableError) Fix() string {
+	if e.Registry != nil {
+		return ""
+	}
+	return "set router_image: REGISTRY/PATH/clocal-router in clocal.yaml and push the image there once from a machine with Go or a static Linux clocal: clocal router push REGISTRY/PATH/clocal-router"
+}
+
+// Problem is what is missing and why, without the fix.
+func (e *UnavailableError) Problem() string {
 	who := "clocal's router image"
 	if n := len(e.For); n > 0 {
 		names, verb := strings.Join(e.For[:min(n, 2)], ", "), "needs"
@@ -118,7 +134,7 @@ func (e *UnavailableError) Error() string {
 	if e.Registry != nil {
 		return fmt.Sprintf("%s %s (%s), and router_image did not work: %v (nor can it be made here: %s)", who, e.Image, e.Platform, e.Registry, why)
 	}
-	return fmt.Sprintf("%s %s (%s): it is not on the daemon and cannot be made here (%s): set router_image: REGISTRY/PATH/clocal-router in clocal.yaml and push the image there once from a machine with Go or a static Linux clocal: clocal router push REGISTRY/PATH/clocal-router", who, e.Image, e.Platform, why)
+	return fmt.Sprintf("%s %s (%s): it is not on the daemon and cannot be made here (%s)", who, e.Image, e.Platform, why)
 }
 
 func (e *UnavailableError) Unwrap() error { return e.Registry }
@@ -147,6 +163,18 @@ var ensureMu sync.Mutex
 func Ensure(ctx context.Context, o Options) (Result, error) {
 	ensureMu.Lock()
 	defer ensureMu.Unlock()
+	return ensure(ctx, o, true)
+}
+
+// Probe says which source Ensure would use, without making anything (clocal doctor): o.Copy
+// and o.Pull are only asked whether they could (e.g. a registry digest request), clocal's
+// executable is checked, the go command looked for. A router_image of another architecture
+// is found out only by Ensure.
+func Probe(ctx context.Context, o Options) (Result, error) {
+	return ensure(ctx, o, false)
+}
+
+func ensure(ctx context.Context, o Options, create bool) (Result, error) {
 	arch := DaemonArch(ctx, o.Docker)
 	res := Result{Image: Tag, Platform: "linux/" + arch}
 	if ok, err := present(ctx, o.Docker, Tag); err != nil || ok {
@@ -170,7 +198,12 @@ func Ensure(ctx context.Context, o Options) (Result, error) {
 	if o.RegistryImage != "" && o.Pull != nil {
 		ref := RegistryRef(o.RegistryImage)
 		res.Source, res.From = FromRegistry, ref
-		if regErr = fromRegistry(ctx, o, ref, arch); regErr == nil {
+		if !create {
+			regErr = o.Pull(ctx, ref)
+		} else {
+			regErr = fromRegistry(ctx, o, ref, arch)
+		}
+		if regErr == nil {
 			return res, nil
 		}
 		if ctx.Err() != nil {
@@ -183,10 +216,10 @@ func Ensure(ctx context.Context, o Options) (Result, error) {
 		reasons = append(reasons, err.Error())
 	} else {
 		res.Source, res.From = FromExecutable, o.Executable
-		if err := fromExecutable(ctx, o, arch); err != nil {
-			return res, err
+		if !create {
+			return res, nil
 		}
-		return res, nil
+		return res, fromExecutable(ctx, o, arch)
 	}
 	find := o.GoTool
 	if find == nil {
@@ -198,10 +231,10 @@ func Ensure(ctx context.Context, o Options) (Result, error) {
 		return Result{}, &UnavailableError{Image: Tag, Platform: res.Platform, For: o.For, Registry: regErr, Reasons: reasons}
 	}
 	res.Source, res.From = FromGo, goBin
-	if err := fromGo(ctx, o, goBin, arch); err != nil {
-		return res, err
+	if !create {
+		return res, nil
 	}
-	return res, nil
+	return res, fromGo(ctx, o, goBin, arch)
 }
 
 func present(ctx context.Context, docker client.APIClient, ref string) (bool, error) {
