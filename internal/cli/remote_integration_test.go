@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -256,6 +257,16 @@ func TestRemoteDockerHost(t *testing.T) {
 	}
 	if out := must(time.Minute, "ps").Out; !strings.Contains(out, addr+"->8080/tcp") {
 		t.Errorf("clocal ps does not show %s->8080/tcp:\n%s", addr, out)
+	}
+
+	// A docker context naming the host is honoured like DOCKER_HOST.
+	cfg := t.TempDir()
+	if out, err := exec.Command("docker", "--config", cfg, "context", "create", "devbox", "--docker", "host="+h.URL).CombinedOutput(); err != nil {
+		t.Fatalf("docker context create: %v\n%s", err, out)
+	}
+	ctxEnv := append(h.Env(os.Environ()), "DOCKER_HOST=", "DOCKER_CONFIG="+cfg, "DOCKER_CONTEXT=devbox")
+	if r := runClocal(t, time.Minute, ctxEnv, "-w", ws, "-p", project, "port", "laptop-svc"); r.Code != 0 || strings.TrimSpace(r.Out) != addr {
+		t.Errorf("port with DOCKER_CONTEXT=devbox: exit %d, %q (want %s)\n%s", r.Code, r.Out, addr, r.Err)
 	}
 
 	// exec streams over the same ssh connection: output and exit status come back.
