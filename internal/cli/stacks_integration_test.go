@@ -435,9 +435,33 @@ func TestPruneStaleAfterKilledTestRun(t *testing.T) {
 	mustRun(t, ctx, "-w", root, "-p", runs[0].project, "down", "-v", "-t", "2s")
 	skAssertNothingLeft(t, docker, runs[0].project)
 
-	r := mustRun(t, ctx, "-w", root, "prune", "--stale")
-	if !strings.Contains(r.Out, "removed "+runs[1].project) {
-		t.Errorf("prune --stale output:\n%s\n%s", r.Out, r.Err)
+	// The daemon is shared with every other test (and, on a developer's machine, with
+	// whatever else runs there): another stack prune finds stale may fail to go (a network
+	// something else still uses). That is prune's exit 1, but not this test's concern;
+	// what this test's own stacks got is.
+	r := runCLI(t, ctx, "-w", root, "prune", "--stale", "--json")
+	var pr pruneJSON
+	if err := json.Unmarshal([]byte(r.Out), &pr); err != nil {
+		t.Fatalf("prune --stale --json: exit %d, %v\n%s\n%s", r.Code, err, r.Out, r.Err)
+	}
+	removed := false
+	for _, oc := range pr.Result {
+		switch oc.Project {
+		case runs[1].project:
+			removed = oc.Removed
+		case live.Project, foreign, foreignNet:
+			t.Errorf("prune --stale acted on %s: %+v", oc.Project, oc)
+		default:
+			if !oc.Removed && !oc.Busy {
+				t.Logf("prune could not remove another test's leftover %s: %s", oc.Project, oc.Error)
+			}
+		}
+	}
+	if !removed {
+		t.Errorf("prune --stale did not remove %s: exit %d\n%s\n%s", runs[1].project, r.Code, r.Out, r.Err)
+	}
+	if r.Code != 0 && r.Code != ExitFailure {
+		t.Errorf("prune --stale: exit %d\n%s", r.Code, r.Err)
 	}
 	skAssertNothingLeft(t, docker, runs[1].project)
 

@@ -53,6 +53,14 @@ type Client struct {
 // ServerVersion returns Version.
 func (c *Client) ServerVersion(context.Context) (types.Version, error) { return c.Version, nil }
 
+// ClientVersion returns Version.APIVersion, or 1.41 (Docker Engine 20.10) when unset.
+func (c *Client) ClientVersion() string {
+	if c.Version.APIVersion != "" {
+		return c.Version.APIVersion
+	}
+	return "1.41"
+}
+
 // Info returns SystemInfo.
 func (c *Client) Info(context.Context) (system.Info, error) { return c.SystemInfo, nil }
 

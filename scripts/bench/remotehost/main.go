@@ -11,6 +11,8 @@
 //	...
 //	kill -USR1 "$rh_pid"   # the host vanishes (optional)
 //	kill "$rh_pid"         # the end: everything removed
+//go:build linux
+
 package main
 
 import (
