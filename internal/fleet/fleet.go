@@ -37,6 +37,12 @@ type Options struct {
 	// tiers (front ends to stores), plus the odd reference back up (a cycle) when Cycles.
 	MaxDeps int
 	Cycles  bool
+	// Agents is the fraction of apps whose jobs reach a per-host agent over localhost
+	// (default 0: no agent): the app "statsd-agent" runs one job on every host, all on
+	// AgentPort (default 8125), and a replicated app's jobs each reach the agent of their own
+	// host, next to other apps on some hosts and alone on others.
+	Agents    float64
+	AgentPort int
 	// Image names an app's production image (default registry.acme.io/team<k>/<app>:<ver>).
 	Image func(app string) string
 	// Folders is the fraction of apps given a services/<folder>/ (default 0.2, negative:
@@ -110,6 +116,9 @@ func (o *Options) defaults() {
 	}
 	if o.MaxDeps == 0 {
 		o.MaxDeps = 3
+	}
+	if o.AgentPort == 0 {
+		o.AgentPort = 8125
 	}
 	if o.Folders == 0 {
 		o.Folders = 0.2
@@ -298,6 +307,9 @@ func Generate(o Options) *Fleet {
 			}
 		}
 	}
+	if o.Agents > 0 {
+		f.agents(r)
+	}
 	// folders for some apps
 	for i, a := range f.Apps {
 		if r.Float64() >= o.Folders {
@@ -310,6 +322,31 @@ func Generate(o Options) *Fleet {
 	}
 	f.assignFiles(r)
 	return f
+}
+
+// agents adds the per-host agent and its users (Options.Agents).
+func (f *Fleet) agents(r *rand.Rand) {
+	o := f.Opts
+	agent := &App{Name: "statsd-agent", Image: o.Image("statsd-agent"), Port: o.AgentPort}
+	onHost := map[string]*Job{}
+	for _, h := range f.Hosts {
+		j := &Job{Name: fmt.Sprintf("%s-%d", agent.Name, len(agent.Jobs)+1), App: agent, Host: h, Port: o.AgentPort, Image: agent.Image}
+		agent.Jobs = append(agent.Jobs, j)
+		f.Jobs = append(f.Jobs, j)
+		onHost[h] = j
+	}
+	for _, a := range f.Apps {
+		if r.Float64() >= o.Agents {
+			continue
+		}
+		for _, j := range a.Jobs {
+			if j.Port == o.AgentPort {
+				continue
+			}
+			j.Refs = append(j.Refs, Ref{Key: "STATSD_ADDR", Value: "localhost:" + strconv.Itoa(o.AgentPort), Target: onHost[j.Host], Local: true})
+		}
+	}
+	f.Apps = append(f.Apps, agent)
 }
 
 // ref writes an address of job t in one of production's styles.
@@ -356,8 +393,8 @@ func (f *Fleet) assignFiles(r *rand.Rand) {
 	_ = r
 }
 
-// Services is the number of local services clocal should make of the fleet: one per app,
-// more for apps whose replicas listen on several ports.
+// Services is the number of local services clocal should make of the fleet without agents:
+// one per app, more for apps whose replicas listen on several ports.
 func (f *Fleet) Services() int {
 	n := 0
 	for _, a := range f.Apps {

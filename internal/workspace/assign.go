@@ -102,6 +102,9 @@ type app struct {
 	jobs   []*job.Job
 }
 
+// perJob reports whether the app runs one local instance per job (split_instances:).
+func (a *app) perJob() bool { return a.folder != nil && a.folder.file.SplitInstances }
+
 // jobFile is one job file read.
 type jobFile struct {
 	abs, rel string

@@ -3,6 +3,7 @@ package workspace_test
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -51,6 +52,12 @@ func TestFleetProperties(t *testing.T) {
 		{Apps: 300, Hosts: 100, Seed: 3},
 		{Apps: 300, Hosts: 120, Seed: 4, MaxReplicas: 4, Sidecars: 0.2, PortVariants: 0.2, Cycles: true},
 		{Apps: 1000, Hosts: 300, Seed: 5},
+		// a per-host agent every host runs on one port, reached over localhost by the jobs
+		// of most apps, replicated ones included (QA-7), with sidecars and replicas on
+		// another port
+		{Apps: 40, Hosts: 8, Seed: 6, Agents: 0.6, Sidecars: 0.2, PortVariants: 0.3},
+		{Apps: 300, Hosts: 90, Seed: 7, Agents: 0.3, MaxReplicas: 4, Sidecars: 0.2, PortVariants: 0.2, Cycles: true},
+		{Apps: 1000, Hosts: 300, Seed: 8, Agents: 0.5},
 	} {
 		t.Run(fmt.Sprintf("apps=%d,hosts=%d,seed=%d", o.Apps, o.Hosts, o.Seed), func(t *testing.T) {
 			f, ws := loadFleet(t, o)
@@ -178,12 +185,60 @@ func TestFleetProperties(t *testing.T) {
 			if !reflect.DeepEqual(gotGroups, wantGroups) {
 				t.Errorf("groups:\n got %v\nwant %v", gotGroups, wantGroups)
 			}
+			// every job runs locally in a namespace holding exactly its production
+			// namespace: the services of the jobs of its host it reaches, or that reach it,
+			// over localhost (transitively) - no more (no agent of another host, no port
+			// clash), no less
+			jparent := map[*fleet.Job]*fleet.Job{}
+			var jfind func(*fleet.Job) *fleet.Job
+			jfind = func(x *fleet.Job) *fleet.Job {
+				if p, ok := jparent[x]; ok && p != x {
+					r := jfind(p)
+					jparent[x] = r
+					return r
+				}
+				return x
+			}
+			for _, j := range f.Jobs {
+				for _, r := range j.Refs {
+					if r.Local && r.Target != nil {
+						if a, b := jfind(j), jfind(r.Target); a != b {
+							jparent[a] = b
+						}
+					}
+				}
+			}
+			prodNS := map[*fleet.Job][]string{}
+			for _, j := range f.Jobs {
+				root := jfind(j)
+				prodNS[root] = append(prodNS[root], serviceOf(t, ws, j.Name))
+			}
+			agentSplits := 0
+			for _, j := range f.Jobs {
+				want := uniq(prodNS[jfind(j)])
+				g := ws.GroupOf(serviceOf(t, ws, j.Name))
+				if got := strings.Join(g.Members, ","); got != strings.Join(want, ",") {
+					t.Errorf("job %s on %s runs in namespace %s = %s, production's is %v", j.Name, j.Host, g.Name, got, want)
+				}
+				if j.App.Name == "statsd-agent" && len(ws.Lookup(j.App.Name)) > 1 {
+					agentSplits++
+				}
+			}
+			if o.Agents > 0 && agentSplits == 0 {
+				t.Errorf("the agent is one instance: the test proves nothing")
+			}
 			if o.Sidecars > 0.1 && shared == 0 {
 				t.Errorf("no shared namespace in a fleet with sidecars: the test proves nothing")
 			}
 			t.Logf("%d services from %d jobs, %d edges (%d localhost), %d shared namespaces, %d findings", len(ws.Services), len(f.Jobs), len(ws.Edges), len(local), shared, len(ws.Findings))
 		})
 	}
+}
+
+func uniq(s []string) []string {
+	s = append([]string(nil), s...)
+	sort.Strings(s)
+	return slices.Compact(s)
 }
 
 func containsInt(s []int, x int) bool {

@@ -31,7 +31,7 @@ func FromJobs(jobs []*job.Job, portEnv []string, name func(*job.Job) string) (*W
 		}
 		apps = append(apps, &app{name: n, jobs: []*job.Job{j}})
 	}
-	m := newModel(apps, portEnv, func(*app) []int { return nil }, l.notes)
+	m := newModel(apps, portEnv, func(*app) []int { return nil }, nil, l.notes)
 	for _, a := range apps {
 		ji := m.byJob[a.jobs[0]]
 		l.makeService(ws, a, a.name, []*jobInfo{ji})

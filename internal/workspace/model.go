@@ -40,8 +40,20 @@ type jobInfo struct {
 	host  string // lowercased run_on_host
 	refs  []jobRef
 	svc   string // local service, once split
-	// callers are the apps whose jobs reach this one over localhost, as "app:port".
-	callers []string
+	// ns is the job's localhost namespace in production: the jobs of its host it reaches, or
+	// that reach it, over localhost (transitively), and share_localhost: partners.
+	ns *namespace
+}
+
+// namespace is a set of jobs of one production host (or, joined by share_localhost:,
+// several) that talk over localhost: production's per-host loopback. Namespaces whose
+// members are alike (the same apps, images and ports) run as one local namespace; an app
+// whose replicas sit in unlike namespaces is split, one local instance per kind.
+type namespace struct {
+	jobs []*jobInfo
+	// sig says what the namespace holds ("" for a job alone): its members' app, image and
+	// listening ports, sorted.
+	sig string
 }
 
 // jobRef is one address of an env value of a job, resolved.
@@ -59,16 +71,21 @@ type model struct {
 	byHP    map[hostPort][]*jobInfo
 	byName  map[string]*jobInfo   // lowercased job name
 	byHost  map[string][]*jobInfo // lowercased host
+	byApp   map[string]*app
 	portEnv []string
-	notes   *notes
+	// share returns the share_localhost: entries of an app (nil: none).
+	share func(*app) []string
+	notes *notes
 }
 
 // newModel indexes the jobs of apps. ports gives an app's explicit listening ports (service
 // file ports:), nil for the port_env rule.
-func newModel(apps []*app, portEnv []string, ports func(*app) []int, n *notes) *model {
+// share gives an app's share_localhost: entries (nil for none).
+func newModel(apps []*app, portEnv []string, ports func(*app) []int, share func(*app) []string, n *notes) *model {
 	m := &model{byJob: map[*job.Job]*jobInfo{}, byHP: map[hostPort][]*jobInfo{}, byName: map[string]*jobInfo{},
-		byHost: map[string][]*jobInfo{}, portEnv: portEnv, notes: n}
+		byHost: map[string][]*jobInfo{}, byApp: map[string]*app{}, portEnv: portEnv, notes: n, share: share}
 	for _, a := range apps {
+		m.byApp[strings.ToLower(a.name)] = a
 		for _, j := range a.jobs {
 			ji := &jobInfo{j: j, app: a, host: strings.ToLower(j.RunOnHost)}
 			m.jobs = append(m.jobs, ji)
@@ -99,16 +116,124 @@ func newModel(apps []*app, portEnv []string, ports func(*app) []int, n *notes) *
 	for _, ji := range m.jobs {
 		m.resolve(ji)
 	}
+	m.namespaces()
+	return m
+}
+
+// namespaces computes every job's production namespace: union over localhost references
+// (between jobs of one host) and share_localhost: (with the partner's jobs on the same host,
+// or all of them when it has none there), and the signature of each.
+func (m *model) namespaces() {
+	idx := make(map[*jobInfo]int, len(m.jobs))
+	for i, ji := range m.jobs {
+		idx[ji] = i
+	}
+	sets := newUnionFind(len(m.jobs))
+	find := sets.find
+	union := func(a, b *jobInfo) { sets.union(idx[a], idx[b]) }
 	for _, ji := range m.jobs {
 		for _, r := range ji.refs {
 			if r.local {
 				for _, t := range r.to {
-					t.callers = append(t.callers, ji.app.name+":"+strconv.Itoa(r.addr.Port))
+					union(ji, t)
 				}
 			}
 		}
 	}
-	return m
+	if m.share != nil {
+		for _, ji := range m.jobs {
+			for _, name := range m.share(ji.app) {
+				partners := m.named(name)
+				var here []*jobInfo
+				for _, t := range partners {
+					if t.host == ji.host {
+						here = append(here, t)
+					}
+				}
+				if len(here) == 0 {
+					here = partners
+				}
+				for _, t := range here {
+					union(ji, t)
+				}
+			}
+		}
+	}
+	byRoot := map[int]*namespace{}
+	for i, ji := range m.jobs {
+		r := find(i)
+		ns := byRoot[r]
+		if ns == nil {
+			ns = &namespace{}
+			byRoot[r] = ns
+		}
+		ns.jobs = append(ns.jobs, ji)
+		ji.ns = ns
+	}
+	for _, ns := range byRoot {
+		if len(ns.jobs) < 2 {
+			continue
+		}
+		keys := make([]string, len(ns.jobs))
+		for i, ji := range ns.jobs {
+			keys[i] = ji.app.name + "|" + m.instanceKey(ji)
+			if ji.app.perJob() {
+				keys[i] += "|" + ji.j.Name // one instance per job: its namespace is its own
+			}
+		}
+		sort.Strings(keys)
+		ns.sig = strings.Join(keys, ";")
+	}
+}
+
+// unionFind is a disjoint-set forest over 0..n-1; a set's root is its smallest member.
+type unionFind []int
+
+func newUnionFind(n int) unionFind {
+	u := make(unionFind, n)
+	for i := range u {
+		u[i] = i
+	}
+	return u
+}
+
+func (u unionFind) find(i int) int {
+	for u[i] != i {
+		u[i] = u[u[i]]
+		i = u[i]
+	}
+	return i
+}
+
+// union joins the sets of a and b and reports whether they were apart.
+func (u unionFind) union(a, b int) bool {
+	ra, rb := u.find(a), u.find(b)
+	switch {
+	case ra < rb:
+		u[rb] = ra
+	case rb < ra:
+		u[ra] = rb
+	default:
+		return false
+	}
+	return true
+}
+
+// named returns the jobs a share_localhost: entry names: the jobs of an app (folder or
+// image name), of a job, or of a host.
+func (m *model) named(name string) []*jobInfo {
+	name = strings.ToLower(name)
+	if a := m.byApp[name]; a != nil {
+		out := make([]*jobInfo, 0, len(a.jobs))
+		for _, j := range a.jobs {
+			out = append(out, m.byJob[j])
+		}
+		return out
+	}
+	if ji := m.byName[name]; ji != nil {
+		return []*jobInfo{ji}
+	}
+	return m.byHost[name]
 }
 
 // listening returns the ports a job listens on by the port_env rule (the last value of a key
@@ -305,12 +430,8 @@ func without(js []*jobInfo, self *jobInfo) []*jobInfo {
 	return js
 }
 
-// variantKey says which replicas of an app may run as one local instance: the same image,
-// the same listening ports, and localhost partners of the same apps, both ways (a replica
-// that a sidecar reaches over localhost runs in that sidecar's namespace: two replicas
-// reached by different apps over localhost are two instances, so that neither namespace
-// gets the other's jobs).
-func (m *model) variantKey(ji *jobInfo) string {
+// instanceKey is what a job runs locally: its image and listening ports.
+func (m *model) instanceKey(ji *jobInfo) string {
 	var b strings.Builder
 	b.WriteString(ji.j.Image)
 	b.WriteByte('|')
@@ -318,22 +439,17 @@ func (m *model) variantKey(ji *jobInfo) string {
 		b.WriteString(strconv.Itoa(p))
 		b.WriteByte(',')
 	}
-	b.WriteByte('|')
-	var partners []string
-	for _, r := range ji.refs {
-		if r.local {
-			for _, t := range r.to {
-				partners = append(partners, t.app.name+":"+strconv.Itoa(r.addr.Port))
-			}
-		}
-	}
-	sort.Strings(partners)
-	b.WriteString(strings.Join(partners, ","))
-	b.WriteByte('|')
-	callers := append([]string(nil), ji.callers...)
-	sort.Strings(callers)
-	b.WriteString(strings.Join(uniqSorted(callers), ","))
 	return b.String()
+}
+
+// variantKey says which replicas of an app may run as one local instance: the same image,
+// the same listening ports, and alike production namespaces (the same apps reached over
+// localhost, or reaching it, each with its image and ports). Replicas in unlike namespaces
+// are split, so that each local instance reaches over localhost exactly what its own host
+// runs: a per-host agent next to different apps on every host becomes one instance per
+// kind of host, never two agents in one namespace.
+func (m *model) variantKey(ji *jobInfo) string {
+	return m.instanceKey(ji) + "|" + ji.ns.sig
 }
 
 // split groups an app's jobs into local instances: one per variantKey (one per job with
@@ -390,30 +506,36 @@ func splitReason(vs [][]*jobInfo) string {
 		}
 		if len(images) == 1 && len(ports) == 1 {
 			var partners []string
-			for _, r := range rep.refs {
-				if r.local {
-					for _, t := range r.to {
-						partners = append(partners, t.j.Name)
-					}
+			for _, t := range rep.ns.jobs {
+				if t.app != rep.app {
+					partners = append(partners, t.app.name)
 				}
 			}
 			if len(partners) > 0 {
-				what = append(what, "reaches "+strings.Join(partners, ",")+" over localhost")
-			}
-			if len(rep.callers) > 0 {
-				what = append(what, "reached over localhost by "+strings.Join(uniqSorted(append([]string(nil), rep.callers...)), ","))
-			}
-			if len(partners)+len(rep.callers) == 0 {
+				what = append(what, "sharing localhost with "+capList(uniqSorted(partners), 4))
+			} else {
 				what = append(what, "no localhost partner")
 			}
 		}
 		s := strings.Join(what, " ")
 		if len(hosts) > 0 {
-			s += " on " + strings.Join(hosts, ",")
+			s += " on " + capList(hosts, 3)
 		}
 		parts = append(parts, s)
 	}
-	return strings.Join(parts, "; ")
+	return capList(parts, 4, "; ")
+}
+
+// capList joins at most n items (with sep, default ","), saying how many more there are.
+func capList(items []string, n int, sep ...string) string {
+	j := ","
+	if len(sep) > 0 {
+		j = sep[0]
+	}
+	if len(items) > n {
+		items = append(items[:n:n], fmt.Sprintf("and %d more", len(items)-n))
+	}
+	return strings.Join(items, j)
 }
 
 // replicaDiffs lists what differs between the replicas of one local instance, besides host

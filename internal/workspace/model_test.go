@@ -223,7 +223,7 @@ func TestReplicas(t *testing.T) {
 	want := []string{
 		"replica-diff r-1: r-2 (prod/h2.jobs:1:1) differs from r-1, which runs locally: env LOG",
 		"split i: replicas differ (image reg/i:1 on h3; image reg/i:2 on h4): split into i-1, i-2",
-		"split m: replicas differ (port 9000 reached over localhost by s:9000 on h1; port 9000 reached over localhost by t:9000 on h2): split into m-1, m-2",
+		"split m: replicas differ (port 9000 sharing localhost with s on h1; port 9000 sharing localhost with t on h2): split into m-1, m-2",
 		"split r: replicas differ (port 8080 on h1,h2; port 8081 on h3): split into r-1, r-3",
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -371,5 +371,53 @@ func TestListenAddressesAndAll(t *testing.T) {
 	sel, err := ws.Resolve([]string{"all"})
 	if err != nil || !reflect.DeepEqual(sel.Services, []string{"a", "b"}) {
 		t.Errorf("all: %v, %v", sel, err)
+	}
+}
+
+// TestPerHostAgent (QA-7): a per-host agent on every host, on one port, reached over
+// localhost by an app replicated on two hosts and by other apps on some hosts. Each host's
+// loopback is its own: every local instance reaches the agent of its own host, the app is
+// split where its replicas' hosts differ, alike hosts share one instance, and nothing clashes.
+func TestPerHostAgent(t *testing.T) {
+	agent := func(h string) string { return pj("agent-"+h, "reg/statsd-agent:1", h, 8125) }
+	use := func(name, image, host string, port int) string {
+		return pj(name, image, host, port, "STATSD_ADDR", "localhost:8125")
+	}
+	ws, err := Load(writeWS(t, prod(
+		"prod/h1.jobs", agent("h1")+use("web-1", "reg/web:1", "h1", 8080)+use("api-1", "reg/api:1", "h1", 9000),
+		"prod/h2.jobs", agent("h2")+use("web-2", "reg/web:1", "h2", 8080),
+		"prod/h3.jobs", agent("h3")+use("web-3", "reg/web:1", "h3", 8080),
+		"prod/h4.jobs", agent("h4")+use("batch-1", "reg/batch:1", "h4", 9000),
+		"prod/h5.jobs", agent("h5"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := ws.ServiceNames(), []string{"agent-h1", "agent-h2", "agent-h4", "agent-h5", "api", "batch", "web-1", "web-2"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("services %v, want %v", got, want)
+	}
+	for svc, jobs := range map[string][]string{"web-2": {"web-2", "web-3"}, "agent-h2": {"agent-h2", "agent-h3"}, "web-1": {"web-1"}} {
+		if got := ws.Services[svc].JobNames(); !reflect.DeepEqual(got, jobs) {
+			t.Errorf("%s runs %v, want %v", svc, got, jobs)
+		}
+	}
+	if got, want := groupList(ws), []string{"host-h1=agent-h1,api,web-1", "host-h2=agent-h2,web-2", "host-h4=agent-h4,batch"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("groups %v, want %v", got, want)
+	}
+	if got, want := edgeList(ws), []string{"api->agent-h1 localhost", "batch->agent-h4 localhost", "web-1->agent-h1 localhost", "web-2->agent-h2 localhost"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("edges %v, want %v", got, want)
+	}
+	sel, err := ws.Resolve([]string{"web"})
+	if err != nil || !reflect.DeepEqual(sel.Services, []string{"agent-h1", "agent-h2", "web-1", "web-2"}) {
+		t.Errorf("web: %v, %v", sel.Services, err)
+	}
+	// share_localhost: joins the jobs of one host, never the agents of two
+	files := prod("prod/h1.jobs", agent("h1")+pj("web-1", "reg/web:1", "h1", 8080), "prod/h2.jobs", agent("h2")+pj("web-2", "reg/web:1", "h2", 8080))
+	files["services/web/service.yaml"] = "share_localhost: [statsd-agent]\n"
+	ws, err = Load(writeWS(t, files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := groupList(ws), []string{"host-h1=statsd-agent,web"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("share_localhost groups %v, want %v", got, want)
 	}
 }

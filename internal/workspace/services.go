@@ -33,14 +33,14 @@ type Listener struct {
 // differ (or one per job with split_instances).
 func (l *loader) makeServices(ws *Workspace, m *model, apps []*app) {
 	for _, a := range apps {
-		perJob := a.folder != nil && a.folder.file.SplitInstances
+		perJob := a.perJob()
 		vs := m.split(a, perJob)
 		if len(vs) > 1 && !perJob {
 			names := make([]string, len(vs))
 			for i, v := range vs {
 				names[i] = strings.ToLower(v[0].j.Name)
 			}
-			l.notes.add(FindSplit, a.name, nil, vs[0][0], fmt.Sprintf("replicas differ (%s): split into %s", splitReason(vs), strings.Join(names, ", ")))
+			l.notes.add(FindSplit, a.name, nil, vs[0][0], fmt.Sprintf("replicas differ (%s): split into %s", splitReason(vs), capList(names, 6, ", ")))
 		}
 		for _, v := range vs {
 			name := a.name
@@ -158,17 +158,8 @@ func (l *loader) buildNet(ws *Workspace, m *model) {
 	for i, n := range names {
 		idx[n] = i
 	}
-	parent := make([]int, len(names))
-	for i := range parent {
-		parent[i] = i
-	}
-	find := func(i int) int {
-		for parent[i] != i {
-			parent[i] = parent[parent[i]]
-			i = parent[i]
-		}
-		return i
-	}
+	sets := newUnionFind(len(names))
+	find := sets.find
 	// why records, per pair joined, the reference that joined them (for clash errors)
 	type join struct{ a, b, why string }
 	var joins []join
@@ -178,14 +169,8 @@ func (l *loader) buildNet(ws *Workspace, m *model) {
 		if !okA || !okB || a == b {
 			return
 		}
-		ra, rb := find(ia), find(ib)
-		if ra == rb {
+		if !sets.union(ia, ib) {
 			return
-		}
-		if ra < rb {
-			parent[rb] = ra
-		} else {
-			parent[ra] = rb
 		}
 		joins = append(joins, join{a, b, why})
 	}
@@ -199,6 +184,9 @@ func (l *loader) buildNet(ws *Workspace, m *model) {
 			}
 		}
 	}
+	// share_localhost: joins the jobs of one host (see model.namespaces); here its names are
+	// checked and the services of every production namespace it joined are united.
+	shareWhy := map[*app]string{}
 	done := map[string]bool{}
 	for _, name := range names {
 		s := ws.Services[name]
@@ -207,18 +195,29 @@ func (l *loader) buildNet(ws *Workspace, m *model) {
 		}
 		done[s.Folder] = true
 		for i, other := range s.File.ShareLocalhost {
-			targets := ws.Lookup(other)
 			line := s.Line(fmt.Sprintf("share_localhost[%d]", i))
-			if targets == nil {
+			if ws.Lookup(other) == nil {
 				l.errorf(s.FilePath, line, "share_localhost[%d]: unknown service %q%s", i, other, didYouMean(other, ws.names()))
 				continue
 			}
-			for _, mine := range ws.Lookup(s.Folder) {
-				for _, t := range targets {
-					union(mine, t, fmt.Sprintf("%s:%d share_localhost: %s", s.FilePath, line, other))
-				}
+			if a := m.byApp[strings.ToLower(s.Folder)]; a != nil && shareWhy[a] == "" {
+				shareWhy[a] = fmt.Sprintf("%s:%d share_localhost: %s", s.FilePath, line, other)
 			}
 		}
+	}
+	for _, ji := range m.jobs {
+		first := ji.ns.jobs[0]
+		if first == ji || ji.svc == "" || first.svc == "" {
+			continue
+		}
+		why := shareWhy[ji.app]
+		if why == "" {
+			why = shareWhy[first.app]
+		}
+		if why == "" {
+			why = fmt.Sprintf("%s and %s share localhost on %s", first.j.Name, ji.j.Name, ji.j.RunOnHost)
+		}
+		union(first.svc, ji.svc, why)
 	}
 	groups := map[int]*Group{}
 	var roots []int

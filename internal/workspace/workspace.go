@@ -415,6 +415,11 @@ func Load(root string) (*Workspace, error) {
 			return p
 		}
 		return nil
+	}, func(a *app) []string {
+		if a.folder == nil {
+			return nil
+		}
+		return a.folder.file.ShareLocalhost
 	}, l.notes)
 	l.makeServices(ws, m, apps)
 	l.buildIndex(ws)
