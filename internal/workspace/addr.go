@@ -14,11 +14,15 @@ type Address struct {
 	Host   string // lowercased host name
 	Port   int    // 0: none written (nor implied by the scheme)
 	Scheme string // "http", "redis", ... ("" when none)
+	// Implied is set when Port is the default port of the scheme (http://host: 80), not
+	// written.
+	Implied bool
 	// Local is set for localhost, 127.0.0.1 (any 127.x) and [::1].
 	Local bool
 }
 
-// schemePorts are the default ports of URL schemes without an explicit port.
+// schemePorts are the default ports of URL schemes without an explicit port; other schemes
+// (grpc://, redis://, ...) reach the port written, or the host when none is.
 var schemePorts = map[string]int{"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 // Addresses returns the addresses a value may hold: URLs (scheme://user@host:port/path),
@@ -64,7 +68,7 @@ func Addresses(value string) []Address {
 			host, port = f[:i], f[i+1:]
 		}
 		host = strings.ToLower(strings.TrimSuffix(host, "."))
-		a.Local = host == "localhost" || host == "::1" || strings.HasPrefix(host, "127.") && isIPv4(host)
+		a.Local = isLoopback(host)
 		if host == "" || !a.Local && isNumber(host) {
 			continue // a bare number, or an IP address: no production name
 		}
@@ -76,8 +80,8 @@ func Addresses(value string) []Address {
 			}
 			a.Port = p
 		}
-		if a.Port == 0 {
-			a.Port = schemePorts[a.Scheme]
+		if a.Port == 0 && schemePorts[a.Scheme] != 0 {
+			a.Port, a.Implied = schemePorts[a.Scheme], true
 		}
 		a.Host = host
 		out = append(out, a)
@@ -148,15 +152,19 @@ func ParsePort(v string) (int, bool) {
 	return p, true
 }
 
-// pairedPort returns, for an env key naming a host ("db_host", "DB_HOST", "dbHost"), the
-// value of its sibling port key ("db_port", "DB_PORT", "dbPort") in the same job, and that
-// key; ok is false when there is none.
+// pairedPort returns, for an env key naming a host ("db_host", "DB_HOST", "dbHost",
+// "DB_HOSTNAME"), the value of its sibling port key ("db_port", "DB_PORT", "dbPort") in the
+// same job, and that key; ok is false when there is none.
 func pairedPort(j *job.Job, key string) (port int, portKey string, ok bool) {
 	lk := strings.ToLower(key)
-	if !strings.HasSuffix(lk, "host") || len(lk) == 4 {
+	prefix, found := strings.CutSuffix(lk, "hostname")
+	if !found {
+		prefix, found = strings.CutSuffix(lk, "host")
+	}
+	if !found || prefix == "" {
 		return 0, "", false
 	}
-	want := lk[:len(lk)-4] + "port"
+	want := prefix + "port"
 	for i := len(j.Envs) - 1; i >= 0; i-- {
 		e := &j.Envs[i]
 		if strings.ToLower(e.Key) == want {

@@ -288,24 +288,27 @@ const (
 	pairOwnHost // the host key names the job's own host
 )
 
-// paired says whether portKey is the port of a host key ("db_port" of "db_host") naming a
-// production host or job: then it is where the job connects, not where it listens.
+// paired says whether portKey is the port of a host key ("db_port" of "db_host" or
+// "db_hostname") naming a production host or job: then it is where the job connects, not
+// where it listens. A host key naming the job's own host or localhost is pairOwnHost: where
+// it connects on its own host (the port is another job's there), or where it binds when it
+// has no other listening port.
 func (m *model) paired(j *job.Job, portKey string) int {
 	lk := strings.ToLower(portKey)
 	if !strings.HasSuffix(lk, "port") || len(lk) == 4 {
 		return pairNone
 	}
-	want := lk[:len(lk)-4] + "host"
+	prefix := lk[:len(lk)-4]
 	for i := range j.Envs {
 		e := &j.Envs[i]
-		if strings.ToLower(e.Key) != want {
+		if k := strings.ToLower(e.Key); k != prefix+"host" && k != prefix+"hostname" {
 			continue
 		}
 		h := strings.ToLower(strings.TrimSpace(e.Value))
 		_, isHost := m.byHost[h]
 		_, isJob := m.byName[h]
 		switch {
-		case h == strings.ToLower(j.RunOnHost):
+		case h == strings.ToLower(j.RunOnHost) || isLoopback(h):
 			return pairOwnHost
 		case isHost || isJob:
 			return pairOther
@@ -313,6 +316,12 @@ func (m *model) paired(j *job.Job, portKey string) int {
 		return pairNone
 	}
 	return pairNone
+}
+
+// isLoopback reports whether a host names the machine itself: localhost, 127.x, ::1.
+func isLoopback(h string) bool {
+	h = strings.Trim(h, "[]")
+	return h == "localhost" || h == "::1" || strings.HasPrefix(h, "127.") && isIPv4(h)
 }
 
 func containsInt(s []int, x int) bool {
@@ -377,26 +386,37 @@ func (m *model) resolve(ji *jobInfo) {
 	}
 }
 
-// onHost resolves an address naming a production host.
+// onHost resolves an address naming a production host. With a port (written, or the
+// default port of a URL scheme: http://HOST is HOST:80, https://HOST HOST:443), it reaches
+// the job listening there; when no job is known to listen there, only the host's jobs whose
+// listening ports clocal does not know (no port key) may, and only when they are one app.
+// Without a port, a host running one app reaches it.
 func (m *model) onHost(ji *jobInfo, e *job.Env, a Address) []*jobInfo {
 	all := m.byHost[a.Host]
-	if a.Port != 0 {
-		if hit := m.byHP[hostPort{a.Host, a.Port}]; len(hit) > 0 {
-			return without(hit, ji)
-		}
-		if a.Scheme != "" && schemePorts[a.Scheme] == a.Port {
-			a.Port = 0 // http://host: the default port is a guess; fall back to the host
-		} else if sameApp(all) {
+	if a.Port == 0 {
+		if sameApp(all) {
 			return without(all[:1], ji)
-		} else {
-			m.notes.add(noteAmbiguous, a.Text, e, ji, fmt.Sprintf("no job on %s listens on port %d (its jobs: %s)", a.Host, a.Port, jobNames(all)))
-			return nil
+		}
+		m.notes.add(noteAmbiguous, a.Text, e, ji, fmt.Sprintf("a bare host name: %s runs %s", a.Host, jobNames(all)))
+		return nil
+	}
+	if hit := m.byHP[hostPort{a.Host, a.Port}]; len(hit) > 0 {
+		return without(hit, ji)
+	}
+	var unknown []*jobInfo
+	for _, t := range all {
+		if len(t.ports) == 0 {
+			unknown = append(unknown, t)
 		}
 	}
-	if sameApp(all) {
-		return without(all[:1], ji)
+	if len(unknown) > 0 && sameApp(unknown) {
+		return without(unknown[:1], ji)
 	}
-	m.notes.add(noteAmbiguous, a.Text, e, ji, fmt.Sprintf("a bare host name: %s runs %s", a.Host, jobNames(all)))
+	port := strconv.Itoa(a.Port)
+	if a.Implied {
+		port += " (" + a.Scheme + ":// without a port)"
+	}
+	m.notes.add(noteAmbiguous, a.Text, e, ji, fmt.Sprintf("no job on %s listens on port %s (its jobs: %s)", a.Host, port, jobNames(all)))
 	return nil
 }
 

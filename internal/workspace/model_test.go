@@ -93,9 +93,24 @@ func TestAddressRules(t *testing.T) {
 		{"a bare host with several apps: ambiguous, said once for every job writing it",
 			prod("prod/h1.jobs", h1, "prod/h9.jobs", caller("x", "h1")+pj("y-1", "reg/y:1", "h8", 7000, "x", "h1")),
 			nil, nil, []string{"ambiguous h1 x2"}},
-		{"http://HOST without a port: the app on port 80, else the host's only app",
-			prod("prod/h1.jobs", h1+pj("w-1", "reg/w:1", "h1", 80), "prod/h2.jobs", h2, "prod/h9.jobs", caller("w", "http://h1/x", "c", "https://h2/")),
-			[]string{"z->c inferred", "z->w inferred"}, nil, nil},
+		{"http://HOST without a port is HOST:80, https://HOST HOST:443 (QA-8)",
+			prod("prod/h1.jobs", h1+pj("w-1", "reg/w:1", "h1", 80), "prod/h2.jobs", h2, "prod/h9.jobs", caller("w", "http://h1/x", "c", "https://h2/", "c2", "https://h2")),
+			[]string{"z->w inferred"}, nil, []string{"ambiguous https://h2 x2"}},
+		{"https://HOST reaches the job listening on 443 there, not the host's other apps",
+			prod("prod/h2.jobs", h2+pj("d-1", "reg/d:1", "h2", 443), "prod/h9.jobs", caller("d", "https://h2")),
+			[]string{"z->d inferred"}, nil, nil},
+		{"other schemes reach the port written (QA-8)",
+			prod("prod/h1.jobs", h1, "prod/h2.jobs", h2, "prod/h9.jobs", caller("r", "redis://h2:8080/0", "g", "grpc://h1:9000")),
+			[]string{"z->b inferred", "z->c inferred"}, nil, nil},
+		{"a port nothing listens on: only a job with no known port may",
+			prod("prod/h1.jobs", h1+pj("u-1", "reg/u:1", "h1", 0), "prod/h2.jobs", h2, "prod/h9.jobs", caller("u", "http://h1/", "c", "h2:1234")),
+			[]string{"z->u inferred"}, nil, []string{"ambiguous h2:1234 x1"}},
+		{"*_HOST=localhost with *_PORT is localhost:PORT (QA-19)",
+			prod("prod/h1.jobs", h1+pj("s-1", "reg/s:1", "h1", 7000, "B_HOST", "localhost", "B_PORT", "9000", "a_host", "127.0.0.1", "a_port", "8080")),
+			[]string{"s->a localhost", "s->b localhost"}, []string{"host-h1=a,b,s"}, nil},
+		{"*_HOSTNAME=<own host> with *_PORT is HOST:PORT (QA-19)",
+			prod("prod/h1.jobs", h1+pj("s-1", "reg/s:1", "h1", 7000, "B_HOSTNAME", "h1", "B_PORT", "9000")),
+			[]string{"s->b inferred"}, nil, nil},
 		{"a port nothing listens on at a host with several apps",
 			prod("prod/h1.jobs", h1, "prod/h9.jobs", caller("x", "h1:1234")),
 			nil, nil, []string{"ambiguous h1:1234 x1"}},
@@ -154,11 +169,12 @@ func TestPairedPortIsNoListeningPort(t *testing.T) {
 	ws, err := Load(writeWS(t, prod("prod/h.jobs",
 		pj("db-1", "reg/db:1", "h2", 5432)+
 			pj("x-1", "reg/x:1", "h1", 8080, "db_host", "h2", "db_port", "5432")+
-			pj("y-1", "reg/y:1", "h3", 0, "http_host", "h3", "http_port", "9000"))))
+			pj("y-1", "reg/y:1", "h3", 0, "http_host", "h3", "http_port", "9000")+
+			pj("w-1", "reg/w:1", "h2", 7000, "DB_HOST", "localhost", "DB_PORT", "5432"))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for svc, want := range map[string][]int{"x": {8080}, "y": {9000}, "db": {5432}} {
+	for svc, want := range map[string][]int{"x": {8080}, "y": {9000}, "db": {5432}, "w": {7000}} {
 		if got := ws.Services[svc].Ports; !reflect.DeepEqual(got, want) {
 			t.Errorf("%s listens on %v, want %v", svc, got, want)
 		}
