@@ -30,7 +30,7 @@ func TestDaemonUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer silent.Close()
+	t.Cleanup(func() { silent.Close() }) // after the parallel subtests, not when this function returns
 	go func() {
 		var held []net.Conn
 		for {
@@ -51,6 +51,7 @@ func TestDaemonUnreachable(t *testing.T) {
 	for name, host := range hosts {
 		for _, args := range [][]string{{"up", "repo-manager"}, {"ps"}, {"down"}, {"watch", "repo-manager"}} {
 			t.Run(name+"/"+args[0], func(t *testing.T) {
+				t.Parallel() // each waits for its ping to time out: at once, not one after another
 				start := time.Now()
 				r := runClocal(t, time.Minute, []string{"DOCKER_HOST=" + host, "DOCKER_CONTEXT=", "DOCKER_TLS_VERIFY="},
 					append([]string{"-w", root, "-p", testProject(t)}, args...)...)

@@ -23,6 +23,7 @@ import (
 // requireChromium returns the browser's path; under CI=true a missing browser fails the test.
 func requireChromium(t *testing.T) string {
 	t.Helper()
+	testutil.SkipInUnitLane(t, "a browser")
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
 			return p

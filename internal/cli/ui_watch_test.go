@@ -212,11 +212,17 @@ func TestUIBadInput(t *testing.T) {
 		{[]string{"ui", "--addr", "0.0.0.0:0"}, "loopback address only"},
 		{[]string{"ui", "--addr", "nonsense"}, "want HOST:PORT"},
 		{[]string{"ui", "no-such-target"}, "no-such-target"},
-		{[]string{"-p", testProject(t), "ui"}, "no running stack"},
 	} {
 		r := runCLI(t, ctx, append([]string{"-w", root}, c.args...)...)
 		if r.Code != ExitBadInput || !strings.Contains(r.Err, c.want) {
 			t.Errorf("clocal %v: exit %d, stderr %q; want 2 and %q", c.args, r.Code, r.Err, c.want)
 		}
 	}
+	t.Run("no running stack", func(t *testing.T) {
+		testutil.RequireDocker(t) // the daemon says there is none
+		args := []string{"-w", root, "-p", testProject(t), "ui"}
+		if r := runCLI(t, ctx, args...); r.Code != ExitBadInput || !strings.Contains(r.Err, "no running stack") {
+			t.Errorf("clocal %v: exit %d, stderr %q; want 2 and %q", args, r.Code, r.Err, "no running stack")
+		}
+	})
 }

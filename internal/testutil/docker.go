@@ -18,6 +18,7 @@ import (
 // never pass silently in CI.
 func RequireDocker(t testing.TB) *client.Client {
 	t.Helper()
+	SkipInUnitLane(t, "the Docker daemon")
 	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

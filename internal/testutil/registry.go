@@ -66,6 +66,7 @@ func StartRegistry(t testing.TB, opts ...RegistryOption) *Registry {
 	for _, o := range opts {
 		o(&rc)
 	}
+	SkipInUnitLane(t, "a registry ("+RegistryBinary+")")
 	bin, err := exec.LookPath(RegistryBinary)
 	if err != nil {
 		if os.Getenv("CI") == "true" {

@@ -19,6 +19,7 @@ type RemoteHost struct {
 // StartRemoteHost needs Linux namespaces: the test is skipped (fails under CI=true).
 func StartRemoteHost(t testing.TB) *RemoteHost {
 	t.Helper()
+	SkipInUnitLane(t, "a second Docker host")
 	if os.Getenv("CI") == "true" {
 		t.Fatal("CI=true: the second Docker host needs Linux namespaces")
 	}

@@ -39,6 +39,7 @@ import (
 
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/stack"
+	"github.com/clocal-dev/clocal/internal/testutil"
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
@@ -109,8 +110,12 @@ func WithLog(w io.Writer) Option { return func(o *options) { o.log = w } }
 // StartStack builds what changed and starts target (a profile, service, job or host name)
 // and its dependencies in an isolated project, waits until every service is healthy and
 // registers the teardown with t.Cleanup.
+//
+// With CLOCAL_TEST_LANE=unit (a fast lane of pure tests, as clocal's scripts/test.sh --unit
+// runs) the test is skipped: it needs the Docker daemon.
 func StartStack(t testing.TB, target string, opts ...Option) *Stack {
 	t.Helper()
+	testutil.SkipInUnitLane(t, "the Docker daemon")
 	o := options{timeout: 5 * time.Minute, log: io.Discard}
 	for _, f := range opts {
 		f(&o)
