@@ -170,13 +170,7 @@ func Text(s string) string {
 		return s
 	}
 	if strings.ContainsAny(s, "=:") {
-		s = assignment.ReplaceAllStringFunc(s, func(m string) string {
-			sub := assignment.FindStringSubmatch(m)
-			if !IsSecretKey(sub[2]) || sub[4] == Mask || strings.HasPrefix(sub[4], "//") || placeholder(sub[4]) {
-				return m
-			}
-			return sub[1] + sub[2] + sub[3] + Mask
-		})
+		s = redactAssignments(s)
 	}
 	if strings.Contains(s, "-") {
 		s = flagValue.ReplaceAllStringFunc(s, func(m string) string {
@@ -197,6 +191,31 @@ func Text(s string) string {
 		s = authHeader.ReplaceAllString(s, "${1}${2}"+Mask)
 	}
 	return s
+}
+
+// redactAssignments masks the values of the secret-looking assignments in s. A name:tag
+// after a slash is the last part of an image reference (registry.corp/team/auth-service:1.2,
+// …/private:1), not a key and its value.
+func redactAssignments(s string) string {
+	var b strings.Builder
+	last := 0
+	for _, m := range assignment.FindAllStringSubmatchIndex(s, -1) {
+		quote, key, sep, val := s[m[2]:m[3]], s[m[4]:m[5]], s[m[6]:m[7]], s[m[8]:m[9]]
+		if !IsSecretKey(key) || val == Mask || strings.HasPrefix(val, "//") || placeholder(val) {
+			continue
+		}
+		if quote == "" && sep == ":" && m[0] > 0 && s[m[0]-1] == '/' {
+			continue
+		}
+		b.WriteString(s[last:m[8]])
+		b.WriteString(Mask)
+		last = m[9]
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
 }
 
 // placeholder reports whether a value stands for one rather than being one: a reference

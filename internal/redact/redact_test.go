@@ -46,6 +46,11 @@ func TestText(t *testing.T) {
 		{"dial postgres://app:hunter2@db-1:5432/app failed", "dial postgres://app:" + Mask + "@db-1:5432/app failed"},
 		{"mail to noreply@coding.net", "mail to noreply@coding.net"},
 		{"GET /repos?auth=s3cr3t&x=1", "GET /repos?auth=" + Mask + "&x=1"},
+		// Image references whose name is a secret-looking word keep their tag.
+		{"cannot pull registry.corp/team/auth-service:1.2 (auth) from registry registry.corp", "cannot pull registry.corp/team/auth-service:1.2 (auth) from registry registry.corp"},
+		{"pulling 127.0.0.1:5000/team/private:1 (for priv)", "pulling 127.0.0.1:5000/team/private:1 (for priv)"},
+		{"image registry.corp/secret-store:3, token: abc123", "image registry.corp/secret-store:3, token: " + Mask},
+		{"/etc/app/db_password=hunter2", "/etc/app/db_password=" + Mask},
 	}
 	for _, c := range cases {
 		if got := Text(c.in); got != c.want {
