@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -312,16 +313,32 @@ func tarOf(files map[string]string, mode func(name string) int64) (*bytes.Buffer
 	return &buf, tw.Close()
 }
 
-// StallingProxy is a registry address in front of reg whose blob downloads hang until the
-// client gives up: a pull through it is stuck half-way, for Ctrl-C tests. Blobs reports
-// each blob request as it arrives.
-type StallingProxy struct {
-	Host  string
-	Blobs chan string
+// BlobFault is what a BlobProxy does to a large blob (a layer) half-way through sending it.
+type BlobFault int
+
+const (
+	// StallHalfway sends the first half of the blob, then nothing until the client gives
+	// up: a pull stuck mid-transfer, for Ctrl-C tests.
+	StallHalfway BlobFault = iota
+	// CorruptHalfway sends the first half of the blob and garbage for the rest (the length
+	// the registry announced): the daemon's digest check fails after the whole download, an
+	// error it does not retry.
+	CorruptHalfway
+)
+
+// BlobProxy is a registry address in front of a Registry that passes everything through
+// but the blobs of at least LargeBlob bytes, to which it does its Fault half-way. Halfway
+// reports each such blob, with the bytes sent, once its first half is out.
+type BlobProxy struct {
+	Host    string
+	Halfway chan int64
 }
 
-// StartStallingProxy serves on a free loopback port until the test ends.
-func StartStallingProxy(t testing.TB, reg *Registry) *StallingProxy {
+// LargeBlob is the size from which a BlobProxy interferes (configs and small layers pass).
+const LargeBlob = 1 << 20
+
+// StartBlobProxy serves on a free loopback port until the test ends.
+func StartBlobProxy(t testing.TB, reg *Registry, fault BlobFault) *BlobProxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -329,19 +346,67 @@ func StartStallingProxy(t testing.TB, reg *Registry) *StallingProxy {
 	}
 	target, _ := url.Parse("http://" + reg.Host)
 	rp := httputil.NewSingleHostReverseProxy(target)
-	p := &StallingProxy{Host: l.Addr().String(), Blobs: make(chan string, 64)}
+	p := &BlobProxy{Host: l.Addr().String(), Halfway: make(chan int64, 64)}
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.Path, "/blobs/") && r.Method == http.MethodGet {
-			select {
-			case p.Blobs <- r.URL.Path:
-			default:
-			}
-			<-r.Context().Done()
+		if !strings.Contains(r.URL.Path, "/blobs/") || r.Method != http.MethodGet {
+			rp.ServeHTTP(w, r)
 			return
 		}
-		rp.ServeHTTP(w, r)
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, "http://"+reg.Host+r.URL.RequestURI(), nil)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		req.Header = r.Header.Clone()
+		resp, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		for k, vs := range resp.Header {
+			w.Header()[k] = vs
+		}
+		w.WriteHeader(resp.StatusCode)
+		if resp.StatusCode != http.StatusOK || resp.ContentLength < LargeBlob {
+			_, _ = io.Copy(w, resp.Body)
+			return
+		}
+		half := resp.ContentLength / 2
+		n, _ := io.CopyN(w, resp.Body, half)
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush()
+		}
+		select {
+		case p.Halfway <- n:
+		default:
+		}
+		switch fault {
+		case StallHalfway:
+			<-r.Context().Done()
+		case CorruptHalfway:
+			_, _ = io.CopyN(w, zeros{}, resp.ContentLength-n)
+		}
 	})}
 	go func() { _ = srv.Serve(l) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return p
+}
+
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) {
+	clear(b)
+	return len(b), nil
+}
+
+// LargeImage creates a local image tagged tag with one layer of size bytes of random data
+// (incompressible: its blob in a registry is as large), for pulls that take a while. The
+// caller removes the image.
+func LargeImage(ctx context.Context, cli client.APIClient, tag string, size int) error {
+	data := make([]byte, size)
+	if _, err := rand.Read(data); err != nil {
+		return err
+	}
+	return ImportImage(ctx, cli, tag, map[string]string{"data": string(data), "tag": tag})
 }
