@@ -83,19 +83,23 @@ func Decide(stacks []Stack, p Policy) []Verdict {
 func staleReason(ctrs []container.Summary, hostname string, lastTouched, now time.Time, grace time.Duration, alive func(pid int, start string) bool) (reason string, ownerGone bool) {
 	// An owner process recorded on this host decides: alive keeps the stack whatever the
 	// state of its containers (it may be in the middle of its up), gone makes it stale.
-	ownerSeen := false
+	// Any live owner keeps it: a new run's up over the leftovers of a killed one (same
+	// project name) has created some containers with its own labels, not all yet.
+	gone := 0
 	for _, c := range ctrs {
 		pid, err := strconv.Atoi(c.Labels[labels.OwnerPID])
 		if err != nil || c.Labels[labels.OwnerHost] != hostname {
 			continue
 		}
-		ownerSeen = true
-		if !alive(pid, c.Labels[labels.OwnerStart]) {
-			return fmt.Sprintf("owner process %d is gone", pid), true
+		if alive(pid, c.Labels[labels.OwnerStart]) {
+			return "", false
+		}
+		if gone == 0 {
+			gone = pid
 		}
 	}
-	if ownerSeen {
-		return "", false
+	if gone != 0 {
+		return fmt.Sprintf("owner process %d is gone", gone), true
 	}
 	for _, c := range ctrs {
 		if c.State == container.StateRunning || c.State == container.StateRestarting || c.State == container.StatePaused {

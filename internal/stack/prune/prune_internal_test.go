@@ -40,6 +40,14 @@ func TestStaleReason(t *testing.T) {
 		{"stopped, recent: maybe an up in progress", []container.Summary{plain("created")}, "h", time.Minute, "", false},
 		{"stopped, old", []container.Summary{plain("exited")}, "h", time.Hour, "no running container", false},
 		{"nothing but a network, old", nil, "h", time.Hour, "only networks/volumes left", false},
+		// An up in progress: its network is created first, then its containers one by one
+		// (created, not started yet), each with the owner's labels.
+		{"up in progress: network just created, no container yet", nil, "h", time.Second, "", false},
+		{"up in progress: containers created, owner alive, network old", []container.Summary{owned("100", "created"), owned("100", "created")}, "h", time.Hour, "", false},
+		{"up in progress over a killed run's leftovers (same project)", []container.Summary{owned("200", "exited"), owned("100", "created")}, "h", time.Hour, "", false},
+		{"up in progress over a killed run's leftovers, listed first", []container.Summary{owned("100", "created"), owned("200", "exited")}, "h", time.Hour, "", false},
+		{"a developer's up in progress (no owner labels)", []container.Summary{plain("created"), plain("created")}, "h", time.Second, "", false},
+		{"two owners, both gone", []container.Summary{owned("200", "exited"), owned("300", "exited")}, "h", 0, "owner process 200 is gone", true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

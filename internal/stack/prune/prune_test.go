@@ -64,8 +64,10 @@ func ctr(project, svc, state string, age time.Duration, extra map[string]string)
 
 // daemon: a killed test run (owner 200 gone), a live test run (owner 100), a running
 // stack, a stopped stack untouched for an hour, one stopped a minute ago (maybe an up in
-// progress), someone else's stopped compose project, and a clocal stack of which only
-// its data volume is left.
+// progress), someone else's stopped compose project, a clocal stack of which only its data
+// volume is left, and two ups in progress: one that has created its network and no
+// container yet, one that re-runs a killed run's project (its containers created next to
+// the killed run's).
 func daemon(ws string) (*fakeEngine, *dockerfake.Client) {
 	owner := func(pid string) map[string]string {
 		return map[string]string{labels.OwnerPID: pid, labels.OwnerHost: "box", labels.ComposeWorkingDir: ws}
@@ -78,14 +80,17 @@ func daemon(ws string) (*fakeEngine, *dockerfake.Client) {
 			ctr("stopped", "kv", "exited", time.Hour, map[string]string{labels.ComposeWorkingDir: ws}),
 			ctr("fresh", "kv", "created", time.Minute, nil),
 			ctr("foreign", "", "exited", time.Hour, nil),
+			ctr("rerun", "kv", "exited", time.Hour, owner("200")),
+			ctr("rerun", "web", "created", 0, owner("100")),
 		},
 		Volumes: []*volume.Volume{{Name: "leftover_data", Labels: map[string]string{labels.ComposeProject: "leftover", labels.HostPath: "/data"}}},
 		Networks: []network.Summary{
 			{Name: "stopped_clocal", Created: now.Add(-time.Hour), Labels: map[string]string{labels.ComposeProject: "stopped", labels.ComposeNetwork: "clocal"}},
+			{Name: "starting_clocal", Created: now.Add(-2 * time.Second), Labels: map[string]string{labels.ComposeProject: "starting", labels.ComposeNetwork: "clocal"}},
 		},
 	}
 	e := &fakeEngine{}
-	for _, p := range []string{"foreign", "fresh", "killed", "leftover", "running", "stopped", "testing"} {
+	for _, p := range []string{"foreign", "fresh", "killed", "leftover", "rerun", "running", "starting", "stopped", "testing"} {
 		e.projects = append(e.projects, engine.ProjectSummary{Name: p})
 	}
 	return e, d
@@ -104,6 +109,8 @@ func projects(vs []prune.Verdict) []string {
 	return out
 }
 
+// TestDecide: stale are the killed run and the stack stopped for an hour; the ups in
+// progress (a network only, a re-run over a killed run's leftovers) are not.
 func TestDecide(t *testing.T) {
 	ws := t.TempDir()
 	e, d := daemon(ws)
