@@ -234,7 +234,7 @@ func build(ws *workspace.Workspace, units []*unit, opts Options, errs []string) 
 				if u := byName[l.Service]; u != nil {
 					o := ws.GroupOf(l.Service).Name
 					if len(owners) == 0 || owners[0] == o {
-						hostAlias[o] = append(hostAlias[o], h)
+						hostAlias[o] = append(hostAlias[o], ws.HostAliases(h)...)
 						break
 					}
 				}
@@ -265,7 +265,9 @@ func build(ws *workspace.Workspace, units []*unit, opts Options, errs []string) 
 				routerProfiles[h] = append(routerProfiles[h], u.profiles...)
 			}
 		}
-		routerOf[strings.ToLower(h)] = r
+		for _, a := range ws.HostAliases(h) {
+			routerOf[a] = r
+		}
 		p.Routers = append(p.Routers, *r)
 	}
 
@@ -391,7 +393,7 @@ func build(ws *workspace.Workspace, units []*unit, opts Options, errs []string) 
 			PullPolicy: opts.PullPolicy,
 			Profiles:   uniqSorted(routerProfiles[r.Host]),
 			Command:    qstrs(args),
-			Networks:   map[string]serviceNetwork{NetworkName: {Aliases: Aliases(r.Name, []string{r.Host}, nil)}},
+			Networks:   map[string]serviceNetwork{NetworkName: {Aliases: Aliases(r.Name, ws.HostAliases(r.Host), nil)}},
 			Init:       true,
 			Restart:    "no",
 			Logging:    logging,

@@ -22,8 +22,11 @@ func TestFleetAddresses(t *testing.T) {
 	for _, o := range []fleet.Options{
 		{Apps: 16, Hosts: 5, Seed: 1, Sidecars: 0.3, PortVariants: 0.3},
 		{Apps: 300, Hosts: 100, Seed: 3, Sidecars: 0.2, PortVariants: 0.2, Cycles: true},
+		// a per-host agent reached over localhost (QA-7); hosts written short in run_on_host
+		// and full in values, and vice versa (QA-18)
+		{Apps: 60, Hosts: 12, Seed: 9, Agents: 0.5, Sidecars: 0.2, PortVariants: 0.3, FQDN: true},
 	} {
-		t.Run(fmt.Sprintf("apps=%d", o.Apps), func(t *testing.T) {
+		t.Run(fmt.Sprintf("apps=%d,seed=%d", o.Apps, o.Seed), func(t *testing.T) {
 			f := fleet.Generate(o)
 			dir := t.TempDir()
 			if err := f.Write(dir); err != nil {

@@ -43,6 +43,10 @@ type Options struct {
 	// host, next to other apps on some hosts and alone on others.
 	Agents    float64
 	AgentPort int
+	// FQDN writes every other host's run_on_host as its full name (node001.dc1.acme.corp)
+	// and every address of a host in the other form: full where run_on_host is short, short
+	// where it is full.
+	FQDN bool
 	// Image names an app's production image (default registry.acme.io/team<k>/<app>:<ver>).
 	Image func(app string) string
 	// Folders is the fraction of apps given a services/<folder>/ (default 0.2, negative:
@@ -76,14 +80,16 @@ type App struct {
 
 // Job is one production job.
 type Job struct {
-	Name   string
-	App    *App
-	Host   string
-	Port   int
-	Image  string
-	Refs   []Ref
-	File   string // job file (relative to the workspace root)
-	Extras bool   // carries fields of the production schema clocal does not map
+	Name  string
+	App   *App
+	Host  string
+	Port  int
+	Image string
+	// RunOnHost is how the job file writes Host (Host, or its full name with FQDN).
+	RunOnHost string
+	Refs      []Ref
+	File      string // job file (relative to the workspace root)
+	Extras    bool   // carries fields of the production schema clocal does not map
 }
 
 // Ref is one env value holding an address, and what it reaches in production.
@@ -297,7 +303,7 @@ func Generate(o Options) *Fleet {
 			tj := t.Jobs[r.Intn(len(t.Jobs))]
 			style := r.Intn(10)
 			for _, j := range a.Jobs {
-				j.Refs = append(j.Refs, ref(t.Name, tj, style))
+				j.Refs = append(j.Refs, ref(t.Name, tj, style, f.hostRef))
 			}
 		}
 		// an address outside the fleet: never a dependency
@@ -319,6 +325,9 @@ func Generate(o Options) *Fleet {
 		if i%10 == 3 {
 			a.Folder, a.Match = "svc-"+a.Name, true
 		}
+	}
+	for _, j := range f.Jobs {
+		j.RunOnHost = f.runOnHost(j.Host)
 	}
 	f.assignFiles(r)
 	return f
@@ -350,9 +359,9 @@ func (f *Fleet) agents(r *rand.Rand) {
 }
 
 // ref writes an address of job t in one of production's styles.
-func ref(app string, t *Job, style int) Ref {
+func ref(app string, t *Job, style int, hostRef func(string) string) Ref {
 	key := app
-	hp := t.Host + ":" + strconv.Itoa(t.Port)
+	hp := hostRef(t.Host) + ":" + strconv.Itoa(t.Port)
 	switch {
 	case style < 4:
 		return Ref{Key: key + "_addr", Value: hp, Target: t}
@@ -361,9 +370,31 @@ func ref(app string, t *Job, style int) Ref {
 	case style < 8:
 		return Ref{Key: key + "_url", Value: "http://" + hp + "/api/v1?x=1", Target: t}
 	case style < 9:
-		return Ref{Key: key + "_host", Value: t.Host, PortKey: key + "_port", PortValue: strconv.Itoa(t.Port), Target: t}
+		return Ref{Key: key + "_host", Value: hostRef(t.Host), PortKey: key + "_port", PortValue: strconv.Itoa(t.Port), Target: t}
 	}
 	return Ref{Key: strings.ToUpper(key) + "_ENDPOINT", Value: "grpc://" + hp, Target: t}
+}
+
+// fqdn reports whether a host's run_on_host is its full name (Options.FQDN).
+func (f *Fleet) fqdn(h string) bool {
+	n, _ := strconv.Atoi(strings.TrimPrefix(h, "node"))
+	return f.Opts.FQDN && n%2 == 0
+}
+
+// runOnHost is how job files write a host.
+func (f *Fleet) runOnHost(h string) string {
+	if f.fqdn(h) {
+		return h + ".dc1.acme.corp"
+	}
+	return h
+}
+
+// hostRef is how addresses write a host: the other form than run_on_host with FQDN.
+func (f *Fleet) hostRef(h string) string {
+	if f.Opts.FQDN && !f.fqdn(h) {
+		return h + ".dc1.acme.corp"
+	}
+	return h
 }
 
 // pickHosts picks n distinct hosts among the least loaded ones (random among equals), as a
@@ -486,7 +517,11 @@ func writeJob(b *strings.Builder, j *Job) {
 	if len(j.Name)%2 == 0 {
 		open, close = "<", ">"
 	}
-	fmt.Fprintf(b, "job %s\n  name: %q\n  image: %q\n  run_on_host: %q\n", open, j.Name, j.Image, j.Host)
+	host := j.RunOnHost
+	if host == "" {
+		host = j.Host
+	}
+	fmt.Fprintf(b, "job %s\n  name: %q\n  image: %q\n  run_on_host: %q\n", open, j.Name, j.Image, host)
 	key := "PORT"
 	if len(j.Name)%3 == 0 {
 		key = "port"

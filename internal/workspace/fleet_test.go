@@ -55,9 +55,10 @@ func TestFleetProperties(t *testing.T) {
 		// a per-host agent every host runs on one port, reached over localhost by the jobs
 		// of most apps, replicated ones included (QA-7), with sidecars and replicas on
 		// another port
-		{Apps: 40, Hosts: 8, Seed: 6, Agents: 0.6, Sidecars: 0.2, PortVariants: 0.3},
+		// (and hosts written short in run_on_host and full in values, and vice versa: QA-18)
+		{Apps: 40, Hosts: 8, Seed: 6, Agents: 0.6, Sidecars: 0.2, PortVariants: 0.3, FQDN: true},
 		{Apps: 300, Hosts: 90, Seed: 7, Agents: 0.3, MaxReplicas: 4, Sidecars: 0.2, PortVariants: 0.2, Cycles: true},
-		{Apps: 1000, Hosts: 300, Seed: 8, Agents: 0.5},
+		{Apps: 1000, Hosts: 300, Seed: 8, Agents: 0.5, FQDN: true},
 	} {
 		t.Run(fmt.Sprintf("apps=%d,hosts=%d,seed=%d", o.Apps, o.Hosts, o.Seed), func(t *testing.T) {
 			f, ws := loadFleet(t, o)

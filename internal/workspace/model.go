@@ -70,7 +70,8 @@ type model struct {
 	byJob   map[*job.Job]*jobInfo
 	byHP    map[hostPort][]*jobInfo
 	byName  map[string]*jobInfo   // lowercased job name
-	byHost  map[string][]*jobInfo // lowercased host
+	byHost  map[string][]*jobInfo // canonical host (hostIndex)
+	hosts   *hostIndex
 	byApp   map[string]*app
 	portEnv []string
 	// share returns the share_localhost: entries of an app (nil: none).
@@ -84,10 +85,17 @@ type model struct {
 func newModel(apps []*app, portEnv []string, ports func(*app) []int, share func(*app) []string, n *notes) *model {
 	m := &model{byJob: map[*job.Job]*jobInfo{}, byHP: map[hostPort][]*jobInfo{}, byName: map[string]*jobInfo{},
 		byHost: map[string][]*jobInfo{}, byApp: map[string]*app{}, portEnv: portEnv, notes: n, share: share}
+	var hostNames []string
+	for _, a := range apps {
+		for _, j := range a.jobs {
+			hostNames = append(hostNames, j.RunOnHost)
+		}
+	}
+	m.hosts = newHostIndex(hostNames)
 	for _, a := range apps {
 		m.byApp[strings.ToLower(a.name)] = a
 		for _, j := range a.jobs {
-			ji := &jobInfo{j: j, app: a, host: strings.ToLower(j.RunOnHost)}
+			ji := &jobInfo{j: j, app: a, host: m.hosts.of(j.RunOnHost)}
 			m.jobs = append(m.jobs, ji)
 			m.byJob[j] = ji
 			m.byName[strings.ToLower(j.Name)] = ji
@@ -233,7 +241,7 @@ func (m *model) named(name string) []*jobInfo {
 	if ji := m.byName[name]; ji != nil {
 		return []*jobInfo{ji}
 	}
-	return m.byHost[name]
+	return m.byHost[m.hosts.of(name)]
 }
 
 // listening returns the ports a job listens on by the port_env rule (the last value of a key
@@ -289,8 +297,8 @@ const (
 )
 
 // paired says whether portKey is the port of a host key ("db_port" of "db_host" or
-// "db_hostname") naming a production host or job: then it is where the job connects, not
-// where it listens. A host key naming the job's own host or localhost is pairOwnHost: where
+// "db_hostname") naming a production host or job, or a name outside the fleet: then it is
+// where the job connects, not where it listens (a bind address, 0.0.0.0, is where it does). A host key naming the job's own host or localhost is pairOwnHost: where
 // it connects on its own host (the port is another job's there), or where it binds when it
 // has no other listening port.
 func (m *model) paired(j *job.Job, portKey string) int {
@@ -305,15 +313,19 @@ func (m *model) paired(j *job.Job, portKey string) int {
 			continue
 		}
 		h := strings.ToLower(strings.TrimSpace(e.Value))
-		_, isHost := m.byHost[h]
+		host := m.hosts.of(h)
 		_, isJob := m.byName[h]
 		switch {
-		case h == strings.ToLower(j.RunOnHost) || isLoopback(h):
+		case h == "" || h == "0.0.0.0" || h == "::" || h == "[::]" || h == "*":
+			return pairNone // a bind address: where it listens
+		case host != "" && host == m.hosts.of(j.RunOnHost) || isLoopback(h):
 			return pairOwnHost
-		case isHost || isJob:
+		case host != "" || isJob:
 			return pairOther
 		}
-		return pairNone
+		// a name outside the fleet (smtp_host: smtp.example.com, smtp_port: 587): where it
+		// connects, never where it listens
+		return pairOther
 	}
 	return pairNone
 }
@@ -364,7 +376,9 @@ func (m *model) resolve(ji *jobInfo) {
 					continue
 				}
 				r.to = []*jobInfo{t}
-			case m.byHost[a.Host] != nil:
+			case m.byHost[m.hosts.of(a.Host)] != nil:
+				m.hosts.seen(a.Host)
+				a.Host = m.hosts.of(a.Host)
 				if a.Host == ji.host && a.Port == 0 {
 					continue // its own host, no port: the job naming where it runs
 				}
@@ -623,4 +637,81 @@ func relPos(root string, p job.Pos) string {
 		}
 	}
 	return p.String()
+}
+
+// hostIndex says which names denote one production host: "app-01" and
+// "app-01.dc1.corp.com" are one host (in run_on_host or in a value, either way round),
+// unless production has several hosts named app-01.<domain>; then each full name is its
+// own host and the short one names none of them.
+type hostIndex struct {
+	canon   map[string]string          // lowercased spelling -> canonical key
+	fqdns   map[string]map[string]bool // short name -> full names of production hosts
+	display map[string]string          // canonical key -> run_on_host as first written
+	// spellings are the lowercased names of each host (canonical key) in run_on_host and in
+	// the values that reach it: each is a network alias locally.
+	spellings map[string][]string
+}
+
+func shortHost(h string) string {
+	if i := strings.IndexByte(h, '.'); i > 0 && !isNumber(h) {
+		return h[:i]
+	}
+	return h
+}
+
+func newHostIndex(names []string) *hostIndex {
+	x := &hostIndex{canon: map[string]string{}, fqdns: map[string]map[string]bool{}, display: map[string]string{}, spellings: map[string][]string{}}
+	for _, n := range names {
+		l := strings.TrimSuffix(strings.ToLower(n), ".")
+		if l == "" {
+			continue
+		}
+		short := shortHost(l)
+		if x.fqdns[short] == nil {
+			x.fqdns[short] = map[string]bool{}
+		}
+		if short != l {
+			x.fqdns[short][l] = true
+		}
+	}
+	for _, n := range names {
+		l := strings.TrimSuffix(strings.ToLower(n), ".")
+		if l == "" {
+			continue
+		}
+		key := l
+		if short := shortHost(l); len(x.fqdns[short]) <= 1 {
+			key = short
+			x.canon[short] = key // the short name of the only app-01.<domain>
+		}
+		x.canon[l] = key
+		if _, ok := x.display[key]; !ok {
+			x.display[key] = n
+		}
+		x.seen(l)
+	}
+	return x
+}
+
+// of returns the canonical key of the production host a name denotes, "" for none.
+func (x *hostIndex) of(name string) string {
+	l := strings.TrimSuffix(strings.ToLower(name), ".")
+	if k, ok := x.canon[l]; ok {
+		return k
+	}
+	// a full name of a host production writes short only ("app-01.dc1.corp.com" for app-01)
+	if short := shortHost(l); short != l && len(x.fqdns[short]) == 0 {
+		if k, ok := x.canon[short]; ok {
+			return k
+		}
+	}
+	return ""
+}
+
+// seen records a spelling of a production host.
+func (x *hostIndex) seen(name string) {
+	l := strings.TrimSuffix(strings.ToLower(name), ".")
+	if k := x.of(l); k != "" && !contains(x.spellings[k], l) {
+		x.spellings[k] = append(x.spellings[k], l)
+	}
 }

@@ -39,6 +39,19 @@ func edgeList(ws *Workspace) []string {
 	return out
 }
 
+// loadEdges loads a workspace and checks its edges.
+func loadEdges(t *testing.T, files map[string]string, want []string) *Workspace {
+	t.Helper()
+	ws, err := Load(writeWS(t, files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := edgeList(ws); !reflect.DeepEqual(got, want) {
+		t.Errorf("edges %q, want %q", got, want)
+	}
+	return ws
+}
+
 func groupList(ws *Workspace) []string {
 	var out []string
 	for _, g := range ws.Groups {
@@ -143,13 +156,7 @@ func TestAddressRules(t *testing.T) {
 			[]string{"a->b inferred", "b->a inferred"}, nil, []string{"cycle b -> a -> b x1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ws, err := Load(writeWS(t, tc.files))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := edgeList(ws); !reflect.DeepEqual(got, tc.edges) {
-				t.Errorf("edges %q, want %q", got, tc.edges)
-			}
+			ws := loadEdges(t, tc.files, tc.edges)
 			if got := groupList(ws); !reflect.DeepEqual(got, tc.groups) {
 				t.Errorf("groups %q, want %q", got, tc.groups)
 			}
@@ -170,11 +177,13 @@ func TestPairedPortIsNoListeningPort(t *testing.T) {
 		pj("db-1", "reg/db:1", "h2", 5432)+
 			pj("x-1", "reg/x:1", "h1", 8080, "db_host", "h2", "db_port", "5432")+
 			pj("y-1", "reg/y:1", "h3", 0, "http_host", "h3", "http_port", "9000")+
-			pj("w-1", "reg/w:1", "h2", 7000, "DB_HOST", "localhost", "DB_PORT", "5432"))))
+			pj("w-1", "reg/w:1", "h2", 7000, "DB_HOST", "localhost", "DB_PORT", "5432")+
+			pj("m-1", "reg/m:1", "h2", 7001, "SMTP_HOST", "smtp.example.com", "SMTP_PORT", "587")+
+			pj("l-1", "reg/l:1", "h4", 0, "LISTEN_HOST", "0.0.0.0", "LISTEN_PORT", "9001"))))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for svc, want := range map[string][]int{"x": {8080}, "y": {9000}, "db": {5432}, "w": {7000}} {
+	for svc, want := range map[string][]int{"x": {8080}, "y": {9000}, "db": {5432}, "w": {7000}, "m": {7001}, "l": {9001}} {
 		if got := ws.Services[svc].Ports; !reflect.DeepEqual(got, want) {
 			t.Errorf("%s listens on %v, want %v", svc, got, want)
 		}
@@ -435,5 +444,38 @@ func TestPerHostAgent(t *testing.T) {
 	}
 	if got, want := groupList(ws), []string{"host-h1=statsd-agent,web"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("share_localhost groups %v, want %v", got, want)
+	}
+}
+
+// TestHostSpellings (QA-18): a host written short in run_on_host and full in a value (or
+// the other way round) is one host; two hosts app-01.<domain> keep their full names apart.
+func TestHostSpellings(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		files   map[string]string
+		edges   []string
+		aliases []string // of the first host
+	}{
+		{"run_on_host full, value short",
+			prod("prod/a.jobs", pj("a-1", "reg/a:1", "app-01.dc1.corp.com", 8080), "prod/z.jobs", pj("z-1", "reg/z:1", "h9", 7000, "a", "app-01:8080")),
+			[]string{"z->a inferred"}, []string{"app-01", "app-01.dc1.corp.com"}},
+		{"run_on_host short, value full (URL, host key)",
+			prod("prod/a.jobs", pj("a-1", "reg/a:1", "app-01", 8080)+pj("b-1", "reg/b:1", "app-01", 9000),
+				"prod/z.jobs", pj("z-1", "reg/z:1", "h9", 7000, "a", "http://APP-01.dc1.corp.com.:8080/x", "B_HOST", "app-01.dc1.corp.com", "B_PORT", "9000")),
+			[]string{"z->a inferred", "z->b inferred"}, []string{"app-01", "app-01.dc1.corp.com"}},
+		{"two domains: full names apart, the short one names neither",
+			prod("prod/a.jobs", pj("a-1", "reg/a:1", "app-01.dc1.corp.com", 8080)+pj("c-1", "reg/c:1", "app-01.dc2.corp.com", 8080),
+				"prod/z.jobs", pj("z-1", "reg/z:1", "h9", 7000, "c", "app-01.dc2.corp.com:8080", "x", "app-01:8080")),
+			[]string{"z->c inferred"}, []string{"app-01.dc1.corp.com"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ws := loadEdges(t, tc.files, tc.edges)
+			if got := ws.HostAliases(ws.HostNames()[0]); !reflect.DeepEqual(got, tc.aliases) {
+				t.Errorf("aliases of %s: %q, want %q", ws.HostNames()[0], got, tc.aliases)
+			}
+			if got := ws.Services["a"].Ports; !reflect.DeepEqual(got, []int{8080}) {
+				t.Errorf("a listens on %v", got)
+			}
+		})
 	}
 }

@@ -294,11 +294,12 @@ func (l *loader) buildNet(ws *Workspace, m *model) {
 	}
 
 	ws.hosts = map[string][]Listener{}
+	ws.hostNames = m.hosts
 	for _, ji := range m.jobs {
 		if ji.j.RunOnHost == "" || ji.svc == "" {
 			continue
 		}
-		h := ji.j.RunOnHost
+		h := m.hosts.display[ji.host]
 		if len(ji.ports) == 0 {
 			ws.hosts[h] = append(ws.hosts[h], Listener{Service: ji.svc, Job: ji.j.Name})
 		}
@@ -342,6 +343,21 @@ func (ws *Workspace) GroupOf(service string) *Group { return ws.groupOf[service]
 
 // HostNames returns the production hosts of every job, sorted.
 func (ws *Workspace) HostNames() []string { return sortedKeys(ws.hosts) }
+
+// HostAliases returns the names of a production host (a name HostNames returns): how
+// run_on_host and the env values that reach it write it ("app-01", "app-01.dc1.corp.com"),
+// lowercased, sorted; each is a network alias of what stands for the host locally.
+func (ws *Workspace) HostAliases(host string) []string {
+	if ws.hostNames == nil {
+		return []string{strings.ToLower(host)}
+	}
+	out := append([]string(nil), ws.hostNames.spellings[ws.hostNames.of(host)]...)
+	if len(out) == 0 {
+		out = []string{strings.ToLower(host)}
+	}
+	sort.Strings(out)
+	return out
+}
 
 // Listeners returns the jobs running on a production host with the ports they listen on (a
 // job listening on no known port is listed once with Port 0), in job order.

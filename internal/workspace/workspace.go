@@ -257,8 +257,10 @@ type Workspace struct {
 	index   map[string][]string // service, folder, job and host names -> services
 	groupOf map[string]*Group
 	hosts   map[string][]Listener
-	adj     map[string][]string // From -> To over every edge (closure)
-	deps    map[string][]string // From -> To over non-cyclic edges, sorted (start order)
+	// hostNames is which names denote one production host (FQDN or short).
+	hostNames *hostIndex
+	adj       map[string][]string // From -> To over every edge (closure)
+	deps      map[string][]string // From -> To over non-cyclic edges, sorted (start order)
 }
 
 // Find returns the workspace root: $CLOCAL_WORKSPACE when set, else the nearest folder at or

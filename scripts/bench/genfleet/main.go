@@ -22,6 +22,8 @@ func main() {
 	flag.Float64Var(&o.Sidecars, "sidecars", 0.1, "fraction of apps that are sidecars")
 	flag.Float64Var(&o.PortVariants, "port-variants", 0.05, "fraction of multi-replica apps with a replica on another port")
 	flag.BoolVar(&o.Cycles, "cycles", false, "add the odd dependency back up (cycles)")
+	flag.Float64Var(&o.Agents, "agents", 0, "fraction of apps whose jobs reach a per-host agent (on every host) over localhost")
+	flag.BoolVar(&o.FQDN, "fqdn", false, "write every other host's run_on_host as its full name, and addresses in the other form")
 	out := flag.String("out", "scripts/bench/out/fleet", "workspace folder to write (must not exist)")
 	flag.Parse()
 	if _, err := os.Stat(*out); err == nil {
