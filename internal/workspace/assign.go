@@ -31,8 +31,8 @@ import (
 // Match is the `match:` section of service.yaml: which production jobs the folder runs,
 // instead of the default rule (image repository name == folder name).
 type Match struct {
-	// Image globs match the image repository without tag or digest, either whole
-	// ("registry.acme.io/pay/billing", "*/pay/*") or its last path element ("billing*").
+	// Image globs match the image repository without tag or digest (MatchImage):
+	// "billing*", "*/billing", "pay/billing", "registry.acme.io/pay/*", "**/billing".
 	Image StringList `yaml:"image"`
 	// Job globs match job names ("billing-*").
 	Job StringList `yaml:"job"`
@@ -46,12 +46,8 @@ func (m *Match) matches(j *job.Job) bool {
 		return false
 	}
 	repo := ImageRepo(j.Image)
-	base := repo[strings.LastIndexByte(repo, '/')+1:]
 	for _, g := range m.Image {
-		if ok, _ := path.Match(g, repo); ok {
-			return true
-		}
-		if ok, _ := path.Match(g, base); ok {
+		if MatchImage(g, repo) {
 			return true
 		}
 	}
@@ -61,6 +57,48 @@ func (m *Match) matches(j *job.Job) bool {
 		}
 	}
 	return false
+}
+
+// MatchImage reports whether an image glob matches an image repository (no tag, no
+// digest). The glob is matched element by element ('/' separates elements; in an element,
+// '*', '?' and [...] as in path.Match; "**" is any number of elements) against the
+// repository's last elements: "billing" and "bill*" match the last one, "*/billing" and
+// "pay/billing" the last two, and a glob with as many elements as the repository (or a
+// leading "**") matches it whole: "registry.corp/team/*" matches every image of that team.
+// A tag or digest in the glob is ignored ("*/billing:2" is "*/billing").
+func MatchImage(glob, repo string) bool {
+	glob = ImageRepo(glob)
+	g := strings.Split(glob, "/")
+	r := strings.Split(repo, "/")
+	// anchored at the end: try the glob against every suffix of the repository that is
+	// long enough ("**" may match none)
+	for start := 0; start <= len(r); start++ {
+		if matchElems(g, r[start:]) {
+			return true
+		}
+	}
+	return false
+}
+
+func matchElems(g, r []string) bool {
+	if len(g) == 0 {
+		return len(r) == 0
+	}
+	if g[0] == "**" {
+		for k := 0; k <= len(r); k++ {
+			if matchElems(g[1:], r[k:]) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(r) == 0 {
+		return false
+	}
+	if ok, _ := path.Match(g[0], r[0]); !ok {
+		return false
+	}
+	return matchElems(g[1:], r[1:])
 }
 
 // ImageRepo returns the repository of an image reference without tag or digest:

@@ -479,3 +479,39 @@ func TestHostSpellings(t *testing.T) {
 		})
 	}
 }
+
+// TestMatchImage (QA-1): match: image globs over the image repository, anchored at its end.
+func TestMatchImage(t *testing.T) {
+	for _, tc := range []struct {
+		glob, repo string
+		want       bool
+	}{
+		{"billing", "registry.corp/team/billing", true},
+		{"bill*", "registry.corp/team/billing", true},
+		{"*/billing", "registry.corp/team/billing", true},
+		{"*/billing", "billing", false},
+		{"team/billing", "registry.corp/team/billing", true},
+		{"registry.corp/team/*", "registry.corp/team/billing", true},
+		{"registry.corp/team/*", "registry.corp/other/billing", false},
+		{"registry.corp/*", "registry.corp/team/billing", false},
+		{"registry.corp/**", "registry.corp/team/billing", true},
+		{"**/billing", "billing", true},
+		{"registry.corp:5000/team/*", "registry.corp:5000/team/billing", true},
+		{"*/billing:2", "registry.corp/team/billing", true},
+		{"billing", "registry.corp/team/billing-svc", false},
+		{"team", "registry.corp/team/billing", false},
+	} {
+		if got := MatchImage(tc.glob, tc.repo); got != tc.want {
+			t.Errorf("MatchImage(%q, %q) = %v, want %v", tc.glob, tc.repo, got, tc.want)
+		}
+	}
+	ws, err := Load(writeWS(t, with(prod("prod/h.jobs", pj("b-1", "registry.corp/team/billing-svc:3", "h1", 8080)+pj("n-1", "registry.corp/team/notify:1", "h2", 8080)+pj("x-1", "registry.corp/other/x:1", "h3", 80)),
+		"services/billing/service.yaml", "match: {image: \"*/billing-svc\"}\n",
+		"services/team/service.yaml", "match: {image: \"registry.corp/team/n*\"}\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ws.ServiceNames(); !reflect.DeepEqual(got, []string{"billing", "team", "x"}) {
+		t.Errorf("services %v", got)
+	}
+}
