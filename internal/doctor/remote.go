@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/docker/docker/api/types/container"
-
 	"github.com/clocal-dev/clocal/internal/convert"
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/sshmux"
@@ -155,38 +153,28 @@ func scriptRunsDocker(path string) bool {
 }
 
 // checkRemotePorts: on an ssh:// host the ports are published there and forwarded to free
-// ports here, so only a port another container of that host already publishes conflicts.
+// ports here, so only a port that host has already (another container publishes it, a
+// process there listens on it) conflicts.
 func checkRemotePorts(ctx context.Context, e Env, sel *workspace.Selection) []Finding {
 	plan, err := convert.FromWorkspace(e.WS, sel, convert.Options{Remote: e.Run.URL})
 	if err != nil {
 		return []Finding{{Check: "config", Severity: Blocker, Message: err.Error(), Fix: "clocal validate"}}
 	}
-	taken := map[int]string{}
-	if e.Docker != nil {
-		if list, err := e.Docker.ContainerList(ctx, container.ListOptions{}); err == nil {
-			for _, c := range list {
-				for _, p := range c.Ports {
-					if p.PublicPort != 0 {
-						name := c.ID[:min(12, len(c.ID))]
-						if len(c.Names) > 0 {
-							name = strings.TrimPrefix(c.Names[0], "/")
-						}
-						taken[int(p.PublicPort)] = name
-					}
-				}
-			}
-		}
-	}
+	// another project's container publishes it, or a process of that machine listens on it
+	taken, _, _ := stack.RunHostPorts(ctx, e.Docker, "", convert.DefaultBindAddress)
 	var out []Finding
+	seen := map[int]bool{}
 	for _, svc := range sel.Services {
 		for _, port := range plan.Ports(svc) {
 			owner, busy := taken[port]
-			if !busy || (e.PortOwner != nil && e.PortOwner(port) != "") {
+			if seen[port] || !busy || (e.PortOwner != nil && e.PortOwner(port) != "") {
 				continue
 			}
-			out = append(out, Finding{Check: "ports", Severity: Blocker,
-				Message: fmt.Sprintf("port %d (%s) is already published on %s by %s", port, svc, e.Run, owner),
-				Fix:     "stop that container, or run clocal up --isolated for daemon-chosen ports"})
+			seen[port] = true
+			// up does not fail on it: the port is published on a free one the daemon picks
+			out = append(out, Finding{Check: "ports", Severity: Warn,
+				Message: fmt.Sprintf("port %d (%s) is already taken on %s by %s: clocal up publishes %s on a free port there instead (clocal port %s shows its address here)", port, svc, e.Run, owner, svc, svc),
+				Fix:     "to keep the production port, stop that container or process there; or run clocal up --isolated for daemon-chosen ports"})
 		}
 	}
 	if len(out) == 0 {

@@ -75,6 +75,11 @@ func TestDoctorRemoteHost(t *testing.T) {
 			t.Errorf("%s: %+v, want %q", c.check, f, c.want)
 		}
 	}
+	// A process of that host listens on a's port: up publishes a on another port there.
+	h.Listen(t, "127.0.0.1:8080") // the host's own network namespace: not this machine's port
+	if f := one(t, Run(ctx, noFaults(base)), "ports"); f.Severity != Warn || !strings.Contains(f.Message, "port 8080 (a) is already taken on "+h.URL+" by a process of "+h.URL) {
+		t.Errorf("ports with 8080 taken on the host: %+v", f)
+	}
 	// This machine's daemon does not answer: the build script cannot run.
 	down := base
 	down.Build = engine.Host{URL: "unix:///nonexistent/docker.sock"}

@@ -231,7 +231,7 @@ func newClient(ctx context.Context, h Host, opts *flags.ClientOptions, cfg *conf
 		release()
 		return nil, fmt.Errorf("docker endpoint %s: %w", h, err)
 	}
-	return &sshClient{Client: c, host: h, release: release}, nil
+	return &sshClient{Client: c, host: h, master: sm.m, release: release}, nil
 }
 
 // sshClient is an API client over this process's ssh control master to the host; Close
@@ -239,6 +239,7 @@ func newClient(ctx context.Context, h Host, opts *flags.ClientOptions, cfg *conf
 type sshClient struct {
 	*client.Client
 	host    Host
+	master  *sshmux.Master // runs commands on the host (HostListeners)
 	release func()
 	once    sync.Once
 }

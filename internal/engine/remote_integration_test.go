@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -54,6 +55,27 @@ func TestRemoteHostOverSSH(t *testing.T) {
 	}
 	if err := eng.Ping(ctx); err != nil {
 		t.Fatalf("Ping after Reconnect: %v", err)
+	}
+	// The host's own listeners, read over the same connection: a process there holding a
+	// port is seen; one of this machine is not.
+	there := h.Listen(t, "127.0.0.1:0").Addr().(*net.TCPAddr).Port
+	here, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer here.Close()
+	ls, err := engine.HostListeners(ctx, docker)
+	if err != nil {
+		t.Fatalf("HostListeners: %v", err)
+	}
+	seen := map[int]bool{}
+	for _, l := range ls {
+		if l.Conflicts("127.0.0.1", l.Port) {
+			seen[l.Port] = true
+		}
+	}
+	if !seen[there] || seen[here.Addr().(*net.TCPAddr).Port] {
+		t.Errorf("HostListeners: the host's port %d seen %v, this machine's %v seen %v (%v)", there, seen[there], here.Addr(), seen[here.Addr().(*net.TCPAddr).Port], ls)
 	}
 	// One master for the process, however many clients.
 	if n := masters(h.SSHProcesses()); n != 1 {

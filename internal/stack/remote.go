@@ -4,17 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
 
 	"github.com/clocal-dev/clocal/internal/build"
 	"github.com/clocal-dev/clocal/internal/convert"
 	"github.com/clocal-dev/clocal/internal/engine"
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/registry"
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
@@ -362,4 +366,84 @@ func (f *forwardingEngine) Down(ctx context.Context, project string, o engine.Do
 func (f *forwardingEngine) Close() error {
 	f.st.closeRemote()
 	return f.Engine.Close()
+}
+
+// RunHostPorts returns the ports a container publishing on bind cannot have on the Docker
+// host of docker: taken, published by a container of another project than project (its
+// name) or listened on by a process of that machine (ssh:// hosts, engine.HostListeners:
+// "a process of HOST"); own, the ports project's containers publish there. A daemon that
+// does not answer gives empty maps and its error.
+func RunHostPorts(ctx context.Context, docker client.APIClient, project, bind string) (taken map[int]string, own map[int]bool, err error) {
+	taken, own = map[int]string{}, map[int]bool{}
+	if docker == nil {
+		return taken, own, nil
+	}
+	list, err := docker.ContainerList(ctx, container.ListOptions{})
+	if err != nil {
+		return taken, own, err
+	}
+	for _, c := range list {
+		name := c.ID[:min(12, len(c.ID))]
+		if len(c.Names) > 0 {
+			name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		for _, p := range c.Ports {
+			if p.PublicPort == 0 {
+				continue
+			}
+			port := int(p.PublicPort)
+			switch {
+			case project != "" && c.Labels[labels.ComposeProject] == project:
+				own[port] = true
+			case engine.Listener{IP: net.ParseIP(p.IP), Port: port}.Conflicts(bind, port):
+				if _, ok := taken[port]; !ok {
+					taken[port] = name
+				}
+			}
+		}
+	}
+	ls, lerr := engine.HostListeners(ctx, docker)
+	if lerr != nil && !errors.Is(lerr, engine.ErrNoShell) {
+		return taken, own, lerr
+	}
+	host := docker.DaemonHost()
+	for _, l := range ls {
+		if _, ok := taken[l.Port]; ok || own[l.Port] || !l.Conflicts(bind, l.Port) {
+			continue // a container's proxy, named above; or ours
+		}
+		taken[l.Port] = "a process of " + host
+	}
+	return taken, own, nil
+}
+
+// remotePortTaken is portTaken for a stack on another machine. A production port is taken
+// when that machine has it (another container publishes it, a process there listens on
+// it) and, on an ssh:// host, when this machine's end of its forward could not have the
+// same number (taken here by something else than this stack's own forwards): the port is
+// then published on a port the daemon picks, as on this machine. Asked once per
+// conversion, when the first port is checked.
+func (s *Stack) remotePortTaken(ctx context.Context, bind string) func(int) bool {
+	var there map[int]string
+	var ours map[int]bool // this stack's own forwards hold these ports here
+	return func(port int) bool {
+		if there == nil {
+			there, _, _ = RunHostPorts(ctx, s.Docker, s.Name, bind)
+			ours = map[int]bool{}
+			if s.Hosts.Run.IsSSH() && s.WS != nil {
+				for _, r := range s.loadForwards().Forwards {
+					if _, p, err := net.SplitHostPort(r.Local); err == nil {
+						n, _ := strconv.Atoi(p)
+						ours[n] = true
+					}
+				}
+			}
+		}
+		if _, ok := there[port]; ok {
+			return true
+		}
+		if !s.Hosts.Run.IsSSH() || ours[port] {
+			return false
+		}
+		return !bindable(bind, port)
+	}
 }

@@ -358,18 +358,19 @@ func (s *Stack) load(ctx context.Context, sel *workspace.Selection, images map[s
 	return p, plan, nil
 }
 
-// portTaken returns the test convert uses for "is this production port taken here": a port
+// portTaken returns the test convert uses for "is this production port taken": a port
 // this project's own containers publish is not; any other port is taken when it cannot be
-// bound on the bind address. (A stack on a remote daemon would ask there instead.)
+// bound on the bind address. A stack on another machine asks there (remotePortTaken).
 func (s *Stack) portTaken(ctx context.Context, bind string) func(int) bool {
 	if bind == "" {
 		bind = convert.DefaultBindAddress
 	}
+	if s.Remote() {
+		return s.remotePortTaken(ctx, bind)
+	}
 	var own map[int]bool // asked for once, when a port is found taken
 	return func(port int) bool {
-		l, err := net.Listen("tcp", net.JoinHostPort(strings.Trim(bind, "[]"), strconv.Itoa(port)))
-		if err == nil {
-			_ = l.Close()
+		if bindable(bind, port) {
 			return false
 		}
 		if own == nil {
@@ -386,6 +387,16 @@ func (s *Stack) portTaken(ctx context.Context, bind string) func(int) bool {
 		}
 		return !own[port]
 	}
+}
+
+// bindable reports whether bind:port can be listened on here.
+func bindable(bind string, port int) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(strings.Trim(bind, "[]"), strconv.Itoa(port)))
+	if err != nil {
+		return false
+	}
+	_ = l.Close()
+	return true
 }
 
 // ProjectDir is where the stack's generated files live.

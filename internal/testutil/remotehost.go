@@ -10,9 +10,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
+	"golang.org/x/sys/unix"
 )
 
 // RemoteHost is a second Docker host on this machine that behaves like a remote one: a
@@ -354,6 +357,40 @@ func (h *RemoteHost) Env(environ []string) []string {
 		}
 	}
 	return append(out, "PATH="+path, "DOCKER_HOST="+h.URL)
+}
+
+// Listen opens a TCP listener on addr inside the host's network namespace: a process of
+// that machine holding a port (no container publishes it). Closed when the test ends.
+func (h *RemoteHost) Listen(t testing.TB, addr string) net.Listener {
+	t.Helper()
+	type result struct {
+		l   net.Listener
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		// A thread of its own, never unlocked: it leaves with this goroutine, so no other
+		// goroutine ever runs in the host's namespace.
+		runtime.LockOSThread()
+		ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", h.initPID))
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer ns.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- result{err: fmt.Errorf("setns: %w", err)}
+			return
+		}
+		l, err := net.Listen("tcp", addr)
+		done <- result{l, err}
+	}()
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("listen on %s in %s: %v", addr, h.Name, r.err)
+	}
+	t.Cleanup(func() { _ = r.l.Close() })
+	return r.l
 }
 
 // Vanish makes the host disappear at once, as a machine that lost power: every process in

@@ -4,6 +4,7 @@ package testutil
 
 import (
 	"context"
+	"net"
 	"os"
 	"testing"
 
@@ -48,3 +49,9 @@ func NewRemoteHost(ctx context.Context, local client.APIClient) (*RemoteHost, er
 
 // Close does nothing.
 func (h *RemoteHost) Close() error { return nil }
+
+// Listen needs Linux namespaces (StartRemoteHost stopped the test before).
+func (h *RemoteHost) Listen(t testing.TB, addr string) net.Listener {
+	t.Fatal("the second Docker host needs Linux namespaces")
+	return nil
+}
