@@ -59,8 +59,10 @@ type inspectJSON struct {
 	Prebuilt        bool   `json:"prebuilt,omitempty"`
 	// ProductionFields are, per job, the fields of a production schema clocal does not map.
 	ProductionFields map[string]json.RawMessage `json:"production_fields,omitempty"`
-	Config           *types.ServiceConfig       `json:"config,omitempty"`
-	Containers       []engine.Container         `json:"containers"`
+	// ProductionFileFields are, per job file, the fields of the file outside its jobs.
+	ProductionFileFields map[string]json.RawMessage `json:"production_file_fields,omitempty"`
+	Config               *types.ServiceConfig       `json:"config,omitempty"`
+	Containers           []engine.Container         `json:"containers"`
 	// Pinned is the image clocal update pinned the service to (up, watch and restart keep it).
 	Pinned *stack.Pin `json:"pinned,omitempty"`
 }
@@ -75,18 +77,21 @@ func runInspect(ctx context.Context, o *InspectOptions) error {
 	if svc := st.WS.Services[svcName]; svc != nil {
 		out.Jobs, out.Hosts, out.JobFiles, out.Source = svc.JobNames(), svc.Hosts, svc.JobFiles, svc.Source
 		out.ProductionImage, out.Prebuilt = svc.Image, svc.Prebuilt
-		for _, j := range svc.Jobs {
-			if len(j.Extra) == 0 {
-				continue
+		add := func(m *map[string]json.RawMessage, key string, extra json.RawMessage) {
+			if len(extra) == 0 {
+				return
 			}
-			if out.ProductionFields == nil {
-				out.ProductionFields = map[string]json.RawMessage{}
+			if *m == nil {
+				*m = map[string]json.RawMessage{}
 			}
-			extra := j.Extra
 			if !o.ShowSecrets {
 				extra = redactJSON(extra)
 			}
-			out.ProductionFields[j.Name] = extra
+			(*m)[key] = extra
+		}
+		for _, j := range svc.Jobs {
+			add(&out.ProductionFields, j.Name, j.Extra)
+			add(&out.ProductionFileFields, j.Pos.File, j.FileExtra)
 		}
 	}
 	sel, err := st.WS.Resolve([]string{svcName})

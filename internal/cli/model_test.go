@@ -81,11 +81,11 @@ func TestModelFindingsOnce(t *testing.T) {
 // workspace's schema.
 func TestInspectProductionFields(t *testing.T) {
 	testutil.RequireDocker(t)
-	proto := "syntax = \"proto3\";\npackage p;\nmessage F { repeated J job = 1; }\nmessage J {\n  string name = 1;\n  string image = 2;\n  string run_on_host = 3;\n  repeated E envs = 4;\n  map<string, string> labels = 9;\n  uint32 replicas = 10;\n  string api_token = 11;\n}\nmessage E { string key = 1; string value = 2; }\n"
+	proto := "syntax = \"proto3\";\npackage p;\nmessage F { repeated J job = 1; }\nmessage J {\n  string name = 1;\n  string image = 2;\n  string run_on_host = 3;\n  repeated E envs = 4;\n  map<string, string> labels = 9;\n  uint32 replicas = 10;\n  string api_token = 11;\n  Limits limits = 12;\n}\nmessage Limits { int64 open_files = 1; }\nmessage E { string key = 1; string value = 2; bool pinned = 3; }\nmessage G { string cluster = 2; repeated J job = 1; }\n"
 	dir := testutil.WriteFiles(t, t.TempDir(), map[string]string{
-		"clocal.yaml":    "name: schema\njobs_root: prod\nschema: {proto: schema/p.proto, message: p.F}\n",
+		"clocal.yaml":    "name: schema\njobs_root: prod\nschema: {proto: schema/p.proto, message: p.G}\n",
 		"schema/p.proto": proto,
-		"prod/h.jobs":    "job { name: \"x-1\" image: \"acme/x:1\" run_on_host: \"h\" replicas: 3 labels { key: \"team\" value: \"pay\" } api_token: \"s3cr3t\" }\n",
+		"prod/h.jobs":    "cluster: \"eu-1\"\njob { name: \"x-1\" image: \"acme/x:1\" run_on_host: \"h\" replicas: 3 labels { key: \"team\" value: \"pay\" } api_token: \"s3cr3t\" limits { open_files: 1024 } envs { key: \"MODE\" value: \"a\" pinned: true } }\n",
 	})
 	ctx := context.Background()
 	r := mustRun(t, ctx, "-w", dir, "-p", testProject(t), "inspect", "x")
@@ -93,14 +93,20 @@ func TestInspectProductionFields(t *testing.T) {
 		Image    string                     `json:"production_image"`
 		Prebuilt bool                       `json:"prebuilt"`
 		Fields   map[string]json.RawMessage `json:"production_fields"`
+		File     map[string]json.RawMessage `json:"production_file_fields"`
 	}
 	if err := json.Unmarshal([]byte(r.Out), &out); err != nil {
 		t.Fatalf("%v\n%s", err, r.Out)
 	}
 	var compact bytes.Buffer
 	_ = json.Compact(&compact, out.Fields["x-1"])
-	if got := compact.String(); got != `{"api_token":"********","labels":{"team":"pay"},"replicas":3}` || out.Image != "acme/x:1" || !out.Prebuilt {
+	if got := compact.String(); got != `{"api_token":"********","envs":{"MODE":{"pinned":true}},"labels":{"team":"pay"},"limits":{"open_files":"1024"},"replicas":3}` || out.Image != "acme/x:1" || !out.Prebuilt {
 		t.Errorf("inspect: %s", r.Out)
+	}
+	compact.Reset()
+	_ = json.Compact(&compact, out.File["prod/h.jobs"])
+	if got := compact.String(); got != `{"cluster":"eu-1"}` {
+		t.Errorf("inspect: file fields %s\n%s", got, r.Out)
 	}
 	if strings.Contains(r.Out, "s3cr3t") {
 		t.Error("inspect prints a secret")

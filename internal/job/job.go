@@ -54,6 +54,9 @@ type Job struct {
 	// own fields: labels, instance counts, limits...), as a JSON object with proto field
 	// names; nil when there are none. Shown by `clocal inspect`.
 	Extra json.RawMessage
+	// FileExtra holds the fields of the job's file outside its jobs (cluster: "eu-1"), as a
+	// JSON object, shared by the jobs of one file; nil when there are none.
+	FileExtra json.RawMessage
 
 	// Pos is where the job message starts.
 	Pos Pos

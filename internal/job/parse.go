@@ -75,6 +75,13 @@ func (s *Schema) parseFile(file string, data []byte) parsed {
 	}
 	b := builder{pt: pt, s: s, errs: c.errs}
 	b.build(tree, msg.Get(s.jobField).List())
+	if !s.Builtin {
+		if fx := s.fileExtra(msg); fx != nil {
+			for _, j := range b.jobs {
+				j.FileExtra = fx
+			}
+		}
+	}
 	return parsed{jobs: b.jobs, names: b.names, errs: b.errs}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/bufbuild/protocompile"
@@ -403,15 +404,88 @@ func findMessage(files linker.Files, name string) (protoreflect.MessageDescripto
 }
 
 // extra returns the fields of a job message that are set and that clocal does not map, as a
-// JSON object (proto field names); nil when there are none.
+// JSON object (proto field names); nil when there are none. An envs or volumes element with
+// fields clocal does not map is kept with those fields, under its key (container_path):
+// `envs { key: "DB_PASSWORD" value: "..." secret: true }` shows as
+// {"envs": {"DB_PASSWORD": {"secret": true}}}.
 func (s *Schema) extra(m protoreflect.Message) json.RawMessage {
 	var c *dynamicpb.Message
+	elems := map[string]map[string]json.RawMessage{}
 	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if s.jobRoles[fd.TextName()] != 0 {
+		switch r := s.jobRoles[fd.TextName()]; {
+		case r == rEnvs && !s.envMap && fd.IsList() && fd.Message() != nil:
+			extraElems(elems, fd, v.List(), s.envRoles, s.envFields[1])
+		case r == rVolumes && fd.IsList() && fd.Message() != nil:
+			extraElems(elems, fd, v.List(), s.volRoles, s.volFields[1])
+		case r == 0:
+			if c == nil {
+				c = dynamicpb.NewMessage(s.job)
+			}
+			c.Set(fd, v)
+		}
+		return true
+	})
+	if len(elems) == 0 {
+		if c == nil {
+			return nil
+		}
+		return toJSON(c) // in field number order
+	}
+	obj := map[string]json.RawMessage{}
+	if c != nil {
+		if json.Unmarshal(toJSON(c), &obj) != nil {
+			return toJSON(c)
+		}
+	}
+	for name, byID := range elems {
+		data, _ := json.Marshal(byID)
+		obj[name] = data
+	}
+	data, _ := json.Marshal(obj) // sorted keys
+	return data
+}
+
+// extraElems adds to out[fd's name], under its id field's value, the fields clocal does not
+// map (roles) of every element of list that has any.
+func extraElems(out map[string]map[string]json.RawMessage, fd protoreflect.FieldDescriptor, list protoreflect.List, roles map[string]int, id protoreflect.FieldDescriptor) {
+	for i := 0; i < list.Len(); i++ {
+		e := list.Get(i).Message()
+		var x *dynamicpb.Message
+		e.Range(func(efd protoreflect.FieldDescriptor, ev protoreflect.Value) bool {
+			if roles[efd.TextName()] != 0 {
+				return true
+			}
+			if x == nil {
+				x = dynamicpb.NewMessage(fd.Message())
+			}
+			x.Set(efd, ev)
+			return true
+		})
+		if x == nil {
+			continue
+		}
+		key := strconv.Itoa(i)
+		if id != nil && e.Has(id) {
+			key = e.Get(id).String()
+		}
+		name := string(fd.Name())
+		if out[name] == nil {
+			out[name] = map[string]json.RawMessage{}
+		}
+		out[name][key] = toJSON(x)
+	}
+}
+
+// fileExtra returns the fields of a whole file's message besides the jobs (cluster: "eu-1"),
+// as a JSON object; nil when there are none.
+func (s *Schema) fileExtra(m protoreflect.Message) json.RawMessage {
+	var c *dynamicpb.Message
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd == s.jobField {
 			return true
 		}
 		if c == nil {
-			c = dynamicpb.NewMessage(s.job)
+			c = dynamicpb.NewMessage(s.file)
 		}
 		c.Set(fd, v)
 		return true
@@ -419,6 +493,10 @@ func (s *Schema) extra(m protoreflect.Message) json.RawMessage {
 	if c == nil {
 		return nil
 	}
+	return toJSON(c)
+}
+
+func toJSON(c *dynamicpb.Message) json.RawMessage {
 	data, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(c)
 	if err != nil {
 		data, _ = json.Marshal(map[string]string{"text": prototext.MarshalOptions{}.Format(c)})

@@ -340,15 +340,28 @@ func TestJobsRootErrors(t *testing.T) {
 // TestSchemaInWorkspace: clocal.yaml names production's .proto; jobs keep the fields clocal
 // does not map; an unknown field is FILE:LINE:COL.
 func TestSchemaInWorkspace(t *testing.T) {
-	proto := "syntax = \"proto3\";\npackage p;\nmessage F { repeated J job = 1; }\nmessage J {\n  string name = 1;\n  string image = 2;\n  string run_on_host = 3;\n  repeated E envs = 4;\n  map<string, string> labels = 9;\n  uint32 replicas = 10;\n}\nmessage E { string key = 1; string value = 2; }\n"
-	files := with(prod("prod/h.jobs", "job { name: \"x-1\" image: \"acme/x:1\" run_on_host: \"h\" replicas: 3 labels { key: \"team\" value: \"a\" } }\n"),
+	// fields clocal does not map: in the job (a map, a nested message, a well-known type),
+	// in an env element, and in the file outside its jobs (QA-2)
+	proto := "syntax = \"proto3\";\npackage p;\nimport \"google/protobuf/duration.proto\";\n" +
+		"message F { string cluster = 2; Owner owner = 3; repeated J job = 1; }\nmessage Owner { string team = 1; repeated string oncall = 2; }\n" +
+		"message J {\n  string name = 1;\n  string image = 2;\n  string run_on_host = 3;\n  repeated E envs = 4;\n  map<string, string> labels = 9;\n  uint32 replicas = 10;\n" +
+		"  message Rollout { uint32 max_unavailable = 1; google.protobuf.Duration pause = 2; }\n  Rollout rollout = 11;\n}\n" +
+		"message E { string key = 1; string value = 2; bool secret = 3; }\n"
+	files := with(prod("prod/h.jobs", "cluster: \"eu-1\"\nowner { team: \"pay\" oncall: \"ann\" }\n"+
+		"job { name: \"x-1\" image: \"acme/x:1\" run_on_host: \"h\" replicas: 3 labels { key: \"team\" value: \"a\" }\n"+
+		"  envs { key: \"A\" value: \"1\" } envs { key: \"TOKEN\" value: \"s3cr3t\" secret: true }\n"+
+		"  rollout { max_unavailable: 1 pause { seconds: 30 } } }\n"),
 		"clocal.yaml", "name: t\njobs_root: prod\nschema: {proto: schema/p.proto, message: p.F}\n", "schema/p.proto", proto)
 	ws, err := Load(writeWS(t, files))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := string(ws.Services["x"].Jobs[0].Extra); got != `{"labels":{"team":"a"},"replicas":3}` {
+	j := ws.Services["x"].Jobs[0]
+	if got := string(j.Extra); got != `{"envs":{"TOKEN":{"secret":true}},"labels":{"team":"a"},"replicas":3,"rollout":{"max_unavailable":1,"pause":"30s"}}` {
 		t.Errorf("extra %s", got)
+	}
+	if got := string(j.FileExtra); got != `{"cluster":"eu-1","owner":{"team":"pay","oncall":["ann"]}}` {
+		t.Errorf("file extra %s", got)
 	}
 	files["prod/h.jobs"] = "job { name: \"x-1\" image: \"acme/x:1\" replica: 3 }\n"
 	_, err = Load(writeWS(t, files))
