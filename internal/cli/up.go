@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -149,11 +150,14 @@ func runUp(ctx context.Context, o *UpOptions) error {
 			where = " on " + res.Host
 		}
 		fmt.Fprintf(o.IO.ErrOut, "%s: %d services up%s (%d built) in %s\n", st.Name, len(res.Selection.Services), where, built, time.Since(start).Round(10*time.Millisecond))
+		if len(res.Kept) > 0 {
+			fmt.Fprintf(o.IO.ErrOut, "kept running: %s (started by an earlier up; clocal down removes the whole stack)\n", strings.Join(res.Kept, ", "))
+		}
 		printEndpoints(o.IO, eps)
 	}
 	if o.Watch {
 		lo.JSON, lo.DownOnExit, lo.Timeout, lo.Debounce = o.JSON, o.DownOnExit, o.Timeout, o.Debounce
-		return runWatchLoop(ctx, o.F, st, o.Targets, res, lo)
+		return runWatchLoop(ctx, o.F, st, res.Targets, res, lo)
 	}
 	return nil
 }

@@ -125,7 +125,7 @@ func runWatch(ctx context.Context, o *WatchOptions) error {
 		}
 		return upError(err)
 	}
-	return runWatchLoop(ctx, o.F, st, targets, res, lo)
+	return runWatchLoop(ctx, o.F, st, res.Targets, res, lo)
 }
 
 // runWatchLoop watches and rebuilds the stack res describes (what Up just started) until ctx

@@ -408,6 +408,16 @@ func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
 	if err != nil {
 		return devloop.Diff{}, err
 	}
+	// What another up added to the stack meanwhile is watched too (up is additive).
+	if st, ok := d.St.LoadState(); ok {
+		for _, t := range st.Targets {
+			if !slices.Contains(d.Targets, t) {
+				if _, err := ws.Resolve([]string{t}); err == nil {
+					d.Targets = append(slices.Clip(d.Targets), t)
+				}
+			}
+		}
+	}
 	sel, err := ws.Resolve(d.Targets)
 	if err != nil {
 		return devloop.Diff{}, err
@@ -442,11 +452,15 @@ func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
 		return diff, err
 	}
 	defer unlock()
-	if err := d.St.Engine.Up(ctx, p, engine.UpOptions{RemoveOrphans: true, Wait: true, WaitTimeout: d.WaitTimeout}); err != nil {
+	// Services the edit took out of the selection are removed, unless another up added
+	// targets since the state was read above (they would be orphans of this project).
+	st, _ := d.St.LoadState()
+	orphans := !slices.ContainsFunc(st.Targets, func(t string) bool { return !slices.Contains(d.Targets, t) })
+	if err := d.St.Engine.Up(ctx, p, engine.UpOptions{RemoveOrphans: orphans, Wait: true, WaitTimeout: d.WaitTimeout}); err != nil {
 		return diff, err
 	}
 	applied = true
-	_ = d.St.SaveState(State{Targets: d.Targets, Services: sel.Services, EphemeralPorts: d.St.Convert.EphemeralPorts, BindAddress: d.St.Convert.BindAddress})
+	_ = d.St.SaveState(State{Targets: d.Targets, Services: sel.Services, EphemeralPorts: d.St.Convert.EphemeralPorts, BindAddress: d.St.Convert.BindAddress, Stopped: st.Stopped})
 	d.mu.Lock()
 	d.sel, d.project, d.images, d.config = sel, p, images, configFiles(ws)
 	d.mounted = mountedConfigs(ws, sel.Services)

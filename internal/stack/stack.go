@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -481,7 +482,11 @@ type UpOptions struct {
 
 // UpResult is what Up started.
 type UpResult struct {
+	// Selection is what the stack runs now: the closure of Targets, which are the targets
+	// asked for plus Kept, those an earlier up started (Up is additive).
 	Selection *workspace.Selection
+	Targets   []string
+	Kept      []string
 	Project   *types.Project
 	Plan      *convert.Plan
 	Builds    map[string]build.Result
@@ -498,12 +503,16 @@ type UpResult struct {
 }
 
 // Up builds what changed and brings the closure of targets up.
+//
+// Up is additive, like compose's: services an earlier up of this stack started keep
+// running (`up B` after `up A` leaves A's services alone, rebuilds nothing of theirs and
+// removes nothing); the recorded targets become the union. Only down removes services.
 func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResult, error) {
-	sel, err := s.WS.Resolve(targets)
+	asked, err := s.WS.Resolve(targets)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkRemoteFiles(sel); err != nil {
+	if err := s.checkRemoteFiles(asked); err != nil {
 		return nil, err
 	}
 	// One up at a time per project: two concurrent ups would race on container names.
@@ -512,6 +521,13 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 		return nil, err
 	}
 	defer unlock()
+	all, kept, running := s.keepRunning(ctx, targets)
+	sel := asked
+	if len(kept) > 0 {
+		if sel, err = s.WS.Resolve(all); err != nil {
+			return nil, err
+		}
+	}
 	// clocal's own images first (the pause and router images do not depend on the builds:
 	// a machine that cannot make the router image says so before minutes of builds), then
 	// images from registries (pulled under the pull policy), then builds: nothing about the
@@ -523,31 +539,87 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 	if err := s.ensureSupportImages(ctx, support); err != nil {
 		return nil, err
 	}
-	images, builds, pins, err := s.resolveImages(ctx, sel, o.ForceBuild)
+	images, builds, pins, err := s.resolveImages(ctx, asked, o.ForceBuild)
 	if err != nil {
 		return nil, err
+	}
+	if len(kept) > 0 {
+		// The services only kept run what they run; their current build stands in for one
+		// without a container (nothing creates it: Up is limited to what was asked).
+		others := slices.DeleteFunc(slices.Clone(sel.Services), func(n string) bool { return slices.Contains(asked.Services, n) })
+		cur := s.Images(others)
+		for _, n := range others {
+			if img := running[n]; img != "" {
+				images[n] = img
+			} else if img := cur[n]; img != "" {
+				images[n] = img
+			}
+		}
 	}
 	p, plan, err := s.Project(ctx, sel, images)
 	if err != nil {
 		return nil, err
 	}
-	s.warnPrivileges(sel)
+	s.warnPrivileges(asked)
 	s.warnUnreachablePorts()
-	if err := s.makeMountDirs(sel); err != nil {
+	if err := s.makeMountDirs(asked); err != nil {
 		return nil, err
 	}
-	if err := s.SaveState(State{Targets: targets, Services: sel.Services, EphemeralPorts: s.Convert.EphemeralPorts, BindAddress: s.Convert.BindAddress}); err != nil {
+	state := State{Targets: all, Services: sel.Services, EphemeralPorts: s.Convert.EphemeralPorts, BindAddress: s.Convert.BindAddress}
+	if prev, ok := s.LoadState(); ok && len(kept) > 0 {
+		// up starts what it was asked for: a kept service stopped on purpose stays stopped.
+		state.Stopped = slices.DeleteFunc(prev.Stopped, func(n string) bool { return slices.Contains(asked.Services, n) })
+	}
+	if err := s.SaveState(state); err != nil {
 		return nil, err
 	}
-	uo := engine.UpOptions{Wait: o.Wait, WaitTimeout: o.WaitTimeout, RemoveOrphans: true}
+	// Never RemoveOrphans: the project declares every service of the stack, and a container
+	// it does not declare (a service gone from the workspace) is left to down, as compose does.
+	uo := engine.UpOptions{Wait: o.Wait, WaitTimeout: o.WaitTimeout}
+	if len(kept) > 0 {
+		uo.Services = asked.Services
+	}
 	if o.Recreate {
 		uo.Recreate = engine.RecreateForce
 	}
 	if err := s.Engine.Up(ctx, p, uo); err != nil {
 		return nil, err
 	}
-	return &UpResult{Selection: sel, Project: p, Plan: plan, Builds: builds, Images: images, Pins: pins,
+	return &UpResult{Selection: sel, Targets: all, Kept: kept, Project: p, Plan: plan, Builds: builds, Images: images, Pins: pins,
 		Remote: s.Remote(), Host: s.Hosts.Run.String(), Copied: s.Copied()}, nil
+}
+
+// keepRunning adds to targets the recorded targets of this stack while it has containers:
+// it returns the union (targets first), the targets added, and the image each service's
+// container runs.
+func (s *Stack) keepRunning(ctx context.Context, targets []string) (all, kept []string, running map[string]string) {
+	all = targets
+	st, ok := s.LoadState()
+	if !ok {
+		return all, nil, nil
+	}
+	for _, t := range st.Targets {
+		if slices.Contains(targets, t) || slices.Contains(kept, t) {
+			continue
+		}
+		if _, err := s.WS.Resolve([]string{t}); err != nil {
+			fmt.Fprintf(s.Out, "warning: %s, started by an earlier up, is no longer a target of the workspace (%v); clocal down removes what it ran\n", t, err)
+			continue
+		}
+		kept = append(kept, t)
+	}
+	if len(kept) == 0 {
+		return all, nil, nil
+	}
+	ctrs, err := s.Engine.Ps(ctx, s.Name, engine.PsOptions{All: true, Quick: true})
+	if err != nil || len(ctrs) == 0 {
+		return all, nil, nil // nothing of the stack is left: a fresh start
+	}
+	running = map[string]string{}
+	for _, c := range ctrs {
+		running[c.Service] = c.Image
+	}
+	return append(slices.Clone(targets), kept...), kept, running
 }
 
 // supportPlan converts the selection without images nor port probes: enough to know which

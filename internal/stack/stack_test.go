@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -514,7 +515,7 @@ func TestUpWithFakeEngine(t *testing.T) {
 	if len(ups) != 1 || ups[0].Project != "upt" {
 		t.Fatalf("engine Up calls: %+v", ups)
 	}
-	want := engine.UpOptions{Wait: true, WaitTimeout: 7 * time.Second, RemoveOrphans: true, Recreate: engine.RecreateForce}
+	want := engine.UpOptions{Wait: true, WaitTimeout: 7 * time.Second, Recreate: engine.RecreateForce}
 	if got := ups[0].Options.(engine.UpOptions); !reflect.DeepEqual(got, want) {
 		t.Errorf("engine Up options %+v, want %+v", got, want)
 	}
@@ -611,5 +612,63 @@ func TestRemoveCreated(t *testing.T) {
 	}
 	if got := d.listOpts.Filters.Get("status"); !reflect.DeepEqual(got, []string{"created"}) {
 		t.Errorf("status filter %v", got)
+	}
+}
+
+// TestUpIsAdditive: up B while the stack runs A keeps A (compose's up is additive): the
+// project declares both, the engine is asked to converge only B's closure, nothing is
+// removed, and the recorded targets are the union. A later down forgets both.
+func TestUpIsAdditive(t *testing.T) {
+	ctx := context.Background()
+	ws := stack.LoadFixture(t, nil)
+	f := &enginetest.Fake{}
+	var out bytes.Buffer
+	s := stack.New(ws, "additive", f, nil, &out)
+	s.Convert = convert.Options{EphemeralPorts: true}
+	if _, err := s.Up(ctx, []string{"search-2"}, stack.UpOptions{Wait: true}); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := f.Ps(ctx, "additive", engine.PsOptions{All: true})
+	f.Reset()
+	res, err := s.Up(ctx, []string{"kv-1"}, stack.UpOptions{Wait: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res.Kept, []string{"search-2"}) || !reflect.DeepEqual(res.Targets, []string{"kv-1", "search-2"}) {
+		t.Errorf("kept %v, targets %v; want [search-2] and [kv-1 search-2]", res.Kept, res.Targets)
+	}
+	for _, svc := range []string{"search-2", "kvstore"} {
+		if _, ok := res.Project.Services[svc]; !ok {
+			t.Errorf("the project of the second up does not declare %s (it would be an orphan): %v", svc, res.Project.ServiceNames())
+		}
+	}
+	ups := f.CallsTo("Up")
+	if len(ups) != 1 {
+		t.Fatalf("Up calls %+v", ups)
+	}
+	uo := ups[0].Options.(engine.UpOptions)
+	if uo.RemoveOrphans || slices.Contains(uo.Services, "search-2") || len(uo.Services) == 0 {
+		t.Errorf("engine Up options %+v: want only kv-1's closure, no orphan removal", uo)
+	}
+	st, _ := s.LoadState()
+	if !reflect.DeepEqual(st.Targets, []string{"kv-1", "search-2"}) {
+		t.Errorf("recorded targets %v, want the union", st.Targets)
+	}
+	b, _ := f.Ps(ctx, "additive", engine.PsOptions{All: true})
+	for _, c := range a {
+		if !slices.ContainsFunc(b, func(x engine.Container) bool { return x.ID == c.ID }) {
+			t.Errorf("container %s of %s is gone after the second up", c.ID, c.Service)
+		}
+	}
+	// The stack gone (down elsewhere: no container left), up starts afresh with its targets.
+	if err := f.Down(ctx, "additive", engine.DownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	res, err = s.Up(ctx, []string{"kv-1"}, stack.UpOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Kept) != 0 || !reflect.DeepEqual(res.Targets, []string{"kv-1"}) {
+		t.Errorf("after the stack was gone: kept %v, targets %v", res.Kept, res.Targets)
 	}
 }
