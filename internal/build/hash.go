@@ -153,8 +153,16 @@ func (b *Builder) hash(s Spec, manifest bool, bases []baseID) (string, map[strin
 
 	// Extra input folders (shared code the build script compiles in).
 	for i, in := range s.Inputs {
-		entries, err := collect(resolvePath(in), nil, prune)
-		if err != nil {
+		var entries []*fileEntry
+		abs := resolvePath(in)
+		if fi, err := os.Stat(abs); err == nil && !fi.IsDir() {
+			// A single file the build reads (a shared version file, a lock file).
+			e, err := fileEntryFor(abs)
+			if err != nil {
+				return "", nil, fmt.Errorf("input %s: %w", in, err)
+			}
+			entries = []*fileEntry{e}
+		} else if entries, err = collect(abs, nil, prune); err != nil {
 			return "", nil, fmt.Errorf("input %s: %w", in, err)
 		}
 		entries = slices.DeleteFunc(entries, func(e *fileEntry) bool { return e.kind == 'd' })

@@ -121,6 +121,15 @@ func TestHashChanges(t *testing.T) {
 				t.Fatal("changing an input file kept the hash")
 			}
 		}, true},
+		{"single input file changed (QA-5)", func(t *testing.T, l *layout) {
+			f := filepath.Join(l.root, "libs", "lib.go")
+			l.spec.Inputs = []string{f}
+			before := mustHash(t, &build.Builder{}, l.spec)
+			write(t, f, "package lib // v2\n")
+			if mustHash(t, &build.Builder{}, l.spec) == before {
+				t.Fatal("changing a single-file input kept the hash")
+			}
+		}, true},
 		{"build.sh", func(t *testing.T, l *layout) { write(t, l.spec.Script, "echo build v2\n") }, true},
 		{"Dockerfile", func(t *testing.T, l *layout) {
 			write(t, l.spec.Dockerfile, "FROM scratch\nCOPY .src/target/server /server\n")

@@ -239,13 +239,21 @@ func watchTargets(ws *workspace.Workspace, services []string) []watch.Target {
 			t.Files = append(t.Files, filepath.Join(ws.Root, filepath.FromSlash(f)))
 		}
 		t.Files = append(t.Files, shared...)
-		out = append(out, t)
+		var trees []watch.Target
 		for _, in := range svc.File.Build.Inputs {
 			if !filepath.IsAbs(in) {
 				in = filepath.Join(svc.Dir, in)
 			}
-			out = append(out, watch.Target{Service: name, Root: filepath.Clean(in), Outputs: t.Outputs})
+			in = filepath.Clean(in)
+			if fi, err := os.Stat(in); err == nil && fi.IsDir() {
+				trees = append(trees, watch.Target{Service: name, Root: in, Outputs: t.Outputs})
+			} else {
+				// A single file (or one not there yet): its folder is watched for it alone.
+				t.Files = append(t.Files, in)
+			}
 		}
+		out = append(out, t)
+		out = append(out, trees...)
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +135,7 @@ func buildFixture(t *testing.T) string {
 	return CopyFixture(t, map[string]string{
 		"services/repo-manager/Dockerfile": "FROM scratch\n",
 		"services/repo-manager/build.sh":   "#!/bin/sh\n",
+		"lib/lib.go":                       "package lib\n",
 		"services/repo-manager/service.yaml": `source: ../../apps/repo-manager
 depends_on: [kvstore]
 env: {LOG_LEVEL: debug}
@@ -541,5 +543,67 @@ func TestSuperviseLeavesHeldStopped(t *testing.T) {
 	// An operation on a service without a container changes nothing.
 	if err := d.St.RestartServices(ctx, []string{"nope"}, ServiceOptions{}); !errors.Is(err, ErrNoContainers) {
 		t.Fatalf("restart of a service without container: %v", err)
+	}
+}
+
+// TestWatchSingleFileInput (QA-5): a build input that is a single file (or one not there
+// yet) is watched through its folder: the real watcher starts, and writing the file (or
+// creating the missing one) is a change of the service; other files of that folder are not.
+func TestWatchSingleFileInput(t *testing.T) {
+	root := CopyFixture(t, map[string]string{
+		"services/repo-manager/Dockerfile": "FROM scratch\n",
+		"services/repo-manager/build.sh":   "#!/bin/sh\n",
+		"services/repo-manager/service.yaml": `source: ../../apps/repo-manager
+build: {inputs: [../../VERSION, ../../shared/later.txt]}
+`,
+		"VERSION": "1.0\n",
+	})
+	ws, err := workspace.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := watchTargets(ws, []string{"repo-manager"})
+	for _, tg := range targets {
+		if tg.Root == filepath.Join(root, "VERSION") {
+			t.Fatalf("the file input is a watch root: %+v", targets)
+		}
+	}
+	w, err := watch.New(targets, watch.Options{Debounce: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("the watcher did not start with a single-file input: %v", err)
+	}
+	defer w.Close()
+	next := func(what string) watch.ChangeSet {
+		t.Helper()
+		select {
+		case cs := <-w.Changes():
+			return cs
+		case err := <-w.Errors():
+			t.Fatalf("%s: watch error %v", what, err)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: no change set", what)
+		}
+		return watch.ChangeSet{}
+	}
+	if err := os.WriteFile(filepath.Join(root, "unrelated.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "VERSION"), []byte("1.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cs := next("VERSION written")
+	if cs.Service != "repo-manager" || !reflect.DeepEqual(cs.Paths, []string{filepath.Join(root, "VERSION")}) {
+		t.Errorf("change set %+v, want repo-manager with VERSION only", cs)
+	}
+	// The input's folder appears later (mkdir -p, then the file): seen without new targets.
+	if err := os.MkdirAll(filepath.Join(root, "shared"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "shared", "later.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cs = next("later.txt created")
+	if cs.Service != "repo-manager" || !slices.Contains(cs.Paths, filepath.Join(root, "shared", "later.txt")) {
+		t.Errorf("change set %+v, want repo-manager with shared/later.txt", cs)
 	}
 }

@@ -102,6 +102,7 @@ type Watcher struct {
 	limitWarned bool
 	walkSeen    map[string]struct{} // during sync: directories visited
 	outputs     map[string]bool     // directory -> a conventional build output (buildout)
+	awaiting    []string            // folders of Files not there yet (an ancestor is watched)
 }
 
 type batch struct {
@@ -331,6 +332,12 @@ func (w *Watcher) handle(ev Event) {
 			w.logf("watch: root %s was removed or moved: it is no longer watched (set the targets again once it is back)", p)
 		}
 	}
+	if ev.Op&OpCreate != 0 && w.awaitsDir(p) {
+		// A folder on the way to a File's folder that was missing (mkdir -p).
+		if err := w.fileDirs(true); err != nil {
+			w.report(err)
+		}
+	}
 	if ev.Op&OpCreate != 0 {
 		if _, ok := w.watched[p]; !ok && w.idx.WatchDir(p) {
 			if fi, err := os.Lstat(p); err == nil && fi.IsDir() {
@@ -498,21 +505,7 @@ func (w *Watcher) sync() error {
 		}
 	}
 	if err == nil {
-		for _, dir := range w.idx.FileDirs() {
-			if _, done := w.walkSeen[dir]; done {
-				continue
-			}
-			if err = w.addDir(dir); err != nil {
-				if le := limitError(err); le != nil {
-					err = le
-					break
-				}
-				w.logf("watch: cannot watch %s (files in it will not be seen): %v", dir, err)
-				err = nil
-				continue
-			}
-			w.walkSeen[dir] = struct{}{}
-		}
+		err = w.fileDirs(false)
 	}
 	if err != nil {
 		return err
@@ -527,6 +520,76 @@ func (w *Watcher) sync() error {
 		w.removeDir(d)
 	}
 	return nil
+}
+
+// fileDirs adds watches to the folders of the targets' Files. A folder that is not there
+// (yet) has its nearest existing ancestor watched instead, so that its creation is seen
+// (handle calls fileDirs again); with emit, the Files found in a folder watched now are
+// recorded as changed (they may have been written before the watch). Only a *LimitError is
+// returned.
+func (w *Watcher) fileDirs(emit bool) error {
+	defer func() {
+		w.awaiting = w.awaiting[:0]
+		for _, fd := range w.idx.FileDirs() {
+			if _, ok := w.watched[fd]; !ok {
+				w.awaiting = append(w.awaiting, fd)
+			}
+		}
+	}()
+	for _, dir := range w.idx.FileDirs() {
+		for d := dir; ; {
+			if w.walkSeen != nil {
+				if _, done := w.walkSeen[d]; done {
+					break
+				}
+			}
+			_, had := w.watched[d]
+			err := w.addDir(d)
+			if err == nil {
+				if w.walkSeen != nil {
+					w.walkSeen[d] = struct{}{}
+				}
+				if emit && !had && d == dir {
+					w.recordFilesIn(dir)
+				}
+				break
+			}
+			if le := limitError(err); le != nil {
+				return le
+			}
+			parent := filepath.Dir(d)
+			if !errors.Is(err, fs.ErrNotExist) || parent == d {
+				w.logf("watch: cannot watch %s (files in it will not be seen): %v", d, err)
+				break
+			}
+			d = parent
+		}
+	}
+	return nil
+}
+
+// recordFilesIn records the targets' Files in dir that exist.
+func (w *Watcher) recordFilesIn(dir string) {
+	for _, t := range w.idx.targets {
+		for _, f := range t.Files {
+			if filepath.Dir(f) == dir && !w.idx.IsOutput(f) {
+				if _, err := os.Lstat(f); err == nil {
+					w.recordFor(t.Service, f)
+				}
+			}
+		}
+	}
+}
+
+// awaitsDir reports whether dir is, or is an ancestor of, the folder of a File that is not
+// watched yet.
+func (w *Watcher) awaitsDir(dir string) bool {
+	for _, fd := range w.awaiting {
+		if within(fd, dir) {
+			return true
+		}
+	}
+	return false
 }
 
 // walk adds watches to dir and every wanted directory below it (each watch is added
