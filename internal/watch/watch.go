@@ -414,8 +414,31 @@ func (w *Watcher) recordFor(service, p string) {
 	w.arm(now)
 }
 
+// StreamQuietMax bounds the quiet period of a long stream of writes (quiet).
+const StreamQuietMax = time.Second
+
+// streamPaths is how many paths make a batch a stream of writes from its start (quiet).
+const streamPaths = 32
+
+// quiet is the quiet period that ends batch b: the debounce, or for a stream of writes that
+// has gone on for longer (a git checkout, a code generator) a quarter of its length, up to
+// StreamQuietMax; a batch of many paths waits at least 4 debounces. A checkout of 10,000
+// files over 5 s stalls now and then on a loaded machine (the disk, the scheduler): a stall
+// of a few debounces in it is not its end, and cutting it there builds a half-written tree,
+// then the rest. A single save is unchanged.
+func (w *Watcher) quiet(b *batch) time.Duration {
+	q := w.debounce
+	if len(b.paths) >= streamPaths {
+		q = max(q, 4*w.debounce) // no editor saves this many files at once
+	}
+	if span := b.last.Sub(b.first); span > q {
+		q = max(q, min(span/4, StreamQuietMax))
+	}
+	return q
+}
+
 func (w *Watcher) deadline(b *batch) time.Time {
-	d := b.last.Add(w.debounce)
+	d := b.last.Add(w.quiet(b))
 	if c := b.first.Add(w.maxWait); c.Before(d) {
 		return c
 	}

@@ -189,7 +189,11 @@ func TestBurstCoalescesPerService(t *testing.T) {
 	if got := e.drain(t); len(got) != 0 {
 		t.Fatalf("fired during the burst: %v", services(got))
 	}
-	e.step(200 * time.Millisecond)
+	e.step(700 * time.Millisecond) // the last events at 90 ms: quiet until 890 ms
+	if got := e.drain(t); len(got) != 0 {
+		t.Fatalf("fired before 4 debounces of quiet after a burst of many files: %v", services(got))
+	}
+	e.step(100 * time.Millisecond)
 	got := e.drain(t)
 	if want := []string{"a", "b", "shared"}; !reflect.DeepEqual(services(got), want) {
 		t.Fatalf("services = %v, want %v (one ChangeSet each, none for c)", services(got), want)
@@ -654,4 +658,59 @@ func contains(s []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// TestStreamStallIsNotItsEnd: a stream of writes lasting seconds (a checkout) that stalls
+// for a few debounces in the middle (a loaded machine) is still one change set, emitted
+// once it has been quiet for a quarter of its length (at most StreamQuietMax); a single
+// save keeps the plain debounce.
+func TestStreamStallIsNotItsEnd(t *testing.T) {
+	root := t.TempDir()
+	e := newFakeWatcher(t, []Target{{Service: "a", Root: root}}, Options{Debounce: 100 * time.Millisecond})
+	var fired []ChangeSet
+	send := func(i int) {
+		e.src.Send(write(filepath.Join(root, fmt.Sprintf("f%04d.go", i))))
+		fired = append(fired, e.drain(t)...)
+	}
+	// 2 s of writes every 10 ms, then a 400 ms stall, then 2 s more.
+	for i := 0; i < 200; i++ {
+		send(i)
+		e.step(10 * time.Millisecond)
+	}
+	e.step(400 * time.Millisecond)
+	fired = append(fired, e.drain(t)...)
+	for i := 200; i < 400; i++ {
+		send(i)
+		e.step(10 * time.Millisecond)
+	}
+	if len(fired) != 0 {
+		t.Fatalf("the stream was cut during its stall: %d change sets, the first with %d paths", len(fired), len(fired[0].Paths))
+	}
+	e.step(StreamQuietMax)
+	fired = append(fired, e.drain(t)...)
+	if len(fired) != 1 || len(fired[0].Paths) != 400 {
+		t.Fatalf("after the stream: %d change sets, want one with every path", len(fired))
+	}
+	// A burst of 50 files in 25 ms that stalls for 300 ms right away (a checkout starting
+	// on a busy machine) is not cut either.
+	for i := 500; i < 550; i++ {
+		send(i)
+		e.step(500 * time.Microsecond)
+	}
+	e.step(300 * time.Millisecond)
+	fired = append(fired, e.drain(t)...)
+	send(550)
+	e.step(StreamQuietMax)
+	fired = append(fired, e.drain(t)...)
+	if len(fired) != 2 || len(fired[1].Paths) != 51 {
+		t.Fatalf("burst with an early stall: %d change sets (want the stream's and one more)", len(fired))
+	}
+	// A single save afterwards: the plain debounce.
+	start := e.clock.Now()
+	send(1000)
+	e.step(100 * time.Millisecond)
+	got := e.drain(t)
+	if len(got) != 1 || got[0].At.Sub(start) != 100*time.Millisecond {
+		t.Fatalf("single save: %+v, want one change set after the debounce", got)
+	}
 }
