@@ -46,8 +46,11 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/redact"
 	"github.com/clocal-dev/clocal/internal/registry"
 )
@@ -124,6 +127,7 @@ type Builder struct {
 	outMu  sync.Mutex
 	caches map[string]*statCache
 	locks  map[string]*sync.Mutex
+	built  map[string]time.Time // content hash -> when this Builder built its image
 	bk     *buildKit
 }
 
@@ -247,7 +251,11 @@ func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (res Result, e
 	if b.Docker == nil {
 		return Result{}, fmt.Errorf("build %s: no Docker client", s.Service)
 	}
-	unlock := b.lock(s.Service)
+	asked := time.Now()
+	// One build at a time per service, and per build folder: the replicas of one app split
+	// into several services (same service folder, same source) run one build.sh, not
+	// several at once on the same files, and the others reuse its image (reuse).
+	unlock := b.lock(buildKey(s))
 	defer unlock()
 	b.step(s.Service, StepPreparing)
 	defer func() {
@@ -292,6 +300,9 @@ func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (res Result, e
 			return res, nil
 		}
 	}
+	if ok, err := b.reuse(ctx, s, hash, res.Image, force, asked); err != nil || ok {
+		return res, err
+	}
 	if parseErr != nil {
 		return res, fmt.Errorf("build %s: %s: %w", s.Service, s.Dockerfile, parseErr)
 	}
@@ -331,7 +342,43 @@ func (b *Builder) Ensure(ctx context.Context, s Spec, force bool) (res Result, e
 		return res, err
 	}
 	res.Built = true
+	b.mu.Lock()
+	if b.built == nil {
+		b.built = map[string]time.Time{}
+	}
+	b.built[hash] = time.Now()
+	b.mu.Unlock()
 	return res, nil
+}
+
+// buildKey names what builds of s share: the service folder build.sh runs in and the
+// source it compiles (the replicas of one app split into several services share both).
+func buildKey(s Spec) string {
+	return s.Dir + "\x00" + s.Source
+}
+
+// reuse tags as ref an image built in the same service folder from the same content hash
+// (which covers every input of the build): split replicas of one app build once. A forced
+// build reuses only an image this Builder built after the build was asked for (the same
+// forced rebuild, run for a replica). It reports whether image now exists.
+func (b *Builder) reuse(ctx context.Context, s Spec, hash, ref string, force bool, asked time.Time) (bool, error) {
+	if force {
+		b.mu.Lock()
+		at, ok := b.built[hash]
+		b.mu.Unlock()
+		if !ok || at.Before(asked) {
+			return false, nil
+		}
+	}
+	imgs, err := b.Docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", labels.Hash+"="+hash), filters.Arg("label", labels.BuildDir+"="+s.Dir))})
+	if err != nil || len(imgs) == 0 {
+		return false, nil // nothing to reuse: build
+	}
+	if err := b.Docker.ImageTag(ctx, imgs[0].ID, ref); err != nil {
+		return false, fmt.Errorf("build %s: tag %s: %w", s.Service, ref, err)
+	}
+	b.logf(s.Service, "same content as an image built for another service: tagged it %s (nothing built)", ref)
+	return true, nil
 }
 
 // baseID is one image a Dockerfile builds on, with the local image ID it resolves to
@@ -390,7 +437,7 @@ func (b *Builder) imageExists(ctx context.Context, ref string) (bool, error) {
 	return false, err
 }
 
-// lock serialises builds of one service.
+// lock serialises builds of one key.
 func (b *Builder) lock(service string) func() {
 	b.mu.Lock()
 	if b.locks == nil {

@@ -607,6 +607,74 @@ func TestEnsureConcurrentSameService(t *testing.T) {
 	}
 }
 
+// TestEnsureSplitReplicasBuildOnce (QA-4): the replicas of one app split into several
+// services (same service folder and source, another service name) built at once run
+// build.sh once: the others wait for it and tag its image. A forced rebuild asked for all
+// of them at once also runs once; a later forced rebuild runs again.
+func TestEnsureSplitReplicasBuildOnce(t *testing.T) {
+	cli := testutil.RequireDocker(t)
+	marker := filepath.Join(t.TempDir(), "runs")
+	base := service(t, "split", map[string]string{
+		"build.sh":   "echo run >> " + strconv.Quote(marker) + "\nmkdir -p .src; echo " + nonce(t) + " > .src/x\nsleep 0.3\n",
+		"Dockerfile": "FROM scratch\nCOPY .src/x /x\n",
+	})
+	var specs []build.Spec
+	for _, name := range []string{"split-1", "split-2", "split-3"} {
+		s := base
+		s.Service = name
+		specs = append(specs, s)
+	}
+	b, out := newBuilder(t, cli)
+	ensureAll := func(force bool) []build.Result {
+		t.Helper()
+		res := make([]build.Result, len(specs))
+		errs := make([]error, len(specs))
+		var wg sync.WaitGroup
+		for i, s := range specs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res[i], errs[i] = b.Ensure(context.Background(), s, force)
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+		}
+		return res
+	}
+	res := ensureAll(false)
+	for _, r := range res {
+		removeImage(t, cli, r.Image)
+	}
+	if n := lines(t, marker); n != 1 {
+		t.Fatalf("build.sh ran %d times for 3 replicas of one folder, want 1\n%s", n, out)
+	}
+	id := func(ref string) string {
+		insp, err := cli.ImageInspect(context.Background(), ref)
+		must(t, err)
+		return insp.ID
+	}
+	for _, r := range res[1:] {
+		if id(r.Image) != id(res[0].Image) || r.Image == res[0].Image {
+			t.Errorf("%s is not a tag of %s's image", r.Image, res[0].Image)
+		}
+	}
+	removeImage(t, cli, id(res[0].Image)) // untagged by the forced rebuild below
+	ensureAll(true)
+	if n := lines(t, marker); n != 2 {
+		t.Fatalf("a forced rebuild of the 3 replicas ran build.sh %d times in all, want 2", n)
+	}
+	if _, err := b.Ensure(context.Background(), specs[1], true); err != nil {
+		t.Fatal(err)
+	}
+	if n := lines(t, marker); n != 3 {
+		t.Fatalf("a later forced rebuild ran build.sh %d times in all, want 3", n)
+	}
+}
+
 // TestEnsureContextAndLabels: the image sees exactly the context docker would
 // send (nothing clocal adds leaks into COPY), and label values are passed
 // verbatim (quotes, $, backslashes).

@@ -33,6 +33,7 @@ func (b *Builder) buildImage(ctx context.Context, s Spec, hash, image string) er
 	}
 	imgLabels[labels.Service] = s.Service
 	imgLabels[labels.Hash] = hash
+	imgLabels[labels.BuildDir] = s.Dir
 	imgLabels[labels.BuiltAt] = time.Now().UTC().Format(time.RFC3339)
 	if rev := sourceRev(ctx, s.Source); rev != "" {
 		imgLabels[labels.SourceRev] = rev

@@ -33,6 +33,9 @@ const (
 
 	// Hash is an image's content hash (the tag of clocal/<service>:<hash>).
 	Hash = "dev.clocal.hash"
+	// BuildDir is the service folder an image's build.sh ran in: images of one build folder
+	// and content hash are the same build (split replicas of one app reuse it).
+	BuildDir = "dev.clocal.build-dir"
 	// BuiltAt is when an image was built (RFC 3339, UTC).
 	BuiltAt = "dev.clocal.built-at"
 	// SourceRev is the git revision of the source folder an image was built from.
