@@ -135,7 +135,7 @@ func (r *TextReporter) Report(e Event) {
 		fmt.Fprintf(r.W, "%s ready in %s (build.sh %s, image %s, start+health %s)\n",
 			e.Service, d(e.Total), d(e.Script), d(e.ImageTime), d(e.Start))
 	case "unchanged":
-		fmt.Fprintf(r.W, "%s: content unchanged (%s), container kept\n", e.Service, e.Image)
+		// Nothing to say: the files build what runs (--json and the status page have it).
 	case "build-failed":
 		fmt.Fprintf(r.W, "%s: build failed, previous container still serving:\n%s\n", e.Service, indent(e.Error))
 	case "unhealthy":
@@ -143,7 +143,9 @@ func (r *TextReporter) Report(e Event) {
 	case "rolled-back":
 		fmt.Fprintf(r.W, "%s: rolled back to %s\n", e.Service, e.Image)
 	case "reloaded":
-		if e.Diff != nil {
+		if e.Diff != nil && e.Diff.Empty() {
+			fmt.Fprintln(r.W, "workspace files re-read: no service changed")
+		} else if e.Diff != nil {
 			fmt.Fprintf(r.W, "project reloaded: added %v, removed %v, changed %v\n", e.Diff.Added, e.Diff.Removed, e.Diff.Changed)
 		}
 	case "restored":
@@ -218,6 +220,13 @@ type (
 	Restarter interface {
 		IsMountedConfig(service, path string) bool
 		Restart(ctx context.Context, service string) error
+	}
+	// Planner says, without building, which image a service's files build now (ok false
+	// when it cannot tell cheaply, or a rebuild was asked for): a change set that leaves
+	// that image what runs (a save with the same content, a touch, a checkout back and
+	// forth) ends in one "unchanged" event, with no "change" event and nothing built.
+	Planner interface {
+		Planned(ctx context.Context, service string) (image string, ok bool)
 	}
 )
 
@@ -392,6 +401,7 @@ func (l *Loop) work(ctx context.Context, key string, cs ChangeSet) {
 			l.mu.Unlock()
 			return
 		}
+		began := l.Now()
 		if key == "" {
 			l.reload(ctx)
 		} else {
@@ -400,6 +410,11 @@ func (l *Loop) work(ctx context.Context, key string, cs ChangeSet) {
 		l.mu.Lock()
 		next := l.pending[key]
 		delete(l.pending, key)
+		if key == "" && next != nil && !next.At.IsZero() && next.At.Before(began) {
+			// The same edit of a shared file reported for every service: the reload that
+			// just ran read the workspace after it.
+			next = nil
+		}
 		if next == nil {
 			l.endLocked(key)
 			l.mu.Unlock()
@@ -514,6 +529,12 @@ func (l *Loop) cycle(ctx context.Context, cs ChangeSet) {
 	if !cs.At.IsZero() && start.After(cs.At) {
 		ev.Detect = Millis(start.Sub(cs.At))
 	}
+	if reason == "" && l.plainlyCurrent(ctx, cs) {
+		l.markStale(svc, "")
+		ev.Kind, ev.Image = "unchanged", l.current(ctx, svc)
+		l.report(ev)
+		return
+	}
 	l.report(Event{Kind: "change", Service: svc, Paths: len(cs.Paths), Reason: reason})
 	if r, ok := l.configOnly(cs); ok {
 		l.restart(ctx, r, svc, start, ev)
@@ -572,6 +593,25 @@ func (l *Loop) cycle(ctx context.Context, cs ChangeSet) {
 	ev.Start = Millis(end.Sub(replaceStart))
 	ev.Total = Millis(end.Sub(start) + time.Duration(ev.Detect))
 	l.report(ev)
+}
+
+// plainlyCurrent reports whether a Planner says cs leaves the service's image what runs, and
+// cs holds no file the service mounts (that restarts it).
+func (l *Loop) plainlyCurrent(ctx context.Context, cs ChangeSet) bool {
+	p, ok := l.Steps.(Planner)
+	if !ok {
+		return false
+	}
+	if r, ok := l.Steps.(Restarter); ok && l.hasMountedConfig(r, cs) {
+		return false
+	}
+	img, ok := p.Planned(ctx, cs.Service)
+	return ok && img != "" && img == l.current(ctx, cs.Service)
+}
+
+func (l *Loop) current(ctx context.Context, svc string) string {
+	img, _ := l.Steps.Current(ctx, svc)
+	return img
 }
 
 func (l *Loop) hasMountedConfig(r Restarter, cs ChangeSet) bool {

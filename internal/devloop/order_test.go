@@ -218,3 +218,102 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// plannerSteps adds a Planner to fakeSteps: planned[svc] is what its files build now.
+type plannerSteps struct {
+	*fakeSteps
+	planned map[string]string
+}
+
+func (p *plannerSteps) Planned(_ context.Context, svc string) (string, bool) {
+	img, ok := p.planned[svc]
+	return img, ok
+}
+
+// TestNothingToSayWhenFilesBuildWhatRuns (QA-9): a change set whose files build what runs
+// (same content saved again, a touch) is one "unchanged" event: no "change", no build, and
+// nothing in the text output; a real change still says "rebuilding".
+func TestNothingToSayWhenFilesBuildWhatRuns(t *testing.T) {
+	f := newFake()
+	f.current["a"], f.current["b"] = "a:v1", "b:v1"
+	p := &plannerSteps{fakeSteps: f, planned: map[string]string{"a": "a:v1", "b": "b:v2"}}
+	rec := &recorder{}
+	var text strings.Builder
+	l := &Loop{Steps: p, Reporter: multi{rec, &TextReporter{W: &text}}}
+	ch := make(chan ChangeSet)
+	done := make(chan error, 1)
+	go func() { done <- l.Run(context.Background(), ch) }()
+	ch <- ChangeSet{Service: "a", Paths: []string{"/src/a/main.go"}}
+	ch <- ChangeSet{Service: "b", Paths: []string{"/src/b/main.go"}}
+	close(ch)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rec.kinds("a"), ","); got != "unchanged" || f.builds["a"] != 0 {
+		t.Errorf("a: events %s, %d builds; want unchanged alone and no build", got, f.builds["a"])
+	}
+	if got := strings.Join(rec.kinds("b"), ","); got != "change,ready" || f.builds["b"] != 1 {
+		t.Errorf("b: events %s, %d builds", got, f.builds["b"])
+	}
+	if strings.Contains(text.String(), "a:") || strings.Contains(text.String(), "a ") {
+		t.Errorf("text output mentions a, which nothing happened to:\n%s", text.String())
+	}
+	if !strings.Contains(text.String(), "b: 1 file(s) changed, rebuilding") {
+		t.Errorf("text output:\n%s", text.String())
+	}
+}
+
+// reloadSteps blocks each Reload until release gets a value.
+type reloadSteps struct {
+	*fakeSteps
+	inReload chan struct{}
+	release  chan struct{}
+}
+
+func (r *reloadSteps) Reload(ctx context.Context) (Diff, error) {
+	r.inReload <- struct{}{}
+	<-r.release
+	return r.fakeSteps.Reload(ctx)
+}
+
+// TestSharedFileEditIsOneReload (QA-9): one edit of a workspace file every service watches
+// arrives as one change set per service; the reload reads it once: the change sets queued
+// behind it, written before it began, do not run it again. An edit saved while it runs does.
+func TestSharedFileEditIsOneReload(t *testing.T) {
+	f := newFake()
+	r := &reloadSteps{fakeSteps: f, inReload: make(chan struct{}), release: make(chan struct{})}
+	rec := &recorder{}
+	l := &Loop{Steps: r, Reporter: rec}
+	ch := make(chan ChangeSet)
+	done := make(chan error, 1)
+	go func() { done <- l.Run(context.Background(), ch) }()
+	at := time.Now()
+	ch <- ChangeSet{Service: "a", Paths: []string{"/ws/a.job"}, At: at}
+	<-r.inReload
+	for _, s := range []string{"b", "c", "d"} {
+		ch <- ChangeSet{Service: s, Paths: []string{"/ws/a.job"}, At: at}
+	}
+	r.release <- struct{}{}
+	// A second edit, saved after the first reload began: one more reload.
+	ch <- ChangeSet{Service: "a", Paths: []string{"/ws/a.job"}, At: time.Now()}
+	<-r.inReload
+	r.release <- struct{}{}
+	close(ch)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if f.reloads != 2 {
+		t.Fatalf("%d reloads for two edits (the first reported for 4 services), want 2", f.reloads)
+	}
+	if got := strings.Join(rec.kinds("*"), ","); got != "reloaded,reloaded" {
+		t.Errorf("events %s", got)
+	}
+}
+
+type multi []Reporter
+
+func (m multi) Report(e Event) {
+	for _, r := range m {
+		r.Report(e)
+	}
+}

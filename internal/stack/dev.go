@@ -291,6 +291,19 @@ func (d *Dev) takeForce(service string) bool {
 	return f
 }
 
+// Planned implements devloop.Planner: the image the service's files build now (its pin, or
+// its content hash through the stat cache), unless a rebuild was asked for.
+func (d *Dev) Planned(_ context.Context, service string) (string, bool) {
+	d.mu.Lock()
+	forced := d.force[service]
+	d.mu.Unlock()
+	if forced {
+		return "", false
+	}
+	img, ok := d.St.Images([]string{service})[service]
+	return img, ok
+}
+
 // Build implements devloop.Steps: build.sh and the image build, content-hash cached.
 func (d *Dev) Build(ctx context.Context, service string) (devloop.BuildResult, error) {
 	svc := d.St.WS.Services[service]
