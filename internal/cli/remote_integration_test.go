@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,11 +15,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 
+	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/testutil"
 )
 
@@ -213,9 +216,10 @@ func TestRemoteDockerHost(t *testing.T) {
 		t.Errorf("second up changed images on the remote host: %v", evs)
 	}
 
-	// 3. The dev loop: an edit right after the watch starts is built here and served there,
-	// at the same address on this machine (the new container has a new port on the host).
-	w := startClocal(t, env, "-w", ws, "-p", project, "watch", "--json")
+	// 3. The dev loop as a developer starts it, `up --watch`: an edit right after the watch
+	// starts is built here and served there, at the same address on this machine (the new
+	// container has a new port on the host).
+	w := startClocal(t, env, "-w", ws, "-p", project, "up", "repo-manager", "laptop-svc", "--ephemeral-ports", "--watch", "--json")
 	w.waitOutput(`"watching"`, 2*time.Minute)
 	if err := os.WriteFile(filepath.Join(ws, "apps", "laptop-svc", "index.html"), []byte("laptop v2\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -234,23 +238,43 @@ func TestRemoteDockerHost(t *testing.T) {
 	if runs() != 2 {
 		t.Errorf("build.sh ran %d times after one edit, want 2", runs())
 	}
-	// Ctrl-C ends the watch and its forwards; the stack keeps running there.
-	_ = w.cmd.Process.Signal(syscall.SIGINT)
-	if r := w.wait(time.Minute); r.Code != ExitInterrupted {
-		t.Errorf("watch after Ctrl-C: exit %d\n%s", r.Code, r.Err)
+	// Ctrl-C (SIGINT to the real process) ends the watch and its forwards; the stack keeps
+	// running there.
+	ctrlC := func(w *proc, what, url string) {
+		t.Helper()
+		_ = w.cmd.Process.Signal(syscall.SIGINT)
+		if r := w.wait(time.Minute); r.Code != ExitInterrupted {
+			t.Errorf("%s after Ctrl-C: exit %d\n%s", what, r.Code, r.Err)
+		}
+		if ps := h.SSHProcesses(); len(ps) > 0 {
+			t.Errorf("ssh processes left after %s ended: %v", what, ps)
+		}
+		// Without the forwards nothing answers here: the ports are published on the host only.
+		if body, err := remoteGet(url); err == nil {
+			t.Errorf("%s answers after the forwards of %s ended (%q): the port is not the remote host's", url, what, body)
+		}
 	}
-	if ps := h.SSHProcesses(); len(ps) > 0 {
-		t.Errorf("ssh processes left after the watch ended: %v", ps)
+	ctrlC(w, "up --watch", up.Services["laptop-svc"].URL+"/index.html")
+	// `clocal watch` on the running stack brings the forwards back and ends them on Ctrl-C
+	// too.
+	w = startClocal(t, env, "-w", ws, "-p", project, "watch", "--json")
+	w.waitOutput(`"watching"`, 2*time.Minute)
+	watched := "http://" + strings.TrimSpace(must(time.Minute, "port", "laptop-svc").Out) + "/index.html"
+	if body, err := remoteGet(watched); err != nil || !strings.Contains(body, "laptop v2") {
+		t.Errorf("under clocal watch, GET %s: %q, %v", watched, body, err)
 	}
-	// Without the forwards nothing answers here: the ports are published on the host only.
-	if body, err := remoteGet(up.Services["laptop-svc"].URL + "/index.html"); err == nil {
-		t.Errorf("%s answers after the forwards ended (%q): the port is not the remote host's", up.Services["laptop-svc"].URL, body)
-	}
+	ctrlC(w, "watch", watched)
 
-	// 4. port, env and ps show this machine's addresses again.
+	// 4. port, env, ps and the status page show this machine's addresses again. The port
+	// laptop-svc has on the host is held here, so this machine's end of its forward has
+	// another number: an address that is the host's binding would show.
+	onHost := remotePort(t, h.Client, project, "laptop-svc")
+	if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", onHost)); err == nil {
+		defer l.Close()
+	}
 	addr := strings.TrimSpace(must(time.Minute, "port", "laptop-svc").Out)
-	if body, err := remoteGet("http://" + addr + "/index.html"); err != nil || !strings.Contains(body, "laptop v2") {
-		t.Errorf("clocal port laptop-svc = %s: GET %q, %v", addr, body, err)
+	if body, err := remoteGet("http://" + addr + "/index.html"); err != nil || !strings.Contains(body, "laptop v2") || addr == fmt.Sprintf("127.0.0.1:%d", onHost) {
+		t.Errorf("clocal port laptop-svc = %s (port on the host %d): GET %q, %v", addr, onHost, body, err)
 	}
 	if out := must(time.Minute, "env").Out; !strings.Contains(out, "LAPTOP_SVC_ADDR="+addr) {
 		t.Errorf("clocal env lacks LAPTOP_SVC_ADDR=%s:\n%s", addr, out)
@@ -258,6 +282,29 @@ func TestRemoteDockerHost(t *testing.T) {
 	if out := must(time.Minute, "ps").Out; !strings.Contains(out, addr+"->8080/tcp") {
 		t.Errorf("clocal ps does not show %s->8080/tcp:\n%s", addr, out)
 	}
+
+	// The status page shows the same address on this machine.
+	page := startClocal(t, env, "-w", ws, "-p", project, "ui")
+	page.waitOutput("token=", time.Minute)
+	pageURL := strings.TrimSpace(strings.SplitN(page.out.String(), "\n", 2)[0])
+	base, token, _ := strings.Cut(pageURL, "/?token=")
+	var state string
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		req, _ := http.NewRequest(http.MethodGet, base+"/api/state", nil)
+		req.Header.Set("X-Clocal-Token", token)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if state = string(b); strings.Contains(state, "laptop-svc") && strings.Contains(state, `"addresses"`) {
+				break
+			}
+		}
+	}
+	if !strings.Contains(state, `"http://`+addr) {
+		t.Errorf("status page state lacks http://%s:\n%s", addr, state)
+	}
+	_ = page.cmd.Process.Signal(syscall.SIGINT)
+	page.wait(time.Minute)
 
 	// A docker context naming the host is honoured like DOCKER_HOST.
 	cfg := t.TempDir()
@@ -303,6 +350,23 @@ func TestRemoteDockerHost(t *testing.T) {
 	if ps := h.SSHProcesses(); len(ps) > 0 {
 		t.Errorf("ssh processes left after a failed ps: %v", ps)
 	}
+}
+
+// remotePort is the host port a service of project publishes on a daemon.
+func remotePort(t *testing.T, docker client.APIClient, project, service string) int {
+	t.Helper()
+	list, err := docker.ContainerList(context.Background(), container.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", labels.ComposeProject+"="+project), filters.Arg("label", labels.ComposeService+"="+service))})
+	if err != nil || len(list) != 1 {
+		t.Fatalf("containers of %s/%s: %d, %v", project, service, len(list), err)
+	}
+	for _, p := range list[0].Ports {
+		if p.PublicPort != 0 {
+			return int(p.PublicPort)
+		}
+	}
+	t.Fatalf("%s/%s publishes no port", project, service)
+	return 0
 }
 
 func contains(l []string, s string) bool {
