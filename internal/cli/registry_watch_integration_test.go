@@ -190,6 +190,26 @@ func TestPullPolicyWatchAndPins(t *testing.T) {
 		t.Errorf("watch exit %d after Ctrl-C, want 130", r.Code)
 	}
 
+	// A registry tag that never becomes healthy: update pulls it, waits, rolls back to the
+	// pinned image, and the pin stays.
+	variant(t, ctx, docker, reg, server, "bad=1\nENV UNHEALTHY=1", "third/db:bad")
+	r = cli("update", "db", "--to", "bad", "--timeout", "10s")
+	t.Logf("update --to bad:\n%s", r.Err)
+	if r.Code != 1 || !strings.Contains(r.Err, "rolled back") {
+		t.Fatalf("update to an unhealthy tag: exit %d\n%s", r.Code, r.Err)
+	}
+	if _, img := settled(t, docker, project, "db"); img != db2ID {
+		t.Fatalf("after the roll back db runs %s, want %s", img, db2ID)
+	}
+	if err := json.Unmarshal([]byte(cli("ps", "--json").Out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range rows {
+		if row.Service == "db" && row.Pinned != db2 {
+			t.Fatalf("after the roll back db is pinned to %q, want %s", row.Pinned, db2)
+		}
+	}
+
 	// watch --pull never with an image that is not here: one line, nothing changed.
 	before := ctrIDs(t, docker, project)
 	editFile(t, filepath.Join(root, "jobs", "cache-host.job"), cache2, cache3)
