@@ -94,29 +94,54 @@ func evalString(t *testing.T, ctx context.Context, expr string) string {
 	return s
 }
 
-func TestUIInBrowser(t *testing.T) {
-	docker := testutil.RequireDocker(t)
-	chromium := requireChromium(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
-	defer cancel()
-	root := repoRoot(t)
-	project := testProject(t)
+// upRepoManager starts repo-manager's closure of the example workspace as a new test project
+// and returns the workspace, the project and the URL of each service.
+func upRepoManager(t *testing.T, ctx context.Context) (root, project string, urls map[string]string) {
+	t.Helper()
+	root = repoRoot(t)
+	project = testProject(t)
 	cleanupProject(t, project)
 	up := mustRun(t, ctx, "-w", root, "-p", project, "up", "repo-manager", "--ephemeral-ports")
-	urls := map[string]string{}
+	urls = map[string]string{}
 	for _, m := range regexp.MustCompile(`(?m)^(\S+)\s+(http://127\.0\.0\.1:\d+)$`).FindAllStringSubmatch(up.Out, -1) {
 		urls[m[1]] = m[2]
 	}
 	if len(urls) != 3 {
 		t.Fatalf("up printed %v", up.Out)
 	}
+	return root, project, urls
+}
 
-	p := startClocal(t, nil, "-w", root, "-p", project, "ui")
-	url := p.firstLine(30 * time.Second)
+// startUIProcess runs clocal with args (a command serving the page) and returns the page's URL
+// (its first line of output) and the URL without the token.
+func startUIProcess(t *testing.T, env []string, args ...string) (url, base string) {
+	t.Helper()
+	p := startClocal(t, env, args...)
+	url = p.firstLine(30 * time.Second)
 	if !pageURL.MatchString(url) {
 		t.Fatalf("first line %q is not the page's URL", url)
 	}
-	base := strings.SplitN(url, "/?", 2)[0]
+	return url, strings.SplitN(url, "/?", 2)[0]
+}
+
+// get requests url and returns its status.
+func get(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestUIInBrowser(t *testing.T) {
+	docker := testutil.RequireDocker(t)
+	chromium := requireChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	root, project, urls := upRepoManager(t, ctx)
+	url, base := startUIProcess(t, nil, "-w", root, "-p", project, "ui")
 
 	// Without the token every request is refused: the page, its assets, its streams, actions.
 	for _, path := range []string{"/", "/assets/app.js", "/api/stream", "/api/logs", "/api/state"} {
@@ -174,11 +199,7 @@ func TestUIInBrowser(t *testing.T) {
 
 	// A line the service writes shows without a reload.
 	marker := "/ui-test-" + project
-	if resp, err := http.Get(urls["kvstore"] + marker); err == nil {
-		resp.Body.Close()
-	} else {
-		t.Fatal(err)
-	}
+	get(t, urls["kvstore"]+marker)
 	poll(t, bctx, "log line on the page", fmt.Sprintf(`window.__noReload === 1 && document.querySelector('#logs').textContent.includes('GET %s')`, marker), 30*time.Second)
 	// Clicking a service shows only its logs; clicking it again shows every service's.
 	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#services tr[data-service="kvstore"] .name`))); err != nil {
@@ -260,4 +281,70 @@ func inspectStarted(t *testing.T, docker *client.Client, name string) time.Time 
 		t.Fatal(err)
 	}
 	return started
+}
+
+// TestUIInBrowserDaemonRestart: the page of `clocal ui` while the Docker daemon goes away
+// and comes back (a proxy socket closed with all its connections, then opened again): the
+// page says the daemon is unreachable, then recovers by itself without a reload; logs
+// flow again and restart works through the new connection. A password a service logs is
+// masked on the page.
+func TestUIInBrowserDaemonRestart(t *testing.T) {
+	docker := testutil.RequireDocker(t)
+	chromium := requireChromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	root, project, urls := upRepoManager(t, ctx)
+	proxy := newDockerProxy(t)
+	url, _ := startUIProcess(t, []string{"DOCKER_HOST=" + proxy.host()}, "-w", root, "-p", project, "ui")
+	bctx := browser(t, chromium)
+	if err := chromedp.Do(bctx, chromedp.Navigate(url)); err != nil {
+		t.Fatal(err)
+	}
+	healthy := func(what string) {
+		t.Helper()
+		poll(t, bctx, what, `document.body.dataset.daemon === 'up' && document.querySelector('#banner').hidden &&
+			[...document.querySelectorAll('#services tbody tr')].length === 3 &&
+			[...document.querySelectorAll('#services tbody tr')].every(r => r.querySelector('.state-text').textContent === 'running' && r.querySelector('.health') && r.querySelector('.health').textContent === 'healthy')`, time.Minute)
+	}
+	healthy("three healthy services")
+	if _, err := chromedp.Run(bctx, chromedp.Evaluate[int](`window.__noReload = 1`)); err != nil {
+		t.Fatal(err)
+	}
+
+	// A password in a line kvstore logs: the line shows, the password does not.
+	secret := "Pw-" + project
+	get(t, urls["kvstore"]+"/ui-secret-"+project+"/db_password="+secret)
+	poll(t, bctx, "the logged line, masked", fmt.Sprintf(`[...document.querySelectorAll('#logs .ln')].some(l => l.textContent.includes('ui-secret-%s') && l.textContent.includes('db_password=********'))`, project), 30*time.Second)
+	if html := evalString(t, bctx, `document.documentElement.outerHTML`); strings.Contains(html, secret) {
+		t.Fatalf("the page shows the password %q", secret)
+	}
+
+	// The daemon goes away: the page says so, and keeps the services it knew.
+	proxy.stop()
+	poll(t, bctx, "daemon unreachable", `window.__noReload === 1 && document.body.dataset.daemon === 'down' && !document.querySelector('#banner').hidden &&
+		document.querySelector('#banner').textContent.startsWith('Docker daemon unreachable') && document.querySelectorAll('#services tbody tr').length === 3`, time.Minute)
+	// ... and comes back: the page recovers by itself.
+	proxy.start(t)
+	healthy("recovered after the daemon came back")
+	if evalString(t, bctx, `String(window.__noReload)`) != "1" {
+		t.Fatal("the page was reloaded")
+	}
+
+	// Logs flow again: a new line shows without a reload.
+	marker := "/ui-after-" + project
+	get(t, urls["kvstore"]+marker)
+	poll(t, bctx, "a log line after the daemon came back", fmt.Sprintf(`window.__noReload === 1 && document.querySelector('#logs').textContent.includes('GET %s')`, marker), time.Minute)
+
+	// Restart goes through the new connection: a new start time.
+	before := inspectStarted(t, docker, project+"-kvstore-1")
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#services tr[data-service="kvstore"] button[data-action="restart"]`))); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, bctx, "restart done after the daemon came back", `[...document.querySelectorAll('#events li')].some(l => l.textContent.includes('kvstore: restart done'))`, 90*time.Second)
+	if after := inspectStarted(t, docker, project+"-kvstore-1"); !after.After(before) {
+		t.Fatalf("container start time %s not after %s", after, before)
+	}
+	if html := evalString(t, bctx, `document.documentElement.outerHTML`); strings.Contains(html, secret) {
+		t.Fatalf("the page shows the password %q", secret)
+	}
 }

@@ -107,16 +107,37 @@
       if (s.state === "running") act.append(button("stop", "stop", true));
       else act.append(button("start", "start", exists));
       const open = el("button", { type: "button", text: "open", "data-action": "open", disabled: !(s.addresses && s.addresses.length) });
-      open.addEventListener("click", () => window.open(s.addresses[0].url, "_blank", "noopener,noreferrer"));
+      open.addEventListener("click", () => {
+        // The row may be older than the state (kept when unchanged): the current address.
+        const cur = state.services.find((x) => x.name === s.name);
+        if (cur && cur.addresses && cur.addresses.length) window.open(cur.addresses[0].url, "_blank", "noopener,noreferrer");
+      });
       act.append(open);
       if (busy) act.append(el("span", { class: "busy", text: "working…" }));
       tr.append(act);
       rows.push(tr);
     }
-    tbody.replaceChildren(...rows);
+    reconcileRows(tbody, rows);
     $("summary").textContent = `${ok}/${state.services.length} healthy`;
     colorGraph();
     renderLogServices();
+  }
+
+  // A new snapshot keeps the rows and cells that did not change as they are, so that a
+  // button is not replaced between the press and the release of a click (which loses the
+  // click) by an update about something else.
+  function reconcileRows(tbody, rows) {
+    const old = new Map([...tbody.rows].map((r) => [r.dataset.service, r]));
+    const out = rows.map((tr) => {
+      const cur = old.get(tr.dataset.service);
+      if (!cur || cur.cells.length !== tr.cells.length) return tr;
+      if (cur.className !== tr.className) cur.className = tr.className;
+      const cells = [...tr.cells];
+      cells.forEach((td, i) => { if (!cur.cells[i].isEqualNode(td)) cur.cells[i].replaceWith(td); });
+      return cur;
+    });
+    out.forEach((tr, i) => { if (tbody.rows[i] !== tr) tbody.insertBefore(tr, tbody.rows[i] || null); });
+    while (tbody.rows.length > out.length) tbody.lastElementChild.remove();
   }
 
   async function act_(service, action, btn) {
