@@ -69,12 +69,14 @@ with. Ctrl-C stops the page; the stack keeps running.`,
 
 // page is a status page whose URL is printed and which serves once a source is attached.
 type page struct {
-	io   *IOStreams
-	ln   net.Listener
-	srv  *ui.Server
-	open bool
-	url  string
-	tok  string
+	io *IOStreams
+	// alone: the process serves only the page (clocal ui), not a watch.
+	alone bool
+	ln    net.Listener
+	srv   *ui.Server
+	open  bool
+	url   string
+	tok   string
 }
 
 // listenPage opens the page's port and prints its URL as the first line of output, before
@@ -96,7 +98,7 @@ func listenPage(io *IOStreams, p pageFlags) (*page, error) {
 
 // serve runs the page for src until ctx ends.
 func (p *page) serve(ctx context.Context, src ui.Source) error {
-	p.srv = ui.New(src, ui.Options{Token: p.tok})
+	p.srv = ui.New(src, ui.Options{Token: p.tok, ReleaseMemory: p.alone})
 	if p.open {
 		if err := openBrowser(p.url); err != nil {
 			fmt.Fprintf(p.io.ErrOut, "warning: could not open a browser (%v); open %s\n", err, p.url)
@@ -133,6 +135,7 @@ func runUI(ctx context.Context, o *UIOptions) error {
 		return err
 	}
 	defer pg.close()
+	pg.alone = true
 	st, err := o.F.targetStack(ctx, o.Targets)
 	if err != nil {
 		return err

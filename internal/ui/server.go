@@ -45,6 +45,9 @@ type Options struct {
 	Resync time.Duration
 	// ActionTimeout bounds one action (default 10 minutes).
 	ActionTimeout time.Duration
+	// ReleaseMemory: the process serves only the page (clocal ui), so a few seconds after
+	// the first snapshot it gives back the memory start-up used (ReleaseStartupMemory).
+	ReleaseMemory bool
 }
 
 // Server is the status page of one stack.
@@ -179,6 +182,17 @@ func (s *Server) event(e devloop.Event) {
 // refreshLoop takes a snapshot after each (debounced) notification and every Resync.
 func (s *Server) refreshLoop(ctx context.Context) {
 	s.refresh(ctx)
+	if s.opts.ReleaseMemory {
+		go func() {
+			t := time.NewTimer(releaseAfter)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+				ReleaseStartupMemory()
+			}
+		}()
+	}
 	resync := time.NewTicker(s.opts.Resync)
 	defer resync.Stop()
 	for {

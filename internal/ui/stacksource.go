@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 
 	"github.com/clocal-dev/clocal/internal/build"
+	"github.com/clocal-dev/clocal/internal/convert"
 	"github.com/clocal-dev/clocal/internal/devloop"
 	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/labels"
@@ -57,9 +58,45 @@ type StackSource struct {
 	seen      map[string]bool      // service → a start is known
 	policy    map[string]int       // container ID → Docker's RestartCount
 	stale     map[string]bool      // container IDs to inspect again
+	model     model                // the plan and graph of the last snapshot
 	ctx       context.Context      // Watch's: the life of the page
 	loopDone  chan struct{}
 	waiters   map[chan devloop.Event]string
+}
+
+// model is the trimmed stack's plan, selection and graph for one workspace (as loaded),
+// stack state and targets: a snapshot with none of them changed (the 30 s resync, a
+// container event) reuses it instead of converting the workspace again.
+type model struct {
+	ws      *workspace.Workspace
+	updated time.Time
+	targets string
+	plan    *convert.Plan
+	sel     *workspace.Selection
+	graph   *workspace.Graph
+}
+
+// modelFor returns the plan, selection and graph of the view's stack for targets.
+func (s *StackSource) modelFor(v stack.Stack, updated time.Time, targets []string) (*convert.Plan, *workspace.Selection, *workspace.Graph, error) {
+	key := strings.Join(targets, "\x00")
+	s.mu.Lock()
+	m := s.model
+	s.mu.Unlock()
+	if m.ws == v.WS && m.updated.Equal(updated) && m.targets == key && m.plan != nil {
+		return m.plan, m.sel, m.graph, nil
+	}
+	plan, sel, err := v.PlanFor(targets)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m = model{ws: v.WS, updated: updated, targets: key, plan: plan, sel: sel}
+	if g, err := v.WS.Graph(targets); err == nil {
+		m.graph = g
+	}
+	s.mu.Lock()
+	s.model = m
+	s.mu.Unlock()
+	return m.plan, m.sel, m.graph, nil
 }
 
 // NewStackSource returns the source of st.
@@ -113,7 +150,7 @@ func (s *StackSource) Snapshot(ctx context.Context) (Snapshot, error) {
 	if len(targets) == 0 {
 		return snap, nil
 	}
-	plan, sel, err := v.PlanFor(targets)
+	plan, sel, graph, err := s.modelFor(v, state.Updated, targets)
 	if err != nil {
 		s.mu.Lock()
 		last := s.last
@@ -124,9 +161,7 @@ func (s *StackSource) Snapshot(ctx context.Context) (Snapshot, error) {
 		}
 		return snap, err
 	}
-	if g, err := v.WS.Graph(targets); err == nil {
-		snap.Graph = g
-	}
+	snap.Graph = graph
 	held := map[string]bool{}
 	for _, n := range state.Stopped {
 		held[n] = true

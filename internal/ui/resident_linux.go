@@ -1,0 +1,54 @@
+//go:build linux
+
+package ui
+
+import (
+	"bufio"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// releaseExecutablePages drops this process's read-only mappings of its own executable
+// (MADV_DONTNEED): their content is the file's, so the kernel reads a page back when it is
+// used again. Writable mappings (data) are left alone.
+func releaseExecutablePages() int64 {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return 0
+	}
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	type span struct{ start, end uintptr }
+	var spans []span
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// 00400000-02392000 r-xp 00000000 fe:00 10029856   /path/to/clocal
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 6 || strings.Join(fields[5:], " ") != exe || !strings.HasPrefix(fields[1], "r") || strings.Contains(fields[1], "w") {
+			continue
+		}
+		lo, hi, ok := strings.Cut(fields[0], "-")
+		if !ok {
+			continue
+		}
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 != nil || err2 != nil || end <= start {
+			continue
+		}
+		spans = append(spans, span{uintptr(start), uintptr(end)})
+	}
+	var released int64
+	for _, s := range spans {
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, s.start, s.end-s.start, unix.MADV_DONTNEED); errno == 0 {
+			released += int64(s.end - s.start)
+		}
+	}
+	return released
+}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package ui
+
+func releaseExecutablePages() int64 { return 0 }
