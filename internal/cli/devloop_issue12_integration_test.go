@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,14 @@ func TestUpIsAdditive(t *testing.T) {
 		t.Errorf("svc-00 serves %q, %v", m, err)
 	}
 	// A second up of the first target changes nothing either (both stay).
-	mustRun(t, ctx, "-w", ws, "-p", project, "up", "svc-00", "--ephemeral-ports", "--timeout", "3m")
+	r = mustRun(t, ctx, "-w", ws, "-p", project, "up", "svc-00", "--ephemeral-ports", "--timeout", "3m", "--json")
+	var up upJSON
+	if err := json.Unmarshal([]byte(r.Out), &up); err != nil {
+		t.Fatalf("up --json: %v\n%s", err, r.Out)
+	}
+	if s, ok := up.Services["svc-01"]; !ok || s.Image != after["svc-01"].Image {
+		t.Errorf("up svc-00 --json on the stack: svc-01 (kept) is %+v, want its running image %s", s, after["svc-01"].Image)
+	}
 	again := dlContainers(t, docker, project)
 	if !dlSameIDs(after, again, "svc-00", "svc-01") {
 		t.Errorf("up svc-00 again changed containers: %v -> %v", dlIDs(after), dlIDs(again))

@@ -228,6 +228,8 @@ func writeUpJSON(o *UpOptions, project string, res *stack.UpResult, eps []stack.
 		sj := serviceJSON{Ports: map[string]string{}}
 		if b, ok := res.Builds[s]; ok {
 			sj.Image, sj.Built = b.Image, b.Built
+		} else if img, ok := res.Images[s]; ok {
+			sj.Image = img // kept from an earlier up: what it runs
 		}
 		if p, ok := res.Pins[s]; ok {
 			sj.Image, sj.Pinned = p.Image, true
