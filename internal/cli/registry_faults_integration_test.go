@@ -31,6 +31,7 @@ func runCLITerminal(t testing.TB, ctx context.Context, errOut *testutil.SyncBuff
 // TestPullFaults: the moments a pull goes wrong, each on a real registry.
 //   - A fresh stack whose registry is unreachable: exit 1, one line naming the image and
 //     the registry, and nothing was created.
+//   - A running stack, a tag its registry does not have: the same, the stack untouched.
 //   - A running stack, a new image whose layer (8 MB) arrives corrupt half-way (a proxy
 //     sends half of it and garbage for the rest): exit 1, one line, the stack as it was, no
 //     image left.
@@ -69,6 +70,19 @@ func TestPullFaults(t *testing.T) {
 	if len(before) != 3 {
 		t.Fatalf("containers after up: %v", before)
 	}
+
+	// An unknown tag: one line naming image and registry; the running stack untouched.
+	nope := reg.Ref("third/db:nope")
+	editFile(t, jobFile, db1, nope)
+	r = runCLI(t, ctx, args()...)
+	line = errLine(t, r)
+	if r.Code != 1 || !strings.Contains(line, nope+" (db)") || !strings.Contains(line, "registry "+reg.Host) || !strings.Contains(line, `tag "nope" does not exist`) {
+		t.Fatalf("unknown tag: exit %d, %q", r.Code, line)
+	}
+	if after := ctrIDs(t, docker, project); !equalMaps(before, after) {
+		t.Fatalf("an unknown tag changed containers: %v -> %v", before, after)
+	}
+	editFile(t, jobFile, nope, db1)
 
 	big := testutil.RandName("clocaltest/big:")
 	if err := testutil.LargeImage(ctx, docker, big, 8<<20); err != nil {
