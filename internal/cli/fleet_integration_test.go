@@ -37,11 +37,16 @@ func TestFleetUpAll(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = testutil.RemoveImage(context.Background(), docker, base) })
+	ports := fleetPorts()
 	f := fleet.Generate(fleet.Options{Apps: 16, Hosts: 5, Seed: 1, Sidecars: 0.3, PortVariants: 0.3,
 		Folders: 1, Healthcheck: []string{"CMD", "/server", "-healthcheck"}, HealthInterval: "2s",
 		// production ports shared across hosts, from a random base so that two runs at once
 		// (other engineers, CI) rarely meet; a taken one goes to a free port anyway
-		Ports: fleetPorts(),
+		Ports: ports,
+		// a per-host agent on every host, reached over localhost by replicated apps among
+		// others (each replica must reach its own host's); hosts written short in
+		// run_on_host and full in values, and vice versa
+		Agents: 0.5, AgentPort: ports[0] + 3, FQDN: true,
 		Image: func(app string) string { return prefix + "/" + app + ":1" }})
 	for _, a := range f.Apps {
 		if err := docker.ImageTag(ctx, base, a.Image); err != nil {
@@ -106,7 +111,7 @@ func TestFleetUpAll(t *testing.T) {
 	// every service with a listening port: `port` gives an address that answers, distinct
 	// from every other one, and the up summary and env show the same
 	env := mustRun(t, ctx, "-w", dir, "-p", project, "env").Out
-	seen := map[string]string{}
+	seen, addrOf := map[string]string{}, map[string]string{}
 	client := &http.Client{Timeout: 5 * time.Second}
 	for _, name := range ws.ServiceNames() {
 		s := ws.Services[name]
@@ -117,7 +122,7 @@ func TestFleetUpAll(t *testing.T) {
 		if prev, dup := seen[addr]; dup {
 			t.Errorf("%s and %s are both published on %s", prev, name, addr)
 		}
-		seen[addr] = name
+		seen[addr], addrOf[name] = name, addr
 		resp, err := client.Get("http://" + addr + "/")
 		if err != nil {
 			t.Errorf("%s (port %d) at %s: %v", name, s.Ports[0], addr, err)
@@ -141,6 +146,39 @@ func TestFleetUpAll(t *testing.T) {
 	if strings.Count(ps, "healthy") < len(ws.Services) || !strings.Contains(ps, "router-") {
 		t.Errorf("ps:\n%s", ps)
 	}
+	agents := ws.Lookup("statsd-agent")
+	if len(agents) < 2 {
+		t.Errorf("the per-host agent runs as %v: the fleet proves nothing about per-host namespaces", agents)
+	}
+
+	// an up of another target, recreating its closure, moves no running service's address
+	// (published host ports are kept, rehomed ones included)
+	var target string
+	var closure []string
+	for _, name := range ws.ServiceNames() {
+		sel, err := ws.Resolve([]string{name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(sel.Services) > len(closure) {
+			target, closure = name, sel.Services
+		}
+	}
+	if r := runCLI(t, ctx, "-w", dir, "-p", project, "up", target, "--force-recreate", "--timeout", "8m"); r.Code != 0 {
+		t.Fatalf("clocal up %s --force-recreate: exit %d\n%s", target, r.Code, lastLines(r.Err, 40))
+	}
+	moved := 0
+	for _, name := range closure {
+		if len(ws.Services[name].Ports) == 0 {
+			continue
+		}
+		addr := strings.TrimSpace(mustRun(t, ctx, "-w", dir, "-p", project, "port", name, fmt.Sprint(ws.Services[name].Ports[0])).Out)
+		if addr != addrOf[name] {
+			t.Errorf("%s moved from %s to %s on up %s --force-recreate", name, addrOf[name], addr, target)
+			moved++
+		}
+	}
+	t.Logf("up %s --force-recreate: %d services, %d moved", target, len(closure), moved)
 }
 
 func lastLines(s string, n int) string {

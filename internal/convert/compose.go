@@ -124,6 +124,41 @@ func PublishPort(port int, addr string, ephemeral bool) string {
 	return addr + ":" + p + ":" + p
 }
 
+// PublishHostPort returns the compose short-syntax port publishing a listening port on a
+// given host port: "127.0.0.1:32801:8080".
+func PublishHostPort(host, port int, addr string) string {
+	if strings.Contains(addr, ":") && !strings.HasPrefix(addr, "[") {
+		addr = "[" + addr + "]"
+	}
+	return addr + ":" + strconv.Itoa(host) + ":" + strconv.Itoa(port)
+}
+
+// hostPort picks the host port an owner publishes a production port on: the one its running
+// container publishes (HostPorts), else the production port itself when free (not
+// EphemeralPorts, not published by another owner, not taken here), else one FreePort picks;
+// 0: the daemon picks at each container creation.
+func (o Options) hostPort(owner string, port int, used map[int]string) int {
+	if h := o.HostPorts[owner][port]; h > 0 && used[h] == owner {
+		return h
+	}
+	if !o.EphemeralPorts && used[port] == "" && (o.PortTaken == nil || !o.PortTaken(port)) {
+		return port
+	}
+	if o.FreePort == nil {
+		return 0
+	}
+	for i := 0; i < 20; i++ {
+		h, err := o.FreePort()
+		if err != nil {
+			return 0
+		}
+		if used[h] == "" {
+			return h
+		}
+	}
+	return 0
+}
+
 // qstr is a string that is double-quoted when a YAML 1.1 parser (docker-compose v1, PyYAML)
 // would read it as a number: "1000:1000" is the sexagesimal 61000 there.
 type qstr string
@@ -271,7 +306,20 @@ func build(ws *workspace.Workspace, units []*unit, opts Options, errs []string) 
 		p.Routers = append(p.Routers, *r)
 	}
 
-	usedPort := map[int]string{} // published host port -> owner
+	// host ports the project's running containers publish stay theirs: a running service
+	// keeps its address whatever else the conversion adds or leaves out
+	usedHost := map[int]string{} // published host port -> owner
+	for _, wg := range ws.Groups {
+		for _, m := range wg.Members {
+			if u := byName[m]; u != nil {
+				for _, port := range u.ports {
+					if h := opts.HostPorts[wg.Name][port]; h > 0 && usedHost[h] == "" {
+						usedHost[h] = wg.Name
+					}
+				}
+			}
+		}
+	}
 	for _, wg := range ws.Groups {
 		var members []*unit
 		for _, m := range wg.Members {
@@ -311,16 +359,16 @@ func build(ws *workspace.Workspace, units []*unit, opts Options, errs []string) 
 		sort.Ints(ports)
 		var published []string
 		for _, port := range ports {
-			eph := opts.EphemeralPorts
-			if !eph {
-				if _, taken := usedPort[port]; taken || opts.PortTaken != nil && opts.PortTaken(port) {
-					p.Rehomed++
-					eph = true
-				} else {
-					usedPort[port] = g.Name
-				}
+			host := opts.hostPort(g.Name, port, usedHost)
+			if host != port && !opts.EphemeralPorts {
+				p.Rehomed++
 			}
-			published = append(published, PublishPort(port, opts.BindAddress, eph))
+			if host > 0 {
+				usedHost[host] = g.Name
+				published = append(published, PublishHostPort(host, port, opts.BindAddress))
+			} else {
+				published = append(published, PublishPort(port, opts.BindAddress, true))
+			}
 		}
 		aliases = Aliases(g.Name, append(hostAlias[g.Name], aliases...), jobNames)
 		net := map[string]serviceNetwork{NetworkName: {Aliases: aliases}}

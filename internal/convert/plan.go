@@ -27,6 +27,15 @@ type Options struct {
 	// something else than this project): such a port is published on a host port the daemon
 	// picks, as one another service of the project publishes already is.
 	PortTaken func(port int) bool
+	// HostPorts are, per namespace owner (compose service) and production port, the host
+	// port its running container publishes: kept, so that re-rendering the model (an up of
+	// other targets, a recreate, an isolated stack's rebuild) never moves a running
+	// service's address.
+	HostPorts map[string]map[int]int
+	// FreePort, when set, picks a free host port for a port that cannot be published on
+	// itself (EphemeralPorts, or taken): the container is created with it, so a recreate
+	// keeps it (HostPorts). Nil: the daemon picks ("127.0.0.1::8080") at every creation.
+	FreePort func() (int, error)
 	// Images maps a local service to its built image (clocal/<svc>:<hash12>); a service without
 	// an entry runs its production image. Workspace conversions only.
 	Images map[string]string

@@ -7,6 +7,7 @@ import (
 
 	"github.com/clocal-dev/clocal/internal/job"
 	"github.com/clocal-dev/clocal/internal/pause"
+	"github.com/clocal-dev/clocal/internal/testutil"
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
@@ -155,5 +156,65 @@ func TestConvertErrors(t *testing.T) {
 		"f.job:1:1: service x: host_path /d and host_path /e both mount /c"
 	if err == nil || err.Error() != want {
 		t.Errorf("err:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+// TestPortStability (QA-13): a running service keeps its published host port when the
+// model is re-rendered (an up of other targets, a recreate): the ports its container
+// publishes (HostPorts) stay its own, before anything new claims the production port; an
+// isolated stack's ports are picked once (FreePort) and kept (HostPorts) across a recreate.
+func TestPortStability(t *testing.T) {
+	dir := testutil.WriteFiles(t, t.TempDir(), map[string]string{
+		"clocal.yaml": "name: ports\njobs_root: prod\n",
+		"prod/h.jobs": "job { name: \"a-1\" image: \"reg/a:1\" run_on_host: \"h1\" envs { key: \"PORT\" value: \"8080\" } }\n" +
+			"job { name: \"b-1\" image: \"reg/b:1\" run_on_host: \"h2\" envs { key: \"PORT\" value: \"8080\" } }\n",
+	})
+	ws := loadWS(t, dir)
+	ports := func(sel []string, o Options) map[string][]string {
+		t.Helper()
+		var s *workspace.Selection
+		if sel != nil {
+			var err error
+			if s, err = ws.Resolve(sel); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, err := FromWorkspace(ws, s, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]string{}
+		for name, svc := range p.file.Services {
+			out[name] = svc.Ports
+		}
+		return out
+	}
+	next := 40000
+	free := func() (int, error) { next++; return next, nil }
+	for _, tc := range []struct {
+		name string
+		sel  []string
+		o    Options
+		want map[string][]string
+	}{
+		{"first up: a has 8080, b another port", nil, Options{FreePort: free},
+			map[string][]string{"a": {"127.0.0.1:8080:8080"}, "b": {"127.0.0.1:40001:8080"}}},
+		{"up b alone while b runs on 40001: b keeps it, though 8080 is free", []string{"b"},
+			Options{FreePort: free, HostPorts: map[string]map[int]int{"b": {8080: 40001}}},
+			map[string][]string{"b": {"127.0.0.1:40001:8080"}}},
+		{"b runs on 8080 (up b first), then up all: a, first in order, does not take it", nil,
+			Options{FreePort: free, HostPorts: map[string]map[int]int{"b": {8080: 8080}}},
+			map[string][]string{"a": {"127.0.0.1:40002:8080"}, "b": {"127.0.0.1:8080:8080"}}},
+		{"isolated: picked once", nil, Options{FreePort: free, EphemeralPorts: true},
+			map[string][]string{"a": {"127.0.0.1:40003:8080"}, "b": {"127.0.0.1:40004:8080"}}},
+		{"isolated, recreated: the same ports", nil,
+			Options{FreePort: free, EphemeralPorts: true, HostPorts: map[string]map[int]int{"a": {8080: 40003}, "b": {8080: 40004}}},
+			map[string][]string{"a": {"127.0.0.1:40003:8080"}, "b": {"127.0.0.1:40004:8080"}}},
+		{"without FreePort the daemon picks", nil, Options{EphemeralPorts: true},
+			map[string][]string{"a": {"127.0.0.1::8080"}, "b": {"127.0.0.1::8080"}}},
+	} {
+		if got := ports(tc.sel, tc.o); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: ports %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

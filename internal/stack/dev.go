@@ -391,9 +391,9 @@ func (d *Dev) setImage(ctx context.Context, sel *workspace.Selection, service, i
 	d.writing = true
 	for d.dirty {
 		d.dirty = false
-		images := maps.Clone(d.images)
+		images, project := maps.Clone(d.images), d.project
 		d.mu.Unlock()
-		if err := d.St.writeProject(ctx, sel, images); err != nil && ctx.Err() == nil {
+		if err := d.St.writeProject(ctx, sel, images, project); err != nil && ctx.Err() == nil {
 			fmt.Fprintf(d.St.Out, "warning: %v\n", err)
 		}
 		d.mu.Lock()
@@ -458,7 +458,10 @@ func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
 	if err != nil {
 		return devloop.Diff{}, err
 	}
-	p, plan, err := d.St.Project(ctx, sel, images)
+	d.mu.Lock()
+	running := d.project
+	d.mu.Unlock()
+	p, plan, err := d.St.projectKeeping(ctx, sel, images, running)
 	if err != nil {
 		return devloop.Diff{}, err
 	}

@@ -175,9 +175,17 @@ func TestRemotePortTaken(t *testing.T) {
 		t.Errorf("endpoints %v: want one per service", eps)
 	}
 	// Once running, the stack's own container there and own forward here hold the free
-	// port: it is not taken for the stack itself.
-	if got := published(); fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("published ports with the stack running = %v, want %v", got, want)
+	// port: it is not taken for the stack itself; and every running service keeps the port
+	// the host's daemon picked for it (a re-rendered model never moves a running address).
+	running := published()
+	for n, p := range running {
+		if n == "free" && p != want["free"] || n != "free" && (p == "" || p == strconv.Itoa(ports[2])) {
+			t.Errorf("published ports with the stack running = %v: want free on %s, the others on the ports the host's daemon picked", running, want["free"])
+			break
+		}
+	}
+	if again := published(); fmt.Sprint(again) != fmt.Sprint(running) {
+		t.Errorf("published ports moved between two renders: %v, then %v", running, again)
 	}
 }
 

@@ -293,21 +293,31 @@ func (s *Stack) Build(ctx context.Context, services []string, force bool) (map[s
 // The generated YAML is written to .clocal/projects/<name>/compose.yaml (owner-only: it
 // holds the real env values) and that path is what compose's labels point to.
 func (s *Stack) Project(ctx context.Context, sel *workspace.Selection, images map[string]string) (*types.Project, *convert.Plan, error) {
-	return s.load(ctx, sel, images, true)
+	return s.load(ctx, sel, images, true, nil)
+}
+
+// projectKeeping is Project with the host ports a loaded project publishes (the dev loop's
+// reload): what runs keeps its address without asking the daemon.
+func (s *Stack) projectKeeping(ctx context.Context, sel *workspace.Selection, images map[string]string, running *types.Project) (*types.Project, *convert.Plan, error) {
+	return s.load(ctx, sel, images, true, ProjectHostPorts(running))
 }
 
 // Preview is Project without writing anything (inspect, dry runs).
 func (s *Stack) Preview(ctx context.Context, sel *workspace.Selection, images map[string]string) (*types.Project, *convert.Plan, error) {
-	return s.load(ctx, sel, images, false)
+	return s.load(ctx, sel, images, false, nil)
 }
 
 // convertYAML converts the selection with the given images to compose YAML.
-func (s *Stack) convertYAML(ctx context.Context, sel *workspace.Selection, images map[string]string) (*convert.Plan, []byte, error) {
+func (s *Stack) convertYAML(ctx context.Context, sel *workspace.Selection, images map[string]string, hostPorts map[string]map[int]int) (*convert.Plan, []byte, error) {
 	opts := s.Convert
 	opts.Images = images
+	if hostPorts != nil {
+		opts.HostPorts = hostPorts
+	}
 	if !opts.EphemeralPorts && opts.PortTaken == nil {
 		opts.PortTaken = s.portTaken(ctx, opts.BindAddress)
 	}
+	s.stablePorts(ctx, &opts)
 	plan, err := convert.FromWorkspace(s.WS, sel, opts)
 	if err != nil {
 		return nil, nil, err
@@ -320,9 +330,10 @@ func (s *Stack) convertYAML(ctx context.Context, sel *workspace.Selection, image
 }
 
 // writeProject writes the compose file of the selection with the given images without
-// loading it (the dev loop changes only images of a project it has loaded).
-func (s *Stack) writeProject(ctx context.Context, sel *workspace.Selection, images map[string]string) error {
-	_, yaml, err := s.convertYAML(ctx, sel, images)
+// loading it (the dev loop changes only images of a project it has loaded), with the host
+// ports that project publishes.
+func (s *Stack) writeProject(ctx context.Context, sel *workspace.Selection, images map[string]string, p *types.Project) error {
+	_, yaml, err := s.convertYAML(ctx, sel, images, ProjectHostPorts(p))
 	if err != nil {
 		return err
 	}
@@ -330,8 +341,8 @@ func (s *Stack) writeProject(ctx context.Context, sel *workspace.Selection, imag
 	return err
 }
 
-func (s *Stack) load(ctx context.Context, sel *workspace.Selection, images map[string]string, write bool) (*types.Project, *convert.Plan, error) {
-	plan, yaml, err := s.convertYAML(ctx, sel, images)
+func (s *Stack) load(ctx context.Context, sel *workspace.Selection, images map[string]string, write bool, hostPorts map[string]map[int]int) (*types.Project, *convert.Plan, error) {
+	plan, yaml, err := s.convertYAML(ctx, sel, images, hostPorts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -388,6 +399,75 @@ func (s *Stack) portTaken(ctx context.Context, bind string) func(int) bool {
 		}
 		return !own[port]
 	}
+}
+
+// stablePorts keeps every running service's published host ports (convert.Options.HostPorts,
+// from the project's running containers) and, on this machine, picks a port that cannot be
+// published on itself once, so the container is created with it and a recreate keeps it
+// (FreePort). On another machine the daemon picks (no port of that machine can be probed
+// from here).
+func (s *Stack) stablePorts(ctx context.Context, opts *convert.Options) {
+	if opts.HostPorts == nil && s.Engine != nil {
+		if ctrs, err := s.Engine.Ps(ctx, s.Name, engine.PsOptions{Quick: true}); err == nil {
+			opts.HostPorts = HostPorts(ctrs)
+		}
+	}
+	if opts.FreePort == nil && !s.Remote() {
+		bind := opts.BindAddress
+		if bind == "" {
+			bind = convert.DefaultBindAddress
+		}
+		opts.FreePort = func() (int, error) { return freePort(bind) }
+	}
+}
+
+// HostPorts returns, per compose service, the host port each published container port is on.
+func HostPorts(ctrs []engine.Container) map[string]map[int]int {
+	out := map[string]map[int]int{}
+	for _, c := range ctrs {
+		for _, p := range c.Publishers {
+			if p.PublishedPort == 0 || p.TargetPort == 0 || p.Protocol != "" && p.Protocol != "tcp" {
+				continue
+			}
+			if out[c.Service] == nil {
+				out[c.Service] = map[int]int{}
+			}
+			out[c.Service][p.TargetPort] = p.PublishedPort
+		}
+	}
+	return out
+}
+
+// ProjectHostPorts returns, per service of a loaded project, the fixed host port each
+// published container port is on (an empty map for none or a nil project).
+func ProjectHostPorts(p *types.Project) map[string]map[int]int {
+	out := map[string]map[int]int{}
+	if p == nil {
+		return out
+	}
+	for name, svc := range p.Services {
+		for _, port := range svc.Ports {
+			h, err := strconv.Atoi(port.Published)
+			if err != nil || h == 0 || port.Target == 0 {
+				continue
+			}
+			if out[name] == nil {
+				out[name] = map[int]int{}
+			}
+			out[name][int(port.Target)] = h
+		}
+	}
+	return out
+}
+
+// freePort returns a port of bind nothing listens on now.
+func freePort(bind string) (int, error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(strings.Trim(bind, "[]"), "0"))
+	if err != nil {
+		return 0, fmt.Errorf("pick a free port on %s: %w", bind, err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // bindable reports whether bind:port can be listened on here.
