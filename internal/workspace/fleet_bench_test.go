@@ -8,14 +8,21 @@ import (
 )
 
 // BenchmarkLoadFleet loads generated fleets (jobs_root per host and per cluster, production
-// .proto, shared ports, sidecars, split replicas):
+// .proto, shared ports, sidecars, split replicas; -agents: a per-host agent on every host):
 //
 //	go test ./internal/workspace -run '^$' -bench LoadFleet -benchmem
 func BenchmarkLoadFleet(b *testing.B) {
-	for _, n := range []int{100, 300, 1000} {
-		b.Run(itoa(n), func(b *testing.B) {
+	for _, c := range []struct {
+		n      int
+		agents float64
+	}{{100, 0}, {300, 0}, {1000, 0}, {100, 0.3}, {1000, 0.3}} {
+		n, name := c.n, itoa(c.n)
+		if c.agents > 0 {
+			name += "-agents" // a per-host agent reached over localhost, hosts short and full
+		}
+		b.Run(name, func(b *testing.B) {
 			dir := b.TempDir()
-			if err := fleet.Generate(fleet.Options{Apps: n, Hosts: max(2, n*3/10), Seed: 1}).Write(dir); err != nil {
+			if err := fleet.Generate(fleet.Options{Apps: n, Hosts: max(2, n*3/10), Seed: 1, Agents: c.agents, FQDN: c.agents > 0}).Write(dir); err != nil {
 				b.Fatal(err)
 			}
 			b.ResetTimer()

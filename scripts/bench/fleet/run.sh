@@ -7,6 +7,9 @@
 # trimmed project of every service through compose-go (scripts/bench/fleetload).
 #
 #   RUNS=10 scripts/bench/fleet/run.sh [SIZES...]     (default sizes: 100 300 1000)
+#   AGENTS=0.3 FQDN=1 scripts/bench/fleet/run.sh      (a per-host agent on every host reached
+#                                                      over localhost by 30% of the apps; hosts
+#                                                      written short and full)
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
 runs=${RUNS:-10}
@@ -18,7 +21,10 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in "${sizes[@]}"; do
   dir="$out/fleet-$n"
   rm -rf "$dir"
-  "$out/genfleet" -apps "$n" -hosts $((n * 3 / 10)) -seed 1 -out "$dir"
+  extra=()
+  [ -z "${AGENTS:-}" ] || extra+=(-agents "$AGENTS")
+  [ -z "${FQDN:-}" ] || extra+=(-fqdn)
+  "$out/genfleet" -apps "$n" -hosts $((n * 3 / 10)) -seed 1 "${extra[@]}" -out "$dir"
   "$clocal" -w "$dir" config --full > "$dir/full.yaml"
   target=$("$out/fleetload" -w "$dir" -biggest)
   hyperfine -N --warmup 1 --runs "$runs" --style basic --export-json "$out/fleet-$n.json" \
