@@ -101,7 +101,7 @@ func Run(ctx context.Context, e Env) []Finding {
 		e.OS = runtime.GOOS
 	}
 	if e.OpenFilesLimit == nil {
-		e.OpenFilesLimit = openFilesLimit
+		e.OpenFilesLimit = watch.OpenFilesLimit
 	}
 	if e.MinFreeBytes == 0 {
 		e.MinFreeBytes = 1 << 30
@@ -279,8 +279,7 @@ func checkWatchLimits(e Env, sel *workspace.Selection) []Finding {
 		if limit > 0 && need > limit*8/10 {
 			f.Severity = Warn
 			f.Message = fmt.Sprintf("open files limit %d is too low to watch %d files and folders: macOS watches every file with an open file, clocal watch would hit it", limit, need)
-			sug := max(65536, need*2)
-			f.Fix = fmt.Sprintf("sudo launchctl limit maxfiles %d %d; ulimit -n %d (or watch fewer files: watch.ignore in service.yaml)", sug, sug*2, sug)
+			f.Fix = watch.RaiseOpenFiles(max(watch.SuggestOpenFiles(limit), need*2)) + " (or watch fewer files: watch.ignore in service.yaml)"
 		}
 		return []Finding{f}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,10 +14,18 @@ import (
 // procInotify is where the kernel exposes the inotify limits (a variable for tests).
 var procInotify = "/proc/sys/fs/inotify"
 
-// Sysctl names of the inotify limits.
+// The platform facts the limit messages depend on (variables for tests: the macOS message
+// is tested on Linux).
+var (
+	goos           = runtime.GOOS   // whose watcher: inotify (linux), kqueue (darwin), ...
+	openFilesLimit = OpenFilesLimit // this process's open files limit
+)
+
+// Sysctl names of the inotify limits, and of macOS's per-process open files ceiling.
 const (
-	SysctlMaxWatches   = "fs.inotify.max_user_watches"
-	SysctlMaxInstances = "fs.inotify.max_user_instances"
+	SysctlMaxWatches      = "fs.inotify.max_user_watches"
+	SysctlMaxInstances    = "fs.inotify.max_user_instances"
+	SysctlMaxFilesPerProc = "kern.maxfilesperproc"
 )
 
 // LimitError reports that an inotify limit was reached. Its message is one line that
@@ -66,6 +75,33 @@ func limitError(err error) *LimitError {
 		return &LimitError{Sysctl: SysctlMaxInstances, Current: cur, Suggested: suggest(cur, 1024), Err: err}
 	}
 	return nil
+}
+
+// openFilesLimitError: on macOS the watcher is kqueue, which holds one open file per
+// watched file and folder, so a large tree runs into the open files limit (EMFILE/ENFILE),
+// not an inotify setting. The message says what to raise (and how to watch less).
+// Elsewhere nil: inotify's limits are sysctls (below); Windows has none.
+func openFilesLimitError(err error) *LimitError {
+	if goos != "darwin" || !errors.Is(err, syscall.EMFILE) && !errors.Is(err, syscall.ENFILE) {
+		return nil
+	}
+	cur := openFilesLimit()
+	sug := SuggestOpenFiles(cur)
+	limit := "unknown"
+	if cur >= 0 {
+		limit = strconv.Itoa(cur)
+	}
+	return &LimitError{Sysctl: SysctlMaxFilesPerProc, Current: cur, Suggested: sug, Err: err,
+		Fix: fmt.Sprintf("watch limit reached: macOS watches every file with an open file (open files limit %s): raise it with %s, or watch fewer files (watch.ignore in service.yaml)", limit, RaiseOpenFiles(sug))}
+}
+
+// SuggestOpenFiles is the open files limit to raise cur to (macOS): twice cur, at least
+// 65536.
+func SuggestOpenFiles(cur int) int { return suggest(cur, 65536) }
+
+// RaiseOpenFiles is how to raise the open files limit to n on macOS (doctor says the same).
+func RaiseOpenFiles(n int) string {
+	return fmt.Sprintf("sudo launchctl limit maxfiles %d %d and ulimit -n %d in this shell", n, 2*n, n)
 }
 
 func suggest(cur, floor int) int {

@@ -485,7 +485,17 @@ func withProcInotify(t *testing.T, watches, instances string) {
 	t.Cleanup(func() { procInotify = old })
 }
 
+// withPlatform makes the limit messages those of goosName with an open files limit of
+// files: the macOS (kqueue) message is tested on Linux.
+func withPlatform(t *testing.T, goosName string, files int) {
+	t.Helper()
+	oldOS, oldFiles := goos, openFilesLimit
+	goos, openFilesLimit = goosName, func() int { return files }
+	t.Cleanup(func() { goos, openFilesLimit = oldOS, oldFiles })
+}
+
 func TestLimitErrors(t *testing.T) {
+	withPlatform(t, "linux", 1024)
 	tests := []struct {
 		name     string
 		watches  string
@@ -528,7 +538,48 @@ func TestLimitErrors(t *testing.T) {
 	}
 }
 
+// TestLimitErrorsOnMacOS: kqueue holds an open file per watched file and folder, so on
+// macOS EMFILE/ENFILE is the open files limit: the one-line message names it, its value
+// and how to raise it (launchctl and ulimit), not an inotify sysctl.
+func TestLimitErrorsOnMacOS(t *testing.T) {
+	withProcInotify(t, "", "") // no /proc on macOS
+	for _, tt := range []struct {
+		files int
+		err   error
+		want  string
+	}{
+		{256, fmt.Errorf("open /src/a: %w", syscall.EMFILE), "watch limit reached: macOS watches every file with an open file (open files limit 256): raise it with sudo launchctl limit maxfiles 65536 131072 and ulimit -n 65536 in this shell, or watch fewer files (watch.ignore in service.yaml)"},
+		{100000, syscall.ENFILE, "open files limit 100000): raise it with sudo launchctl limit maxfiles 200000 400000 and ulimit -n 200000 in this shell"},
+		{-1, syscall.EMFILE, "open files limit unknown"},
+	} {
+		withPlatform(t, "darwin", tt.files)
+		le := limitError(tt.err)
+		if le == nil {
+			t.Errorf("darwin, open files limit %d, %v: not a limit error", tt.files, tt.err)
+			continue
+		}
+		if le.Sysctl != SysctlMaxFilesPerProc || !strings.Contains(le.Error(), tt.want) || strings.Contains(le.Error(), "\n") || !errors.Is(le, tt.err) {
+			t.Errorf("darwin, open files limit %d, %v: %+v\n got %q\nwant %q", tt.files, tt.err, le, le.Error(), tt.want)
+		}
+	}
+	// From the watcher: New reports it in one line and closes its source.
+	withPlatform(t, "darwin", 256)
+	src := NewFakeSource()
+	src.FailAdd(func(string) error { return syscall.EMFILE })
+	_, err := New([]Target{{Service: "s", Root: mkdirs(t, t.TempDir(), "a")}}, Options{Source: src, Clock: NewFakeClock(t0)})
+	var le *LimitError
+	if !errors.As(err, &le) || le.Sysctl != SysctlMaxFilesPerProc || !strings.Contains(err.Error(), "ulimit -n 65536") {
+		t.Errorf("New on macOS: %v", err)
+	}
+	// Linux keeps its inotify message for EMFILE; Windows has no such limit.
+	withPlatform(t, "linux", 256)
+	if le := limitError(syscall.EMFILE); le == nil || le.Sysctl != SysctlMaxInstances {
+		t.Errorf("linux EMFILE: %+v", le)
+	}
+}
+
 func TestLimitErrorFromWatcher(t *testing.T) {
+	withPlatform(t, "linux", 1024)
 	withProcInotify(t, "8192", "128")
 	root := mkdirs(t, t.TempDir(), "a", "b", "c")
 
