@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
@@ -212,7 +211,7 @@ func TestRemoteDockerHost(t *testing.T) {
 	if len(again.Copied) > 0 || runs() != 1 {
 		t.Errorf("second up copied %v, build.sh runs %d", again.Copied, runs())
 	}
-	if evs := imageEvents(t, h.Client, since, until); len(evs) > 0 {
+	if evs := testutil.ImageEvents(t, h.Client, since, until); len(evs) > 0 {
 		t.Errorf("second up changed images on the remote host: %v", evs)
 	}
 
@@ -376,32 +375,4 @@ func contains(l []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// imageEvents lists the image events (load, pull, tag, import, build's tag...) of a daemon
-// between since and until.
-func imageEvents(t *testing.T, docker client.APIClient, since, until time.Time) []string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	msgs, errs := docker.Events(ctx, events.ListOptions{
-		Since:   fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond()),
-		Until:   fmt.Sprintf("%d.%09d", until.Unix(), until.Nanosecond()),
-		Filters: filters.NewArgs(filters.Arg("type", "image")),
-	})
-	var out []string
-	for {
-		select {
-		case m, ok := <-msgs:
-			if !ok {
-				return out
-			}
-			out = append(out, string(m.Action)+" "+m.Actor.ID)
-		case err := <-errs:
-			if err != nil && err != io.EOF {
-				t.Fatalf("events: %v", err)
-			}
-			return out
-		}
-	}
 }

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
@@ -66,6 +67,10 @@ type Puller struct {
 	Auth   *Auth
 	// Remote checks base images' tags against their registry (PullMissing); nil skips that.
 	Remote *Remote
+	// Digest, when set, replaces Remote for that check: the digest the registry serves for
+	// a tag now, as seen from where images are pulled (DaemonDigest: a Docker host on
+	// another machine may reach registries this one does not, and the other way round).
+	Digest func(ctx context.Context, ref string) (string, error)
 	// Out receives progress: per image, redrawn in place when TTY, else as lines.
 	Out io.Writer
 	TTY bool
@@ -78,7 +83,7 @@ type Puller struct {
 // Lines returns a puller like p that shows progress as plain lines (for pulls among other
 // output, such as a build's).
 func (p *Puller) Lines() *Puller {
-	return &Puller{Docker: p.Docker, Auth: p.Auth, Remote: p.Remote, Out: p.Out, Jobs: p.Jobs}
+	return &Puller{Docker: p.Docker, Auth: p.Auth, Remote: p.Remote, Digest: p.Digest, Out: p.Out, Jobs: p.Jobs}
 }
 
 // local is what the daemon has for a reference.
@@ -185,7 +190,7 @@ func (p *Puller) Ensure(ctx context.Context, wants []Want, policy Policy) error 
 			// present; an image that exists only locally has no registry to ask
 		case policy == PullAlways:
 			toPull = append(toPull, w)
-		case w.Base && p.Remote != nil:
+		case w.Base && (p.Remote != nil || p.Digest != nil):
 			check = append(check, decision{w, loc})
 		}
 	}
@@ -200,7 +205,7 @@ func (p *Puller) Ensure(ctx context.Context, wants []Want, policy Policy) error 
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				digest, err := p.Remote.Digest(ctx, d.want.Image)
+				digest, err := p.digest(ctx, d.want.Image)
 				if err != nil {
 					if ctx.Err() == nil {
 						p.printf("%s: cannot check its registry (%s), using the local copy\n", d.want.Image, shortReason(err))
@@ -224,6 +229,29 @@ func (p *Puller) Ensure(ctx context.Context, wants []Want, policy Policy) error 
 		return nil
 	}
 	return p.pullAll(ctx, toPull)
+}
+
+// digest is the digest ref's registry serves now (Digest, else Remote).
+func (p *Puller) digest(ctx context.Context, ref string) (string, error) {
+	if p.Digest != nil {
+		return p.Digest(ctx, ref)
+	}
+	return p.Remote.Digest(ctx, ref)
+}
+
+// DaemonDigest returns a Puller.Digest that asks docker's daemon (GET /distribution/REF/json:
+// the daemon asks the registry, over its own network and registry settings, with the
+// user's credentials for that registry), within timeout.
+func DaemonDigest(docker client.APIClient, auth *Auth, timeout time.Duration) func(ctx context.Context, ref string) (string, error) {
+	return func(ctx context.Context, ref string) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		insp, err := docker.DistributionInspect(ctx, ref, auth.Encoded(ref))
+		if err != nil {
+			return "", err
+		}
+		return insp.Descriptor.Digest.String(), nil
+	}
 }
 
 func shortReason(err error) string {

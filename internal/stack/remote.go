@@ -88,6 +88,14 @@ func (s *Stack) SetHosts(h Hosts) {
 			s.Builder.ScriptDocker = h.Build.URL
 		}
 	}
+	if rp, ok := s.Puller.(*registry.Puller); ok {
+		rp.Digest = nil
+		if !h.Run.Local() && s.Docker != nil {
+			// The run host pulls, so whether a base's tag moved is asked there too: it may
+			// reach registries this machine does not (a devbox in the data centre).
+			rp.Digest = registry.DaemonDigest(s.Docker, s.Builder.Auth, 10*time.Second)
+		}
+	}
 	if h.Run.IsSSH() {
 		if _, wrapped := s.Engine.(*forwardingEngine); !wrapped && s.Engine != nil {
 			s.Engine = &forwardingEngine{Engine: s.Engine, st: s}
@@ -172,8 +180,8 @@ func (s *Stack) copies() bool {
 }
 
 // copyMissing copies from the build host (this machine's daemon) the images of refs that
-// the run host lacks and the build host has, and returns the refs still missing (for the
-// run host to pull). The pull policy always skips copies: the registry's image is wanted.
+// the run host lacks and the build host has, and returns the other refs (for the run
+// host's puller: missing ones are pulled, present ones checked as on this machine). The pull policy always skips copies: the registry's image is wanted.
 func (s *Stack) copyMissing(ctx context.Context, refs []string) ([]string, error) {
 	if !s.copies() || s.Pull == registry.PullAlways || s.Docker == nil {
 		return refs, nil
@@ -182,6 +190,12 @@ func (s *Stack) copyMissing(ctx context.Context, refs []string) ([]string, error
 	for _, ref := range refs {
 		if strings.HasPrefix(ref, build.ImageRepoPrefix) {
 			left = append(left, ref) // clocal's own builds are made on the run host
+			continue
+		}
+		if _, err := s.Docker.ImageInspect(ctx, ref); err == nil {
+			// there already: the puller decides (a base from a registry is checked
+			// against it, as on this machine)
+			left = append(left, ref)
 			continue
 		}
 		ok, err := s.copyFromBuildHost(ctx, ref, func(line string) { fmt.Fprintln(s.Out, line) })

@@ -4,12 +4,16 @@ package testutil
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/events"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 )
 
@@ -48,4 +52,32 @@ type NoBuildKit struct{ client.APIClient }
 // DialHijack fails as on a daemon without those endpoints.
 func (NoBuildKit) DialHijack(context.Context, string, string, map[string][]string) (net.Conn, error) {
 	return nil, errors.New("page not found")
+}
+
+// ImageEvents lists the image events (load, pull, tag, import, a build's tag...) of a
+// daemon between since and until, as "ACTION ID".
+func ImageEvents(t testing.TB, docker client.APIClient, since, until time.Time) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	msgs, errs := docker.Events(ctx, events.ListOptions{
+		Since:   fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond()),
+		Until:   fmt.Sprintf("%d.%09d", until.Unix(), until.Nanosecond()),
+		Filters: filters.NewArgs(filters.Arg("type", "image")),
+	})
+	var out []string
+	for {
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				return out
+			}
+			out = append(out, string(m.Action)+" "+m.Actor.ID)
+		case err := <-errs:
+			if err != nil && err != io.EOF {
+				t.Fatalf("events: %v", err)
+			}
+			return out
+		}
+	}
 }

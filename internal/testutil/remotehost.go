@@ -359,38 +359,124 @@ func (h *RemoteHost) Env(environ []string) []string {
 	return append(out, "PATH="+path, "DOCKER_HOST="+h.URL)
 }
 
-// Listen opens a TCP listener on addr inside the host's network namespace: a process of
-// that machine holding a port (no container publishes it). Closed when the test ends.
-func (h *RemoteHost) Listen(t testing.TB, addr string) net.Listener {
-	t.Helper()
-	type result struct {
-		l   net.Listener
-		err error
-	}
-	done := make(chan result, 1)
+// inNetns runs fn on a thread locked inside the host's network namespace: sockets fn opens
+// belong to that machine (they stay usable from any goroutine). The thread goes back to
+// this machine's namespace before it is unlocked; should that fail it stays locked and
+// leaves with its goroutine. (A thread must not simply die: processes started with
+// Pdeathsig from it, such as the host's own unshare, would be killed with it.)
+func (h *RemoteHost) inNetns(fn func() error) error {
+	done := make(chan error, 1)
 	go func() {
-		// A thread of its own, never unlocked: it leaves with this goroutine, so no other
-		// goroutine ever runs in the host's namespace.
 		runtime.LockOSThread()
+		self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			runtime.UnlockOSThread()
+			done <- err
+			return
+		}
+		defer self.Close()
 		ns, err := os.Open(fmt.Sprintf("/proc/%d/ns/net", h.initPID))
 		if err != nil {
-			done <- result{err: err}
+			runtime.UnlockOSThread()
+			done <- err
 			return
 		}
 		defer ns.Close()
 		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
-			done <- result{err: fmt.Errorf("setns: %w", err)}
+			runtime.UnlockOSThread()
+			done <- fmt.Errorf("setns: %w", err)
 			return
 		}
-		l, err := net.Listen("tcp", addr)
-		done <- result{l, err}
+		err = fn()
+		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		done <- err
 	}()
-	r := <-done
-	if r.err != nil {
-		t.Fatalf("listen on %s in %s: %v", addr, h.Name, r.err)
+	return <-done
+}
+
+// Listen opens a TCP listener on addr inside the host's network namespace: a process of
+// that machine holding a port (no container publishes it). Closed when the test ends.
+func (h *RemoteHost) Listen(t testing.TB, addr string) net.Listener {
+	t.Helper()
+	var l net.Listener
+	err := h.inNetns(func() (err error) {
+		l, err = net.Listen("tcp", addr)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("listen on %s in %s: %v", addr, h.Name, err)
 	}
-	t.Cleanup(func() { _ = r.l.Close() })
-	return r.l
+	t.Cleanup(func() { _ = l.Close() })
+	return l
+}
+
+// StartRegistry starts a registry (Debian's docker-registry, as StartRegistry) that only
+// the host reaches: on the loopback of its network namespace, at a port that is free on
+// this machine when chosen (so a reference to it names nothing here). It returns its
+// "127.0.0.1:PORT" and stops with the test.
+func (h *RemoteHost) StartRegistry(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath(RegistryBinary)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and %s is not installed (apt-get install docker-registry; .ci/run does)", RegistryBinary)
+		}
+		t.Skipf("%s not installed (apt-get install docker-registry)", RegistryBinary)
+	}
+	port, err := FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	dir, err := os.MkdirTemp(h.Dir, "registry-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(dir, "config.yml")
+	config := fmt.Sprintf("version: 0.1\nlog: {level: warn, accesslog: {disabled: true}}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: %s}\n", filepath.Join(dir, "data"), addr)
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(mustLook("nsenter"), "-t", strconv.Itoa(h.initPID), "-n", bin, "serve", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		err := h.inNetns(func() error {
+			c, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				_ = c.Close()
+			}
+			return err
+		})
+		if err == nil {
+			return addr
+		}
+		select {
+		case <-exited:
+			log, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
+			t.Fatalf("registry in %s exited (%v): %s", h.Name, cmd.ProcessState, log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("registry in %s did not listen on %s: %v", h.Name, addr, err)
+		}
+	}
 }
 
 // Vanish makes the host disappear at once, as a machine that lost power: every process in

@@ -55,3 +55,9 @@ func (h *RemoteHost) Listen(t testing.TB, addr string) net.Listener {
 	t.Fatal("the second Docker host needs Linux namespaces")
 	return nil
 }
+
+// StartRegistry needs Linux namespaces (StartRemoteHost stopped the test before).
+func (h *RemoteHost) StartRegistry(t testing.TB) string {
+	t.Fatal("the second Docker host needs Linux namespaces")
+	return ""
+}

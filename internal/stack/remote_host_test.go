@@ -99,27 +99,7 @@ func TestRemotePortTaken(t *testing.T) {
 	defer busy.Close()
 
 	project := testutil.RandName("clocaltest-rp-")
-	var log bytes.Buffer
-	st, err := stack.Open(ctx, stack.Config{Workspace: ws, Name: project, Out: &log,
-		DialOptions: engine.Options{Out: io.Discard, Err: io.Discard, ProgressMode: "quiet"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	docker := st.Docker
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		timeout := 5 * time.Second
-		if err := st.Engine.Down(ctx, project, engine.DownOptions{Volumes: true, RemoveOrphans: true, Timeout: &timeout}); err != nil {
-			t.Errorf("down %s: %v", project, err)
-		}
-		st.RemoveState()
-		_ = st.Engine.Close()
-		_ = docker.Close()
-		if ps := h.SSHProcesses(); len(ps) > 0 {
-			t.Errorf("ssh processes left: %v", ps)
-		}
-	})
+	st, log := openOn(ctx, t, h, ws, project, false)
 	if !st.Remote() {
 		t.Fatalf("the stack does not run on %s: %+v", h.URL, st.Hosts)
 	}
@@ -198,4 +178,155 @@ func get(url string) (string, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return string(b), err
+}
+
+// TestRemoteHostPullsBase: a base image this machine does not have, in a registry only
+// the Docker host reaches, is pulled by that host (nothing copied, nothing pulled here),
+// the image is built there FROM it and served here; a second up pulls, copies and builds
+// nothing, and checks the tag where the registry is reachable: on the host, with no line
+// saying the registry cannot be checked; once the tag moves there, the host pulls it and
+// the service is rebuilt on it.
+func TestRemoteHostPullsBase(t *testing.T) {
+	local := testutil.RequireDocker(t)
+	h := testutil.StartRemoteHost(t)
+	t.Setenv("PATH", h.BinDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	img := testutil.TestServerImage(t) // on this machine's daemon
+
+	// The registry of the host's network, holding the base; the host itself lacks it.
+	reg := &testutil.Registry{Host: h.StartRegistry(t)}
+	base := reg.Ref(testutil.RandName("team/server:"))
+	if _, err := build.CopyImage(ctx, local, h.Client, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.PushImage(ctx, h.Client, img, base); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{base, img} {
+		if err := testutil.Untag(ctx, h.Client, ref); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.Client.ImageInspect(ctx, base); err == nil {
+		t.Fatalf("the host still has %s", base)
+	}
+	port, err := testutil.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := workspace.Load(testutil.WriteFiles(t, t.TempDir(), map[string]string{
+		"clocal.yaml": "name: pb\n",
+		"services/onbase/onbase.job": fmt.Sprintf(`job: <
+  name: "onbase-1"
+  image: "registry.example.com/team/onbase:1"
+  run_on_host: "h-onbase"
+  envs: < key: "port" value: "%[1]d" >
+  envs: < key: "ADDR" value: ":%[1]d" >
+  envs: < key: "NAME" value: "onbase" >
+>
+`, port),
+		"services/onbase/Dockerfile": "FROM " + base + "\nLABEL built=here\n",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Setenv("DOCKER_HOST", h.URL)
+	t.Setenv("DOCKER_CONTEXT", "")
+	project := testutil.RandName("clocaltest-pb-")
+	st, log := openOn(ctx, t, h, ws, project, true)
+	up := func() *stack.UpResult {
+		t.Helper()
+		res, err := st.Up(ctx, []string{"onbase"}, stack.UpOptions{Wait: true, WaitTimeout: 5 * time.Minute})
+		if err != nil {
+			t.Fatalf("up: %v\n%s", err, log.String())
+		}
+		return res
+	}
+	res := up()
+	if len(res.Copied) > 0 || !res.Builds["onbase"].Built {
+		t.Errorf("first up: copied %v, built %v (want nothing copied, onbase built)\n%s", res.Copied, res.Builds["onbase"].Built, log.String())
+	}
+	if _, err := h.Client.ImageInspect(ctx, base); err != nil {
+		t.Errorf("the host did not pull %s: %v", base, err)
+	}
+	if _, err := local.ImageInspect(ctx, base); err == nil {
+		t.Errorf("%s reached this machine's daemon", base)
+	}
+	eps, err := st.Endpoints(ctx, res.Plan)
+	if err != nil || len(eps) != 1 {
+		t.Fatalf("endpoints %v, %v", eps, err)
+	}
+	if body, err := get(eps[0].URL + "/"); err != nil || !strings.Contains(body, "hello from onbase") {
+		t.Errorf("GET %s from this machine: %q, %v", eps[0].URL, body, err)
+	}
+
+	log.Reset()
+	since := time.Now()
+	res = up()
+	until := time.Now()
+	if len(res.Copied) > 0 || res.Builds["onbase"].Built {
+		t.Errorf("second up: copied %v, built %v", res.Copied, res.Builds["onbase"].Built)
+	}
+	if evs := testutil.ImageEvents(t, h.Client, since, until); len(evs) > 0 {
+		t.Errorf("second up changed images on the host: %v", evs)
+	}
+	if strings.Contains(log.String(), "cannot check its registry") {
+		t.Errorf("second up checked %s from this machine, where its registry is out of reach:\n%s", base, log.String())
+	}
+
+	// The tag moves in that registry (the host keeps its copy of the old one): the next up
+	// sees it from the host, which pulls the new base, and onbase is rebuilt on it.
+	old, err := h.Client.ImageInspect(ctx, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testutil.BuildImage(ctx, h.Client, base, "FROM "+base+"\nLABEL moved=yes\n", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.PushImage(ctx, h.Client, base, base); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Client.ImageTag(ctx, old.ID, base); err != nil {
+		t.Fatal(err)
+	}
+	log.Reset()
+	res = up()
+	if !res.Builds["onbase"].Built {
+		t.Errorf("after the base's tag moved, onbase was not rebuilt\n%s", log.String())
+	}
+	now, err := h.Client.ImageInspect(ctx, base)
+	if err != nil || now.ID == old.ID || now.Config.Labels["moved"] != "yes" {
+		t.Errorf("the host did not pull the moved tag %s (%v)\n%s", base, err, log.String())
+	}
+}
+
+// openOn opens the stack project of ws on the second host (DOCKER_HOST names it) with its
+// output in the returned buffer; the test's end takes it down and checks that no ssh
+// process is left.
+func openOn(ctx context.Context, t *testing.T, h *testutil.RemoteHost, ws *workspace.Workspace, project string, ephemeral bool) (*stack.Stack, *bytes.Buffer) {
+	t.Helper()
+	log := &bytes.Buffer{}
+	st, err := stack.Open(ctx, stack.Config{Workspace: ws, Name: project, Out: log, EphemeralPorts: ephemeral,
+		DialOptions: engine.Options{Out: io.Discard, Err: io.Discard, ProgressMode: "quiet"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docker := st.Docker
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		timeout := 5 * time.Second
+		if err := st.Engine.Down(ctx, project, engine.DownOptions{Volumes: true, RemoveOrphans: true, Timeout: &timeout}); err != nil {
+			t.Errorf("down %s: %v", project, err)
+		}
+		st.RemoveState()
+		_ = st.Engine.Close()
+		_ = docker.Close()
+		if ps := h.SSHProcesses(); len(ps) > 0 {
+			t.Errorf("ssh processes left: %v", ps)
+		}
+	})
+	return st, log
 }
