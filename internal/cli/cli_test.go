@@ -140,6 +140,11 @@ func TestCompletion(t *testing.T) {
 		{args: []string{"gc", "--service", "kvstore", "--service", ""}, want: []string{"markdown-renderer"}, not: []string{"kvstore", "kvstore-1"}},
 		{args: []string{"graph", "--format", ""}, want: []string{"text", "dot", "mermaid", "json"}, exactCount: 4},
 		{args: []string{"up", "--pull", ""}, want: []string{"missing", "always", "never"}, exactCount: 3},
+		// --profile: profiles only, not the ones already given as a flag or a TARGET
+		{args: []string{"up", "--profile", ""}, want: []string{"all", "blog", "notify", "repo-manager", "search"}, exactCount: 5},
+		{args: []string{"up", "--profile", "blog", "--profile", ""}, want: []string{"notify"}, not: []string{"blog", "kvstore"}},
+		{args: []string{"graph", "search", "--profile", ""}, want: []string{"blog"}, not: []string{"search", "kvstore"}},
+		{args: []string{"watch", "--profile", "re"}, want: []string{"repo-manager"}, exactCount: 1},
 	}
 	for _, c := range cases {
 		got := complete(c.args...)
@@ -156,6 +161,37 @@ func TestCompletion(t *testing.T) {
 		if (c.exactCount > 0 || c.want == nil) && len(got) != c.exactCount {
 			t.Errorf("complete %q: %d names %v, want %d", c.args, len(got), got, c.exactCount)
 		}
+	}
+}
+
+// TestProfileFlag: --profile NAME (docker compose's way) is the same as naming the
+// profile as a TARGET, on every verb that takes targets; a name that is not a profile is
+// bad input, said before anything is touched.
+func TestProfileFlag(t *testing.T) {
+	root := testutil.RepoRoot()
+	for _, c := range [][2][]string{
+		{{"config", "--profile", "blog"}, {"config", "blog"}},
+		{{"config", "search", "--profile", "blog", "--profile", "notify"}, {"config", "search", "blog", "notify"}},
+		{{"graph", "--json", "--profile", "notify"}, {"graph", "--json", "notify"}},
+	} {
+		flag, _, _ := runFake(t, append([]string{"-w", root}, c[0]...)...)
+		pos, _, _ := runFake(t, append([]string{"-w", root}, c[1]...)...)
+		if flag.Code != 0 || flag.Out != pos.Out || flag.Err != pos.Err {
+			t.Errorf("clocal %v (exit %d) differs from clocal %v (exit %d):\n%.400s\n---\n%.400s%s", c[0], flag.Code, c[1], pos.Code, flag.Out, pos.Out, flag.Err)
+		}
+	}
+	for _, args := range [][]string{{"up", "--profile", "kvstore"}, {"up", "--profile", "nosuch"}, {"stats", "--profile", "kv-1"}, {"doctor", "--profile", "x"}} {
+		r, fake, contacted := runFake(t, append([]string{"-w", root}, args...)...)
+		if r.Code != ExitBadInput || !strings.Contains(r.Err, "--profile "+args[2]+": no such profile") {
+			t.Errorf("clocal %v: exit %d, want 2 and no such profile:\n%s", args, r.Code, r.Err)
+		}
+		if *contacted || len(fake.Calls()) > 0 {
+			t.Errorf("clocal %v contacted Docker: %v", args, fake.Calls())
+		}
+	}
+	// up needs a TARGET or a --profile.
+	if r, _, _ := runFake(t, "-w", root, "up"); r.Code != ExitBadInput || !strings.Contains(r.Err, "requires at least 1 arg(s)") {
+		t.Errorf("up without target: exit %d\n%s", r.Code, r.Err)
 	}
 }
 

@@ -25,6 +25,7 @@ type ConfigOptions struct {
 // NewCmdConfig creates `clocal config [TARGET...]`.
 func NewCmdConfig(f *Factory, runF func(*ConfigOptions) error) *cobra.Command {
 	o := &ConfigOptions{IO: f.IO, F: f}
+	var profiles *profileFlag
 	cmd := &cobra.Command{
 		Use:   "config [TARGET...]",
 		Short: "Print the trimmed compose project of a target (or the full project with profiles)",
@@ -37,13 +38,17 @@ profiles that need it, so "docker compose --profile X up" starts what "clocal up
   clocal config --full > compose.yaml`,
 		ValidArgsFunction: completeTargets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Targets = args
+			var err error
+			if o.Targets, err = profiles.targets(args); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(o)
 			}
 			return runConfig(o)
 		},
 	}
+	profiles = addProfileFlag(f, cmd)
 	cmd.Flags().BoolVar(&o.Full, "full", false, "print the full project with compose profiles")
 	cmd.Flags().BoolVar(&o.Ephemeral, "ephemeral-ports", false, "let the daemon pick host ports")
 	cmd.Flags().BoolVar(&o.Services, "services", false, "print only the service names, one per line")

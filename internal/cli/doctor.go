@@ -23,6 +23,7 @@ type DoctorOptions struct {
 // NewCmdDoctor creates `clocal doctor [TARGET...]`.
 func NewCmdDoctor(f *Factory, runF func(context.Context, *DoctorOptions) error) *cobra.Command {
 	o := &DoctorOptions{IO: f.IO, F: f}
+	var profiles *profileFlag
 	cmd := &cobra.Command{
 		Use:   "doctor [TARGET...]",
 		Short: "Check this machine can run a target, and say how to fix what is wrong",
@@ -35,13 +36,17 @@ something blocks clocal up.`,
 		Example:           "  clocal doctor repo-manager",
 		ValidArgsFunction: completeTargets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Targets = args
+			var err error
+			if o.Targets, err = profiles.targets(args); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
 			return runDoctor(cmd.Context(), o)
 		},
 	}
+	profiles = addProfileFlag(f, cmd)
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print findings as JSON")
 	return cmd
 }

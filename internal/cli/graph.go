@@ -21,6 +21,7 @@ type GraphOptions struct {
 // NewCmdGraph creates `clocal graph [TARGET...]`.
 func NewCmdGraph(f *Factory, runF func(*GraphOptions) error) *cobra.Command {
 	o := &GraphOptions{IO: f.IO, F: f}
+	var profiles *profileFlag
 	cmd := &cobra.Command{
 		Use:   "graph [TARGET...]",
 		Short: "Show service dependencies and where each edge comes from",
@@ -36,13 +37,17 @@ on stderr.`,
   clocal graph --format mermaid`,
 		ValidArgsFunction: completeTargets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Targets = args
+			var err error
+			if o.Targets, err = profiles.targets(args); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(o)
 			}
 			return runGraph(o)
 		},
 	}
+	profiles = addProfileFlag(f, cmd)
 	cmd.Flags().StringVar(&o.Format, "format", "text", "output format: text, dot, mermaid or json")
 	addJSONFlag(cmd, &o.JSON)
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"text\tone block per service", "dot\tGraphviz", "mermaid\tMermaid flowchart", "json\tnodes and edges"}, cobra.ShellCompDirectiveNoFileComp))

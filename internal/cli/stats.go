@@ -23,6 +23,7 @@ type StatsOptions struct {
 // NewCmdStats creates `clocal stats [TARGET...]`.
 func NewCmdStats(f *Factory, runF func(context.Context, *StatsOptions) error) *cobra.Command {
 	o := &StatsOptions{IO: f.IO, F: f}
+	var profiles *profileFlag
 	cmd := &cobra.Command{
 		Use:   "stats [TARGET...]",
 		Short: "Show CPU and memory use per service of the stack",
@@ -33,13 +34,17 @@ host name) limits it to that closure.`,
 		Example:           "  clocal stats\n  clocal stats repo-manager --json",
 		ValidArgsFunction: completeTargets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Targets = args
+			var err error
+			if o.Targets, err = profiles.targets(args); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
 			return runStats(cmd.Context(), o)
 		},
 	}
+	profiles = addProfileFlag(f, cmd)
 	addJSONFlag(cmd, &o.JSON)
 	return cmd
 }

@@ -40,6 +40,7 @@ func (p *pageFlags) register(fs *pflag.FlagSet, prefix string) {
 // NewCmdUI creates `clocal ui [TARGET...]`.
 func NewCmdUI(f *Factory, runF func(context.Context, *UIOptions) error) *cobra.Command {
 	o := &UIOptions{IO: f.IO, F: f}
+	var profiles *profileFlag
 	cmd := &cobra.Command{
 		Use:   "ui [TARGET...]",
 		Short: "Serve a live status page of the running stack in the browser",
@@ -55,13 +56,17 @@ with. Ctrl-C stops the page; the stack keeps running.`,
   clocal up repo-manager --watch --ui   # the stack, the dev loop and the page in one`,
 		ValidArgsFunction: completeTargets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Targets = args
+			var err error
+			if o.Targets, err = profiles.targets(args); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
 			return runUI(cmd.Context(), o)
 		},
 	}
+	profiles = addProfileFlag(f, cmd)
 	o.Page.register(cmd.Flags(), "")
 	durationFlag(cmd.Flags(), &o.Page.Timeout, "timeout", "", 5*time.Minute, "how long an action waits for health")
 	return cmd

@@ -42,6 +42,7 @@ type UpOptions struct {
 // NewCmdUp creates `clocal up TARGET...`.
 func NewCmdUp(f *Factory, runF func(context.Context, *UpOptions) error) *cobra.Command {
 	o := &UpOptions{IO: f.IO, F: f}
+	var profiles *profileFlag
 	cmd := &cobra.Command{
 		Use:   "up TARGET...",
 		Short: "Build what changed and start a target and everything it depends on",
@@ -55,16 +56,25 @@ changed builds nothing and recreates nothing.`,
 		Example: `  clocal up repo-manager
   clocal up blog --watch
   clocal up repo-manager --isolated --json   # for tests: unique project, free ports`,
-		Args:              cobra.MinimumNArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if profiles.given() {
+				return nil
+			}
+			return cobra.MinimumNArgs(1)(cmd, args)
+		},
 		ValidArgsFunction: completeTargets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Targets = args
+			var err error
+			if o.Targets, err = profiles.targets(args); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
 			return runUp(cmd.Context(), o)
 		},
 	}
+	profiles = addProfileFlag(f, cmd)
 	fl := cmd.Flags()
 	fl.BoolVar(&o.Wait, "wait", true, "wait until every service is healthy (--wait=false returns once started)")
 	durationFlag(fl, &o.Timeout, "timeout", "", 5*time.Minute, "how long to wait for health")

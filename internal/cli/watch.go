@@ -35,6 +35,7 @@ type WatchOptions struct {
 // NewCmdWatch creates `clocal watch [TARGET...]`.
 func NewCmdWatch(f *Factory, runF func(context.Context, *WatchOptions) error) *cobra.Command {
 	o := &WatchOptions{IO: f.IO, F: f}
+	var profiles *profileFlag
 	cmd := &cobra.Command{
 		Use:   "watch [TARGET...]",
 		Short: "Rebuild and replace services when their sources change",
@@ -48,13 +49,17 @@ difference. Ctrl-C stops watching and leaves the stack running (--down tears it 
   clocal watch repo-manager --json`,
 		ValidArgsFunction: completeTargets(f),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			o.Targets = args
+			var err error
+			if o.Targets, err = profiles.targets(args); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
 			return runWatch(cmd.Context(), o)
 		},
 	}
+	profiles = addProfileFlag(f, cmd)
 	cmd.Flags().BoolVar(&o.JSON, "json", false, "print events as JSON lines")
 	cmd.Flags().BoolVar(&o.DownOnExit, "down", false, "tear the stack down when watching stops")
 	durationFlag(cmd.Flags(), &o.Timeout, "timeout", "", 5*time.Minute, "how long to wait for health")
