@@ -14,7 +14,8 @@ type FindingKind string
 
 // Finding kinds, in the order they are shown.
 const (
-	// FindSplit: replicas of one app differ in image, listening port or localhost partner
+	// FindSplit: replicas of one app differ in image or listening port, or their hosts run unlike
+	// localhost namespaces (a per-host agent next to different apps),
 	// and run as several local services (each reachable as in production).
 	FindSplit FindingKind = "split"
 	// FindAmbiguous: an address that names several production jobs, or a host where nothing
@@ -162,5 +163,5 @@ func SplitNotice(fs []Finding) string {
 	if n > 5 {
 		apps = append(apps[:5], "...")
 	}
-	return fmt.Sprintf("note: replicas of %d app(s) differ in image, port or localhost partner and run as several services (%s): clocal graph says how", n, strings.Join(apps, ", "))
+	return fmt.Sprintf("note: replicas of %d app(s) differ in image or port, or run next to unlike localhost partners on their hosts, and run as several services (%s): clocal graph says how", n, strings.Join(apps, ", "))
 }
