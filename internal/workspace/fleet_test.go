@@ -225,8 +225,24 @@ func TestFleetProperties(t *testing.T) {
 					agentSplits++
 				}
 			}
-			if o.Agents > 0 && agentSplits == 0 {
-				t.Errorf("the agent is one instance: the test proves nothing")
+			// replicated apps reaching the agent from hosts that differ are split by host
+			// kind: the QA-7 shape is in the fleet
+			replicatedUsers := 0
+			for _, a := range f.Apps {
+				hosts := map[string]bool{}
+				for _, j := range a.Jobs {
+					for _, r := range j.Refs {
+						if r.Local && r.Target != nil && r.Target.App.Name == "statsd-agent" {
+							hosts[j.Host] = true
+						}
+					}
+				}
+				if len(hosts) > 1 && len(ws.Lookup(a.Name)) > 1 {
+					replicatedUsers++
+				}
+			}
+			if o.Agents > 0 && (agentSplits == 0 || replicatedUsers == 0) {
+				t.Errorf("the agent runs as %d instance(s), %d replicated apps reaching it are split: the test proves nothing", len(ws.Lookup("statsd-agent")), replicatedUsers)
 			}
 			if o.Sidecars > 0.1 && shared == 0 {
 				t.Errorf("no shared namespace in a fleet with sidecars: the test proves nothing")
