@@ -4,6 +4,7 @@ package ui
 
 import (
 	"bufio"
+	"debug/elf"
 	"os"
 	"strconv"
 	"strings"
@@ -13,10 +14,17 @@ import (
 
 // releaseExecutablePages drops this process's read-only mappings of its own executable
 // (MADV_DONTNEED): their content is the file's, so the kernel reads a page back when it is
-// used again. Writable mappings (data) are left alone.
+// used again. Writable mappings (data) are left alone, and so is every page whose content
+// may differ from the file: an executable with text relocations releases nothing, and a
+// position-independent one or one with a RELRO segment (relocated by the dynamic loader,
+// then made read-only) releases only its code.
 func releaseExecutablePages() int64 {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
+		return 0
+	}
+	readOnlyData, ok := releasable(exe)
+	if !ok {
 		return 0
 	}
 	f, err := os.Open("/proc/self/maps")
@@ -31,6 +39,9 @@ func releaseExecutablePages() int64 {
 		// 00400000-02392000 r-xp 00000000 fe:00 10029856   /path/to/clocal
 		fields := strings.Fields(sc.Text())
 		if len(fields) < 6 || strings.Join(fields[5:], " ") != exe || !strings.HasPrefix(fields[1], "r") || strings.Contains(fields[1], "w") {
+			continue
+		}
+		if !strings.Contains(fields[1], "x") && !readOnlyData {
 			continue
 		}
 		lo, hi, ok := strings.Cut(fields[0], "-")
@@ -51,4 +62,32 @@ func releaseExecutablePages() int64 {
 		}
 	}
 	return released
+}
+
+// releasable reads the executable's ELF headers: whether its pages may be released at all
+// (no text relocations), and whether its read-only data may be too (a fixed-address
+// executable without a RELRO segment: nothing in it was written at load time).
+func releasable(exe string) (readOnlyData, ok bool) {
+	f, err := elf.Open(exe)
+	if err != nil {
+		return false, false
+	}
+	defer f.Close()
+	if v, err := f.DynValue(elf.DT_TEXTREL); err == nil && len(v) > 0 {
+		return false, false
+	}
+	if v, err := f.DynValue(elf.DT_FLAGS); err == nil {
+		for _, flags := range v {
+			if elf.DynFlag(flags)&elf.DF_TEXTREL != 0 {
+				return false, false
+			}
+		}
+	}
+	readOnlyData = f.Type == elf.ET_EXEC
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_GNU_RELRO {
+			readOnlyData = false
+		}
+	}
+	return readOnlyData, true
 }
