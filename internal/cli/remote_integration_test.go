@@ -79,8 +79,9 @@ type upJSONOut struct {
 		Image string `json:"image"`
 		Built bool   `json:"built"`
 	} `json:"services"`
-	DockerHost string   `json:"docker_host"`
-	Copied     []string `json:"copied"`
+	DockerHost    string   `json:"docker_host"`
+	DockerContext string   `json:"docker_context"`
+	Copied        []string `json:"copied"`
 }
 
 func parseUp(t *testing.T, r result) upJSONOut {
@@ -313,6 +314,20 @@ func TestRemoteDockerHost(t *testing.T) {
 	ctxEnv := append(h.Env(os.Environ()), "DOCKER_HOST=", "DOCKER_CONFIG="+cfg, "DOCKER_CONTEXT=devbox")
 	if r := runClocal(t, time.Minute, ctxEnv, "-w", ws, "-p", project, "port", "laptop-svc"); r.Code != 0 || strings.TrimSpace(r.Out) != addr {
 		t.Errorf("port with DOCKER_CONTEXT=devbox: exit %d, %q (want %s)\n%s", r.Code, r.Out, addr, r.Err)
+	}
+	// ... and so is the current context of `docker context use devbox`, for up as for ps
+	// (an up with nothing to do: it builds and copies nothing, the address stays).
+	if out, err := exec.Command("docker", "--config", cfg, "context", "use", "devbox").CombinedOutput(); err != nil {
+		t.Fatalf("docker context use: %v\n%s", err, out)
+	}
+	useEnv := append(h.Env(os.Environ()), "DOCKER_HOST=", "DOCKER_CONFIG="+cfg, "DOCKER_CONTEXT=")
+	if r := runClocal(t, 5*time.Minute, useEnv, "-w", ws, "-p", project, "up", "laptop-svc", "--ephemeral-ports", "--json"); r.Code != 0 {
+		t.Errorf("up with the current context devbox: exit %d\n%s", r.Code, r.Err)
+	} else if u := parseUp(t, r); u.DockerHost != h.URL || u.DockerContext != "devbox" || u.Services["laptop-svc"].Built || len(u.Copied) > 0 || !strings.Contains(u.Services["laptop-svc"].URL, addr) {
+		t.Errorf("up with the current context devbox: %+v (want docker_host %s, docker_context devbox, nothing built or copied, %s)", u, h.URL, addr)
+	}
+	if r := runClocal(t, time.Minute, useEnv, "-w", ws, "-p", project, "ps"); r.Code != 0 || !strings.Contains(r.Out, addr+"->8080/tcp") {
+		t.Errorf("ps with the current context devbox: exit %d\n%s\n%s", r.Code, r.Out, r.Err)
 	}
 
 	// exec streams over the same ssh connection: output and exit status come back.

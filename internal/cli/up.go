@@ -215,8 +215,9 @@ type upJSON struct {
 	// DockerHost is the daemon the stack runs on when it is another machine (the
 	// addresses are this machine's ends of port forwards to it); Copied lists the images
 	// copied there from this machine's daemon by this up.
-	DockerHost string   `json:"docker_host,omitempty"`
-	Copied     []string `json:"copied,omitempty"`
+	DockerHost    string   `json:"docker_host,omitempty"`
+	DockerContext string   `json:"docker_context,omitempty"` // the docker context naming it
+	Copied        []string `json:"copied,omitempty"`
 }
 
 type serviceJSON struct {
@@ -232,7 +233,7 @@ type serviceJSON struct {
 func writeUpJSON(o *UpOptions, project string, res *stack.UpResult, eps []stack.Endpoint) error {
 	out := upJSON{Project: project, Services: map[string]serviceJSON{}, Copied: res.Copied}
 	if res.Remote {
-		out.DockerHost = res.Host
+		out.DockerHost, out.DockerContext = res.Run.URL, res.Run.Context
 	}
 	for _, s := range res.Selection.Services {
 		sj := serviceJSON{Ports: map[string]string{}}

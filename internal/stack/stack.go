@@ -575,10 +575,12 @@ type UpResult struct {
 	Images map[string]string
 	// Pins are the selected services' pins.
 	Pins map[string]Pin
-	// Remote says the stack runs on another machine, Host which (as the user named it);
+	// Remote says the stack runs on another machine, Host which (as the user named it:
+	// "ssh://devbox (docker context devbox)"), Run its URL and context;
 	// Copied lists the images copied there from this machine's daemon.
 	Remote bool
 	Host   string
+	Run    engine.Host
 	Copied []string
 }
 
@@ -666,7 +668,7 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 		return nil, err
 	}
 	return &UpResult{Selection: sel, Targets: all, Kept: kept, Project: p, Plan: plan, Builds: builds, Images: images, Pins: pins,
-		Remote: s.Remote(), Host: s.Hosts.Run.String(), Copied: s.Copied()}, nil
+		Remote: s.Remote(), Host: s.Hosts.Run.String(), Run: s.Hosts.Run, Copied: s.Copied()}, nil
 }
 
 // keepRunning adds to targets the recorded targets of this stack while it has containers:
