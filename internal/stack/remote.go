@@ -93,7 +93,7 @@ func (s *Stack) SetHosts(h Hosts) {
 		if !h.Run.Local() && s.Docker != nil {
 			// The run host pulls, so whether a base's tag moved is asked there too: it may
 			// reach registries this machine does not (a devbox in the data centre).
-			rp.Digest = registry.DaemonDigest(s.Docker, s.Builder.Auth, 10*time.Second)
+			rp.Digest = registry.DaemonDigest(s.Docker, s.Builder.Auth, 5*time.Second) // as newPuller's Remote
 		}
 	}
 	if h.Run.IsSSH() {
