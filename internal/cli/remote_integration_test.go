@@ -344,6 +344,30 @@ func TestRemoteDockerHost(t *testing.T) {
 		t.Errorf("ssh processes left after down: %v", ps)
 	}
 
+	// Ctrl-C in the middle of an up over ssh (its build.sh running here): exit 130, nothing
+	// started there, no ssh process left.
+	started := filepath.Join(ws, "services", "laptop-svc", "started")
+	testutil.WriteFiles(t, ws, map[string]string{"services/laptop-svc/build.sh": "#!/bin/sh\ntouch " + started + "\nexec sleep 120\n"})
+	mid := startClocal(t, env, "-w", ws, "-p", project, "up", "repo-manager", "laptop-svc", "--ephemeral-ports")
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat(started); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("build.sh did not start\n%s", mid.err.String())
+		}
+	}
+	_ = mid.cmd.Process.Signal(syscall.SIGINT)
+	if r := mid.wait(time.Minute); r.Code != ExitInterrupted {
+		t.Errorf("up after Ctrl-C mid-build: exit %d\n%s", r.Code, r.Err)
+	}
+	if ps := h.SSHProcesses(); len(ps) > 0 {
+		t.Errorf("ssh processes left after an interrupted up: %v", ps)
+	}
+	if c, _, _ := projectOn(t, h.Client, project); c > 0 {
+		t.Errorf("an up interrupted in its build left %d containers on the host", c)
+	}
+
 	// 6. A workspace mount cannot work there: refused in one line, nothing started.
 	testutil.WriteFiles(t, ws, map[string]string{"services/laptop-svc/service.yaml": "source: ../../apps/laptop-svc\nbuild: {outputs: [.src/]}\nmounts: {/data: ./.data/laptop}\n"})
 	r := clocal(time.Minute, "up", "laptop-svc")
