@@ -461,7 +461,10 @@ func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
 	d.mu.Lock()
 	running := d.project
 	d.mu.Unlock()
-	p, plan, err := d.St.projectKeeping(ctx, sel, images, running)
+	// What runs keeps its host ports; a port picked for a new service and taken before the
+	// daemon binds it is picked again (upPicked).
+	picks := newPortPicks()
+	p, plan, err := d.St.load(ctx, sel, images, true, ProjectHostPorts(running), picks)
 	if err != nil {
 		return devloop.Diff{}, err
 	}
@@ -480,7 +483,7 @@ func (d *Dev) Reload(ctx context.Context) (devloop.Diff, error) {
 	// targets since the state was read above (they would be orphans of this project).
 	st, _ := d.St.LoadState()
 	orphans := !slices.ContainsFunc(st.Targets, func(t string) bool { return !slices.Contains(d.Targets, t) })
-	if err := d.St.Engine.Up(ctx, p, engine.UpOptions{RemoveOrphans: orphans, Wait: true, WaitTimeout: d.WaitTimeout}); err != nil {
+	if p, _, err = d.St.upPicked(ctx, sel, images, p, plan, engine.UpOptions{RemoveOrphans: orphans, Wait: true, WaitTimeout: d.WaitTimeout}, picks); err != nil {
 		return diff, err
 	}
 	applied = true

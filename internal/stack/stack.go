@@ -293,22 +293,17 @@ func (s *Stack) Build(ctx context.Context, services []string, force bool) (map[s
 // The generated YAML is written to .clocal/projects/<name>/compose.yaml (owner-only: it
 // holds the real env values) and that path is what compose's labels point to.
 func (s *Stack) Project(ctx context.Context, sel *workspace.Selection, images map[string]string) (*types.Project, *convert.Plan, error) {
-	return s.load(ctx, sel, images, true, nil)
-}
-
-// projectKeeping is Project with the host ports a loaded project publishes (the dev loop's
-// reload): what runs keeps its address without asking the daemon.
-func (s *Stack) projectKeeping(ctx context.Context, sel *workspace.Selection, images map[string]string, running *types.Project) (*types.Project, *convert.Plan, error) {
-	return s.load(ctx, sel, images, true, ProjectHostPorts(running))
+	return s.load(ctx, sel, images, true, nil, nil)
 }
 
 // Preview is Project without writing anything (inspect, dry runs).
 func (s *Stack) Preview(ctx context.Context, sel *workspace.Selection, images map[string]string) (*types.Project, *convert.Plan, error) {
-	return s.load(ctx, sel, images, false, nil)
+	return s.load(ctx, sel, images, false, nil, nil)
 }
 
-// convertYAML converts the selection with the given images to compose YAML.
-func (s *Stack) convertYAML(ctx context.Context, sel *workspace.Selection, images map[string]string, hostPorts map[string]map[int]int) (*convert.Plan, []byte, error) {
+// convertYAML converts the selection with the given images to compose YAML; picks, when not
+// nil, records the host ports clocal picks and keeps it from the ports a start could not bind.
+func (s *Stack) convertYAML(ctx context.Context, sel *workspace.Selection, images map[string]string, hostPorts map[string]map[int]int, picks *portPicks) (*convert.Plan, []byte, error) {
 	opts := s.Convert
 	opts.Images = images
 	if hostPorts != nil {
@@ -318,6 +313,7 @@ func (s *Stack) convertYAML(ctx context.Context, sel *workspace.Selection, image
 		opts.PortTaken = s.portTaken(ctx, opts.BindAddress)
 	}
 	s.stablePorts(ctx, &opts)
+	picks.apply(&opts)
 	plan, err := convert.FromWorkspace(s.WS, sel, opts)
 	if err != nil {
 		return nil, nil, err
@@ -333,7 +329,7 @@ func (s *Stack) convertYAML(ctx context.Context, sel *workspace.Selection, image
 // loading it (the dev loop changes only images of a project it has loaded), with the host
 // ports that project publishes.
 func (s *Stack) writeProject(ctx context.Context, sel *workspace.Selection, images map[string]string, p *types.Project) error {
-	_, yaml, err := s.convertYAML(ctx, sel, images, ProjectHostPorts(p))
+	_, yaml, err := s.convertYAML(ctx, sel, images, ProjectHostPorts(p), nil)
 	if err != nil {
 		return err
 	}
@@ -341,8 +337,8 @@ func (s *Stack) writeProject(ctx context.Context, sel *workspace.Selection, imag
 	return err
 }
 
-func (s *Stack) load(ctx context.Context, sel *workspace.Selection, images map[string]string, write bool, hostPorts map[string]map[int]int) (*types.Project, *convert.Plan, error) {
-	plan, yaml, err := s.convertYAML(ctx, sel, images, hostPorts)
+func (s *Stack) load(ctx context.Context, sel *workspace.Selection, images map[string]string, write bool, hostPorts map[string]map[int]int, picks *portPicks) (*types.Project, *convert.Plan, error) {
+	plan, yaml, err := s.convertYAML(ctx, sel, images, hostPorts, picks)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -458,16 +454,6 @@ func ProjectHostPorts(p *types.Project) map[string]map[int]int {
 		}
 	}
 	return out
-}
-
-// freePort returns a port of bind nothing listens on now.
-func freePort(bind string) (int, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(strings.Trim(bind, "[]"), "0"))
-	if err != nil {
-		return 0, fmt.Errorf("pick a free port on %s: %w", bind, err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // bindable reports whether bind:port can be listened on here.
@@ -638,7 +624,8 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 			}
 		}
 	}
-	p, plan, err := s.Project(ctx, sel, images)
+	picks := newPortPicks()
+	p, plan, err := s.load(ctx, sel, images, true, nil, picks)
 	if err != nil {
 		return nil, err
 	}
@@ -664,7 +651,7 @@ func (s *Stack) Up(ctx context.Context, targets []string, o UpOptions) (*UpResul
 	if o.Recreate {
 		uo.Recreate = engine.RecreateForce
 	}
-	if err := s.Engine.Up(ctx, p, uo); err != nil {
+	if p, plan, err = s.upPicked(ctx, sel, images, p, plan, uo, picks); err != nil {
 		return nil, err
 	}
 	return &UpResult{Selection: sel, Targets: all, Kept: kept, Project: p, Plan: plan, Builds: builds, Images: images, Pins: pins,
@@ -709,6 +696,7 @@ func (s *Stack) keepRunning(ctx context.Context, targets []string) (all, kept []
 func (s *Stack) supportPlan(sel *workspace.Selection) (*convert.Plan, error) {
 	opts := s.Convert
 	opts.PortTaken = func(int) bool { return false }
+	opts.FreePort = nil
 	return convert.FromWorkspace(s.WS, sel, opts)
 }
 
