@@ -55,8 +55,9 @@ func decodeInto[T any](check func(t *testing.T, v T)) func(t *testing.T, out str
 // TestEveryPrintingCommand runs every command that prints on a stack of
 // testdata/colorful, whose build.sh prints colour and the whole redaction corpus, whose
 // container prints it in its logs, whose job holds secrets in its env:
-//   - in a pseudo-terminal with NO_COLOR=1, and again with --no-color: no escape code in
-//     anything printed (build output and the compose library's progress included);
+//   - in a pseudo-terminal with NO_COLOR=1, again with --no-color, and through pipes
+//     with colour not turned off: no escape code in anything printed (build output and
+//     the compose library's progress included);
 //   - with pipes: the --json variants parse as documented;
 //   - either way: no secret of the corpus is printed.
 //
@@ -229,6 +230,13 @@ func TestEveryPrintingCommand(t *testing.T) {
 		}
 		if c.args[0] == "down" {
 			continue // the JSON variant runs last, it takes the stack down
+		}
+		// Text through pipes, colour not turned off: stdout and stderr are not terminals,
+		// so no escape code either.
+		if r := runClocal(t, 5*time.Minute, []string{"NO_COLOR="}, args(c.args...)...); !okCode(r.Code) || escape.MatchString(r.Out+r.Err) {
+			t.Errorf("%s (pipes): exit %d, escape codes in:\n%q\n%q", name, r.Code, r.Out, r.Err)
+		} else if l := leaks(entries, r.Out+r.Err); len(l) > 0 {
+			t.Errorf("%s (pipes) printed secrets %q", name, l)
 		}
 		// --no-color instead of NO_COLOR, for the commands that draw in colour.
 		if c.args[0] == "ps" || c.args[0] == "logs" || c.args[0] == "up" || c.args[0] == "doctor" {
