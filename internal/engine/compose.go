@@ -405,7 +405,19 @@ func (e *composeEngine) Replace(ctx context.Context, p *types.Project, service s
 			return fmt.Errorf("replace %s/%s: %w", p.Name, service, err)
 		}
 	}
-	err = c.svc.Up(ctx, proj, api.UpOptions{
+	if ctx.Err() != nil {
+		return fmt.Errorf("replace %s/%s: %w", p.Name, service, &InterruptedError{Service: service, Err: ctx.Err()})
+	}
+	// The container change is not cut short by ctx: compose creates the new container,
+	// stops and removes the old one, renames and starts the new one, and an end in
+	// between leaves the service without a running container (a Ctrl-C mid-replace).
+	upCtx, cancelUp := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout(proj.Services[service], o.StopTimeout))
+	defer cancelUp()
+	var stopNotice func() bool
+	if o.Interrupted != nil {
+		stopNotice = context.AfterFunc(ctx, o.Interrupted)
+	}
+	err = c.svc.Up(upCtx, proj, api.UpOptions{
 		Create: api.CreateOptions{
 			Services:             []string{service},
 			IgnoreOrphans:        true,
@@ -420,8 +432,14 @@ func (e *composeEngine) Replace(ctx context.Context, p *types.Project, service s
 			Services: []string{service},
 		},
 	})
+	if stopNotice != nil {
+		defer stopNotice() // the wait below is skipped when ctx ends
+	}
 	if err != nil {
 		return fmt.Errorf("replace %s/%s: %w", p.Name, service, daemonErr(c.api, err))
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("replace %s/%s: %w", p.Name, service, &InterruptedError{Service: service, Replaced: true, Err: ctx.Err()})
 	}
 	if o.NoWait {
 		return nil
@@ -431,6 +449,9 @@ func (e *composeEngine) Replace(ctx context.Context, p *types.Project, service s
 		left = max(left-time.Since(started), waitInterval)
 	}
 	err = c.waitReady(ctx, proj.Name, waitable(proj, []string{service}), map[string][]string{service: deps}, left, o.WaitTimeout)
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("replace %s/%s: %w", p.Name, service, &InterruptedError{Service: service, Replaced: true, Err: ctx.Err()})
+	}
 	var we *WaitError
 	if errors.As(err, &we) && we.Timeout > 0 && len(deps) > 0 {
 		// Timed out: the service's own failure only if its dependencies were ready.
@@ -445,6 +466,19 @@ func (e *composeEngine) Replace(ctx context.Context, p *types.Project, service s
 		return fmt.Errorf("replace %s/%s: %w", p.Name, service, err)
 	}
 	return nil
+}
+
+// settleTimeout bounds a replace's container change: ReplaceSettleTimeout plus the old
+// container's graceful stop (o.StopTimeout, else the service's stop_grace_period, else
+// Docker's 10 s).
+func settleTimeout(sc types.ServiceConfig, stop *time.Duration) time.Duration {
+	switch {
+	case stop != nil:
+		return ReplaceSettleTimeout + *stop
+	case sc.StopGracePeriod != nil:
+		return ReplaceSettleTimeout + time.Duration(*sc.StopGracePeriod)
+	}
+	return ReplaceSettleTimeout + 10*time.Second
 }
 
 func (e *composeEngine) Down(ctx context.Context, project string, o DownOptions) error {

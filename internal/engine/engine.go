@@ -37,7 +37,11 @@ type Engine interface {
 	// Replace recreates the container of one service (new image or configuration) without
 	// touching any other service: dependencies are neither created nor recreated nor
 	// started, dependents are not stopped. Unless o.NoWait, it waits for the new container
-	// to be ready like Up with Wait.
+	// to be ready like Up with Wait. Once it starts changing containers (create the new
+	// one, stop and remove the old, rename, start) that change is not cut short by ctx
+	// ending: it runs to the end (bounded by [ReplaceSettleTimeout]) so the service is
+	// left with one started container, never a removed old container and an unstarted new
+	// one; the wait is then skipped and the error is an [*InterruptedError] with Replaced.
 	Replace(ctx context.Context, p *types.Project, service string, o ReplaceOptions) error
 	// Down stops and removes the project's containers, its networks and the anonymous
 	// volumes of its containers. Named volumes are removed only with o.Volumes. The
@@ -126,7 +130,15 @@ type ReplaceOptions struct {
 	StopTimeout *time.Duration
 	// RenewAnonVolumes gives the new container fresh anonymous volumes.
 	RenewAnonVolumes bool
+	// Interrupted is called once, from another goroutine, when ctx ends after the
+	// service's containers began to change (that change is finished first, the wait for
+	// readiness skipped): the caller says so to the user.
+	Interrupted func()
 }
+
+// ReplaceSettleTimeout bounds the container change of a Replace whose context ended
+// (the old container's graceful stop included).
+const ReplaceSettleTimeout = 2 * time.Minute
 
 // DownOptions configure [Engine.Down].
 type DownOptions struct {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/events"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/volume"
@@ -297,6 +298,66 @@ func TestLifecycle(t *testing.T) {
 		}
 		webURL = fmt.Sprintf("http://127.0.0.1:%d/", final["web"].Publishers[0].PublishedPort)
 	})
+
+	// A replace whose context ends mid-change (a Ctrl-C the moment the daemon reports each
+	// step of compose's recreate) finishes the change: one started container, never the
+	// old one removed and the new one left "created".
+	for _, step := range []events.Action{events.ActionCreate, events.ActionKill, events.ActionDestroy} {
+		t.Run("replace interrupted at "+string(step)+" finishes", func(t *testing.T) {
+			before := env.ps(t, p.Name)
+			rctx, interrupt := context.WithCancel(ctx)
+			defer interrupt()
+			msgs, errs := env.api.Events(rctx, events.ListOptions{Filters: filters.NewArgs(
+				filters.Arg("type", string(events.ContainerEventType)),
+				filters.Arg("label", labels.ComposeProject+"="+p.Name),
+				filters.Arg("label", labels.ComposeService+"=web"))})
+			go func() {
+				for {
+					select {
+					case m := <-msgs:
+						if m.Action == step {
+							interrupt()
+							return
+						}
+					case <-errs:
+						return
+					}
+				}
+			}()
+			said := make(chan struct{}, 1)
+			err := env.e.Replace(rctx, p, "web", engine.ReplaceOptions{WaitTimeout: 60 * time.Second, Interrupted: func() { said <- struct{}{} }})
+			// nil: the replace was over (web ready) before the event reached this test.
+			if err != nil {
+				var ie *engine.InterruptedError
+				if !errors.As(err, &ie) || !ie.Replaced || !errors.Is(err, context.Canceled) {
+					t.Fatalf("Replace interrupted at %s: %v, want an InterruptedError with Replaced", step, err)
+				}
+				select {
+				case <-said:
+				case <-time.After(10 * time.Second):
+					t.Error("Interrupted not called")
+				}
+			}
+			cl, lerr := env.api.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(
+				filters.Arg("label", labels.ComposeProject+"="+p.Name), filters.Arg("label", labels.ComposeService+"=web"))})
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			if len(cl) != 1 || cl[0].State != "running" || cl[0].ID == before["web"].ID {
+				var got []string
+				for _, c := range cl {
+					got = append(got, c.ID[:12]+"="+c.State)
+				}
+				t.Fatalf("web after the interrupted replace: %v; want one new container, running", got)
+			}
+			if err := env.e.Wait(ctx, p.Name, []string{"web"}, 60*time.Second); err != nil {
+				t.Errorf("web not ready after the interrupted replace: %v", err)
+			}
+			if now := env.ps(t, p.Name)["web"]; len(now.Publishers) == 1 {
+				webURL = fmt.Sprintf("http://127.0.0.1:%d/", now.Publishers[0].PublishedPort)
+			}
+		})
+	}
 
 	t.Run("logs", func(t *testing.T) {
 		type line struct {

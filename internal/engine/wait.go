@@ -59,6 +59,23 @@ func (e *DependencyError) Error() string {
 
 func (e *DependencyError) Unwrap() error { return e.Err }
 
+// InterruptedError: the context of a Replace ended. Replaced: the container change had
+// begun and was finished (the new container runs, not judged); false: nothing changed.
+type InterruptedError struct {
+	Service  string
+	Replaced bool
+	Err      error // the context's error
+}
+
+func (e *InterruptedError) Error() string {
+	if e.Replaced {
+		return fmt.Sprintf("%s replaced, not judged: %v", e.Service, e.Err)
+	}
+	return fmt.Sprintf("%s not replaced: %v", e.Service, e.Err)
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Err }
+
 var errWaitTimeout = errors.New("wait timeout")
 
 // waitInterval is how often readiness is polled.

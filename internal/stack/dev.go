@@ -124,7 +124,7 @@ func (d *Dev) Restart(ctx context.Context, service string) error {
 		if err != nil {
 			return err
 		}
-		if err := d.St.Engine.Replace(ctx, p, service, engine.ReplaceOptions{WaitTimeout: d.WaitTimeout}); err != nil {
+		if err := d.St.Engine.Replace(ctx, p, service, d.replaceOptions(service)); err != nil {
 			return err
 		}
 		d.mu.Lock()
@@ -350,8 +350,16 @@ func (d *Dev) Replace(ctx context.Context, service, image string) error {
 		return err
 	}
 	defer unlock()
-	err = d.St.Engine.Replace(ctx, p, service, engine.ReplaceOptions{WaitTimeout: d.WaitTimeout})
+	err = d.St.Engine.Replace(ctx, p, service, d.replaceOptions(service))
 	var de *engine.DependencyError
+	var ie *engine.InterruptedError
+	if errors.As(err, &ie) && ie.Replaced {
+		// Interrupted (Ctrl-C) mid-replace: the engine finished the container change, so
+		// the new image runs (not judged); the compose file says so.
+		d.setImage(context.WithoutCancel(ctx), sel, service, image)
+		d.St.ReleaseHeld(service)
+		return err
+	}
 	if errors.As(err, &de) {
 		if de.Replaced {
 			d.setImage(ctx, sel, service, image) // it runs, not judged
@@ -375,6 +383,14 @@ func (d *Dev) Replace(ctx context.Context, service, image string) error {
 		}
 	}
 	return nil
+}
+
+// replaceOptions: the loop's wait, and a line when the watch is stopped (first Ctrl-C)
+// while service's container is being changed: the engine finishes that change first.
+func (d *Dev) replaceOptions(service string) engine.ReplaceOptions {
+	return engine.ReplaceOptions{WaitTimeout: d.WaitTimeout, Interrupted: func() {
+		fmt.Fprintf(d.St.Out, "finishing replace of %s... (Ctrl-C again to force)\n", service)
+	}}
 }
 
 // setImage records that service runs image: in the loop's project and images, and in the

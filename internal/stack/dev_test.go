@@ -327,6 +327,26 @@ func TestDevReplace(t *testing.T) {
 	if len(f.CallsTo("Restart")) != 0 {
 		t.Error("dependents restarted after a failed replacement")
 	}
+
+	// interrupted (Ctrl-C) after the engine finished the container change: the new image
+	// runs, and the compose file says so although the context has ended
+	f.Reset()
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	f.FailNext("Replace", &engine.InterruptedError{Service: "search-2", Replaced: true, Err: context.Canceled})
+	if err := d.Replace(cctx, "search-2", "search:v3"); !errors.Is(err, context.Canceled) {
+		t.Errorf("interrupted replace: err %v", err)
+	}
+	if img, _ := d.Current(ctx, "search-2"); img != "search:v3" {
+		t.Errorf("Current after an interrupted, finished Replace = %q, want search:v3", img)
+	}
+	data, err = os.ReadFile(filepath.Join(d.St.ProjectDir(), "compose.yaml"))
+	if err != nil || !strings.Contains(string(data), "image: search:v3") {
+		t.Errorf("compose.yaml not rewritten after an interrupted, finished replace (%v)", err)
+	}
+	if o := f.CallsTo("Replace"); len(o) != 1 || o[0].Options.(engine.ReplaceOptions).Interrupted == nil {
+		t.Errorf("Replace calls %+v: want one, with an Interrupted notice", o)
+	}
 }
 
 func TestSuperviseOnce(t *testing.T) {
