@@ -205,7 +205,9 @@ func upError(err error) error {
 func cleanupInterrupted(st *stack.Stack) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_ = st.RemoveCreated(ctx)
+	if err := st.RemoveCreated(ctx); err != nil {
+		fmt.Fprintf(st.Out, "warning: clean up after the interrupt: %v\n", err)
+	}
 	st.StopForwards()
 }
 

@@ -27,6 +27,7 @@ func TestLabelNamesMatchCompose(t *testing.T) {
 		labels.ComposeConfigFiles: api.ConfigFilesLabel, labels.ComposeOneoff: api.OneoffLabel,
 		labels.ComposeNetwork: api.NetworkLabel, labels.ComposeVolume: api.VolumeLabel,
 		labels.ComposeDependencies: api.DependenciesLabel,
+		labels.ComposeNumber:       api.ContainerNumberLabel, labels.ComposeReplace: api.ContainerReplaceLabel,
 	} {
 		if ours != theirs {
 			t.Errorf("label %q, compose spells it %q", ours, theirs)

@@ -81,6 +81,11 @@ const (
 	ComposeNetwork      = "com.docker.compose.network"
 	ComposeVolume       = "com.docker.compose.volume"
 	ComposeDependencies = "com.docker.compose.depends_on"
+	// ComposeNumber is a container's number within its service; ComposeReplace marks a
+	// container compose created to replace another (recreate): create, stop and remove the
+	// old one, rename, start.
+	ComposeNumber  = "com.docker.compose.container-number"
+	ComposeReplace = "com.docker.compose.replace"
 )
 
 // Filter returns the value of a Docker "label" filter matching key=value ("key" alone when

@@ -572,6 +572,7 @@ type fakeDocker struct {
 	listOpts         container.ListOptions
 	removed          []string
 	removeErr        map[string]error
+	started, renamed []string
 }
 
 // ClientVersion is the API version stack.New asks for (an Engine 20.10 daemon).
@@ -579,7 +580,16 @@ func (f *fakeDocker) ClientVersion() string { return "1.41" }
 
 func (d *fakeDocker) ContainerList(_ context.Context, o container.ListOptions) ([]container.Summary, error) {
 	d.listOpts = o
-	return d.list, nil
+	if !slices.Contains(o.Filters.Get("status"), "created") {
+		return d.list, nil
+	}
+	var out []container.Summary
+	for _, c := range d.list {
+		if c.State == "" || c.State == "created" {
+			out = append(out, c)
+		}
+	}
+	return out, nil
 }
 
 func (d *fakeDocker) ContainerRemove(_ context.Context, id string, o container.RemoveOptions) error {
@@ -588,6 +598,38 @@ func (d *fakeDocker) ContainerRemove(_ context.Context, id string, o container.R
 	}
 	d.removed = append(d.removed, id)
 	return d.removeErr[id]
+}
+
+func (d *fakeDocker) ContainerStart(_ context.Context, id string, _ container.StartOptions) error {
+	d.started = append(d.started, id)
+	return nil
+}
+
+func (d *fakeDocker) ContainerRename(_ context.Context, id, name string) error {
+	d.renamed = append(d.renamed, id+"->"+name)
+	return nil
+}
+
+// TestRemoveCreatedFinishesARecreate: a created container compose made to replace another
+// (an up interrupted mid-recreate) is not removed: the old one is, the new one gets its
+// name and is started — the service is left running.
+func TestRemoveCreatedFinishesARecreate(t *testing.T) {
+	ws := stack.LoadFixture(t, nil)
+	lbl := map[string]string{labels.ComposeService: "kv", labels.ComposeNumber: "1", labels.ComposeReplace: "kv-1"}
+	d := &fakeDocker{list: []container.Summary{
+		{ID: "new", Names: []string{"/0123456789ab_rc-kv-1"}, Labels: lbl, State: "created"},
+		{ID: "old", Names: []string{"/rc-kv-1"}, Labels: map[string]string{labels.ComposeService: "kv", labels.ComposeNumber: "1"}, State: "exited"},
+	}}
+	s := stack.New(ws, "rc", nil, d, nil)
+	if err := s.RemoveCreated(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(d.removed, []string{"old"}) || !reflect.DeepEqual(d.renamed, []string{"new->rc-kv-1"}) || !reflect.DeepEqual(d.started, []string{"new"}) {
+		t.Errorf("removed %v renamed %v started %v; want old removed, new renamed rc-kv-1 and started", d.removed, d.renamed, d.started)
+	}
+	if got := d.listOpts.Filters.Get("label"); !slices.Contains(got, labels.ComposeNumber+"=1") || !slices.Contains(got, labels.ComposeService+"=kv") {
+		t.Errorf("the replaced container is looked up with labels %v", got)
+	}
 }
 
 func TestRemoveCreated(t *testing.T) {
