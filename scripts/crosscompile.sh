@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds clocal for every platform its users run it on (CGO off, as a release would be):
 # linux and darwin on amd64 and arm64, windows on amd64; and type-checks the tests for
-# macOS (go vet), the platform most laptops are. Platform-specific code sits behind build
+# macOS and Windows (go vet), where laptops are. Platform-specific code sits behind build
 # tags (lock_*.go, owner_*.go, limits_*.go, script_*.go, disk_*.go); features that need
 # Linux say so when used (build.sh needs a Unix pseudo-terminal: WSL 2 on Windows).
 # .ci/run runs this next to the test suite.
@@ -20,3 +20,6 @@ done
 start=$SECONDS
 GOOS=darwin GOARCH=arm64 go vet ./...
 echo "go vet darwin/arm64 (tests included): ok ($((SECONDS - start))s)"
+start=$SECONDS
+GOOS=windows GOARCH=amd64 go vet ./...
+echo "go vet windows/amd64 (tests included): ok ($((SECONDS - start))s)"
