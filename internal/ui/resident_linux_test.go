@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,8 +41,12 @@ func TestReleaseStartupMemory(t *testing.T) {
 		t.Fatalf("%s: text relocations?", exe)
 	}
 	before := rssFile(t)
+	gc := debug.SetGCPercent(100)
 	released := ReleaseStartupMemory()
 	after := rssFile(t)
+	if got := debug.SetGCPercent(gc); os.Getenv("GOGC") == "" && got != idleGCPercent {
+		t.Errorf("GC target after the release: %d%%, want %d%%", got, idleGCPercent)
+	}
 	t.Logf("released %d MB of mappings (read-only data too: %v); RssFile %d -> %d kB", released>>20, readOnlyData, before, after)
 	if released == 0 || after >= before {
 		t.Fatalf("released %d bytes; RssFile %d -> %d kB", released, before, after)
