@@ -12,7 +12,7 @@ package registry
 
 import (
 	"context"
-	"io"
+	"os"
 	"strings"
 	"sync"
 
@@ -20,6 +20,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/config"
 	"github.com/docker/cli/cli/config/configfile"
+	"github.com/docker/cli/cli/config/credentials"
 	registrytypes "github.com/docker/docker/api/types/registry"
 	"github.com/google/go-containerregistry/pkg/authn"
 )
@@ -50,7 +51,14 @@ func (a *Auth) Config() *configfile.ConfigFile {
 		} else {
 			// Like the docker CLI: $DOCKER_CONFIG or ~/.docker; a broken file is
 			// reported by the docker CLI itself, clocal goes on without credentials.
-			a.cfg = config.LoadDefaultConfigFile(io.Discard)
+			// DOCKER_CONFIG is read here each time, not through config.Dir, which
+			// keeps the first value a process saw (a long-lived process, or a test
+			// setting its own config, would read a stale folder).
+			cfg, _ := config.Load(os.Getenv(config.EnvOverrideConfigDir))
+			if cfg != nil && !cfg.ContainsAuth() {
+				cfg.CredentialsStore = credentials.DetectDefaultStore(cfg.CredentialsStore)
+			}
+			a.cfg = cfg
 		}
 		if a.cfg == nil {
 			a.cfg = configfile.New("")
