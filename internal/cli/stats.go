@@ -89,15 +89,7 @@ func runStats(ctx context.Context, o *StatsOptions) error {
 	if err != nil {
 		return err
 	}
-	total := stats.Usage{Service: "total"}
-	for _, u := range us {
-		total.Containers += u.Containers
-		total.CPUPercent += u.CPUPercent
-		total.MemBytes += u.MemBytes
-		total.PIDs += u.PIDs
-		total.NetRx += u.NetRx
-		total.NetTx += u.NetTx
-	}
+	total := stats.Total(us)
 	if o.JSON {
 		return writeJSON(o.IO.Out, statsJSON{Project: project, Services: us, Total: total})
 	}

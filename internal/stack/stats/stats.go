@@ -62,6 +62,27 @@ func Compute(service string, s container.StatsResponse) Usage {
 	return u
 }
 
+// add sums o's counters into u (not the memory limit: whether limits add up is the
+// caller's call).
+func (u *Usage) add(o Usage) {
+	u.Containers += o.Containers
+	u.CPUPercent += o.CPUPercent
+	u.MemBytes += o.MemBytes
+	u.PIDs += o.PIDs
+	u.NetRx += o.NetRx
+	u.NetTx += o.NetTx
+}
+
+// Total is the stack's use: every counter of us summed, with no memory limit (services'
+// limits are not one budget).
+func Total(us []Usage) Usage {
+	t := Usage{Service: "total"}
+	for _, u := range us {
+		t.add(u)
+	}
+	return t
+}
+
 // PerService sums usages by service, sorted by service (memory limits are summed too: a
 // service's replicas each have their own).
 func PerService(us []Usage) []Usage {
@@ -73,13 +94,8 @@ func PerService(us []Usage) []Usage {
 			by[u.Service] = &c
 			continue
 		}
-		s.Containers += u.Containers
-		s.CPUPercent += u.CPUPercent
-		s.MemBytes += u.MemBytes
+		s.add(u)
 		s.MemLimit += u.MemLimit
-		s.PIDs += u.PIDs
-		s.NetRx += u.NetRx
-		s.NetTx += u.NetTx
 	}
 	out := make([]Usage, 0, len(by))
 	for _, u := range by {

@@ -81,3 +81,14 @@ func TestSampleSkipsStoppedContainers(t *testing.T) {
 		t.Fatalf("sample %+v %v", got, err)
 	}
 }
+
+func TestTotal(t *testing.T) {
+	got := Total([]Usage{
+		{Service: "a", Containers: 2, CPUPercent: 1.5, MemBytes: 10, MemLimit: 100, PIDs: 3, NetRx: 7, NetTx: 8},
+		{Service: "b", Containers: 1, CPUPercent: 0.5, MemBytes: 5, MemLimit: 50, PIDs: 1, NetRx: 1, NetTx: 2},
+	})
+	want := Usage{Service: "total", Containers: 3, CPUPercent: 2, MemBytes: 15, PIDs: 4, NetRx: 8, NetTx: 10}
+	if got != want {
+		t.Fatalf("Total = %+v, want %+v (no memory limit)", got, want)
+	}
+}
