@@ -2,7 +2,6 @@ package build
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,8 @@ import (
 	"sync/atomic"
 
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/jsonmessage"
+
+	"github.com/clocal-dev/clocal/internal/registry"
 )
 
 // CopyImage copies image ref (with its layers and tags) from one Docker daemon to another,
@@ -31,18 +31,11 @@ func CopyImage(ctx context.Context, from, to client.APIClient, ref string) (int6
 		return cr.n.Load(), fmt.Errorf("load %s: %w", ref, err)
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
-	for {
-		var m jsonmessage.JSONMessage
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return cr.n.Load(), fmt.Errorf("load %s: %w", ref, err)
-		}
-		if m.Error != nil {
-			return cr.n.Load(), fmt.Errorf("load %s: %s", ref, strings.TrimSpace(m.Error.Message))
-		}
+	var daemonMsg *registry.MessageError
+	if err := registry.ReadMessages(resp.Body, nil); errors.As(err, &daemonMsg) {
+		return cr.n.Load(), fmt.Errorf("load %s: %s", ref, strings.TrimSpace(daemonMsg.Message))
+	} else if err != nil {
+		return cr.n.Load(), fmt.Errorf("load %s: %w", ref, err)
 	}
 	if _, err := to.ImageInspect(ctx, ref); err != nil {
 		return cr.n.Load(), fmt.Errorf("load %s: the daemon loaded the archive but has no %s: %w", ref, ref, err)

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -356,22 +355,15 @@ func (p *Puller) pullOne(ctx context.Context, i int, w Want, view *progressView)
 		return err
 	}
 	defer rc.Close()
-	dec := json.NewDecoder(rc)
-	for {
-		var m jsonmessage.JSONMessage
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return fmt.Errorf("read pull progress: %w", err)
-		}
-		if m.Error != nil {
-			return errors.New(m.Error.Message)
-		}
-		view.event(i, m)
+	err = ReadMessages(rc, func(m jsonmessage.JSONMessage) { view.event(i, m) })
+	var daemonMsg *MessageError
+	switch {
+	case errors.As(err, &daemonMsg):
+		return daemonMsg
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return fmt.Errorf("read pull progress: %w", err)
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
@@ -59,18 +58,7 @@ func Push(ctx context.Context, docker client.APIClient, auth *Auth, ref string) 
 	}
 	defer rc.Close()
 	var digest string
-	dec := json.NewDecoder(rc)
-	for {
-		var m jsonmessage.JSONMessage
-		if err := dec.Decode(&m); err != nil {
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			return fail(err)
-		}
-		if m.Error != nil {
-			return fail(errors.New(m.Error.Message))
-		}
+	err = ReadMessages(rc, func(m jsonmessage.JSONMessage) {
 		if m.Aux != nil {
 			var aux struct {
 				Digest string `json:"Digest"`
@@ -79,6 +67,9 @@ func Push(ctx context.Context, docker client.APIClient, auth *Auth, ref string) 
 				digest = aux.Digest
 			}
 		}
+	})
+	if err != nil {
+		return fail(err)
 	}
 	if ctx.Err() != nil {
 		return "", ctx.Err()
