@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -19,20 +20,34 @@ import (
 // position-independent one or one with a RELRO segment (relocated by the dynamic loader,
 // then made read-only) releases only its code.
 func releaseExecutablePages() int64 {
+	var released int64
+	for _, s := range executableSpans() {
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, s.start, s.end-s.start, unix.MADV_DONTNEED); errno == 0 {
+			released += int64(s.end - s.start)
+		}
+	}
+	return released
+}
+
+// span is an address range of a mapping.
+type span struct{ start, end uintptr }
+
+// executableSpans are the releasable mappings of the executable (see
+// releaseExecutablePages), read once: they do not move while the process runs.
+var executableSpans = sync.OnceValue(func() []span {
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
-		return 0
+		return nil
 	}
 	readOnlyData, ok := releasable(exe)
 	if !ok {
-		return 0
+		return nil
 	}
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
-		return 0
+		return nil
 	}
 	defer f.Close()
-	type span struct{ start, end uintptr }
 	var spans []span
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
@@ -55,13 +70,26 @@ func releaseExecutablePages() int64 {
 		}
 		spans = append(spans, span{uintptr(start), uintptr(end)})
 	}
-	var released int64
-	for _, s := range spans {
-		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, s.start, s.end-s.start, unix.MADV_DONTNEED); errno == 0 {
-			released += int64(s.end - s.start)
+	return spans
+})
+
+// residentFileBytes is the process's resident file-backed memory (RssFile of
+// /proc/self/status), -1 if it cannot be read.
+func residentFileBytes() int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "RssFile:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return kb << 10
 		}
 	}
-	return released
+	return -1
 }
 
 // releasable reads the executable's ELF headers: whether its pages may be released at all

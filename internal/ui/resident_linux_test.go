@@ -6,27 +6,20 @@ import (
 	"encoding/json"
 	"os"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"strconv"
-	"strings"
 	"testing"
 )
 
-// rssFile is this process's resident file-backed memory (kB), from /proc/self/status.
-func rssFile(t *testing.T) int {
+// rssFile is this process's resident file-backed memory (kB).
+func rssFile(t *testing.T) int64 {
 	t.Helper()
-	data, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
+	n := residentFileBytes()
+	if n < 0 {
+		t.Fatal("no RssFile in /proc/self/status")
 	}
-	for _, l := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "RssFile:" {
-			n, _ := strconv.Atoi(f[1])
-			return n
-		}
-	}
-	t.Fatal("no RssFile in /proc/self/status")
-	return 0
+	return n >> 10
 }
 
 // TestReleaseStartupMemory: the executable's pages are given back (the resident size
@@ -56,4 +49,30 @@ func TestReleaseStartupMemory(t *testing.T) {
 	if err != nil || string(out) != `{"n":42,"re":["abbbc","bbb"]}` {
 		t.Fatalf("after the release: %s, %v", out, err)
 	}
+}
+
+// TestTrimmerReleasesWhatCameBack: after the start-up release, executable pages touched
+// again (here: by code run for the first time since, a collection walking stacks) are
+// released once they exceed the slack, and the resident size drops again.
+func TestTrimmerReleasesWhatCameBack(t *testing.T) {
+	ReleaseStartupMemory()
+	tr := &trimmer{resident: residentFileBytes, release: releaseExecutablePages, slack: 256 << 10}
+	tr.reset()
+	base := tr.base
+	// Bring pages back: reflection, JSON, regexps and a collection.
+	for i := 0; i < 50; i++ {
+		_, _ = json.Marshal(map[string]any{"re": regexp.MustCompile(`x(y+)z` + strconv.Itoa(i)).String(), "n": i})
+	}
+	runtime.GC()
+	grown := residentFileBytes()
+	if grown-base <= tr.slack {
+		t.Fatalf("only %d kB came back (slack %d kB): the test brings back too little to show a trim", (grown-base)>>10, tr.slack>>10)
+	}
+	if !tr.check() {
+		t.Fatalf("resident %d -> %d kB: no release", base>>10, grown>>10)
+	}
+	if tr.base >= grown {
+		t.Fatalf("after the trim: %d kB resident, %d kB before it", tr.base>>10, grown>>10)
+	}
+	t.Logf("RssFile %d kB after start-up release, %d kB after use, %d kB after the trim", base>>10, grown>>10, tr.base>>10)
 }

@@ -40,13 +40,18 @@ type Options struct {
 	Token string
 	// Debounce groups change notifications before a new snapshot is taken (default 150ms).
 	Debounce time.Duration
-	// Resync takes a snapshot this often even without notifications (default 30s): a
-	// safety net, not the way updates arrive.
+	// Resync, when set, takes a snapshot this often even without notifications. It is off
+	// by default: the Source's Watch is how updates arrive (the daemon's container events,
+	// resubscribed with a full snapshot after the daemon went away, and the stack's
+	// folder), and an idle page that took snapshots anyway would touch most of clocal's
+	// code every time, keeping megabytes of the executable resident for nothing (issue 14:
+	// under 30 MB idle).
 	Resync time.Duration
 	// ActionTimeout bounds one action (default 10 minutes).
 	ActionTimeout time.Duration
 	// ReleaseMemory: the process serves only the page (clocal ui), so a few seconds after
-	// the first snapshot it gives back the memory start-up used (ReleaseStartupMemory).
+	// the first snapshot it gives back the memory start-up used (ReleaseStartupMemory),
+	// and from then on the executable's pages later snapshots touched (keepLight).
 	ReleaseMemory bool
 }
 
@@ -67,7 +72,9 @@ type Server struct {
 	base     context.Context
 
 	changed chan struct{}
-	addr    string // host:port the server listens on (for the Host check)
+	// refreshed is told after each snapshot (ReleaseMemory only): keepLight trims soon after.
+	refreshed chan struct{}
+	addr      string // host:port the server listens on (for the Host check)
 }
 
 type message struct {
@@ -82,9 +89,6 @@ func New(src Source, o Options) *Server {
 	}
 	if o.Debounce <= 0 {
 		o.Debounce = 150 * time.Millisecond
-	}
-	if o.Resync <= 0 {
-		o.Resync = 30 * time.Second
 	}
 	if o.ActionTimeout <= 0 {
 		o.ActionTimeout = 10 * time.Minute
@@ -179,27 +183,24 @@ func (s *Server) event(e devloop.Event) {
 	s.notify()
 }
 
-// refreshLoop takes a snapshot after each (debounced) notification and every Resync.
+// refreshLoop takes a snapshot after each (debounced) notification (and every Resync, if set).
 func (s *Server) refreshLoop(ctx context.Context) {
 	s.refresh(ctx)
 	if s.opts.ReleaseMemory {
-		go func() {
-			t := time.NewTimer(releaseAfter)
-			defer t.Stop()
-			select {
-			case <-ctx.Done():
-			case <-t.C:
-				ReleaseStartupMemory()
-			}
-		}()
+		s.refreshed = make(chan struct{}, 1)
+		go keepLight(ctx, s.refreshed)
 	}
-	resync := time.NewTicker(s.opts.Resync)
-	defer resync.Stop()
+	var resync <-chan time.Time // nil: never
+	if s.opts.Resync > 0 {
+		t := time.NewTicker(s.opts.Resync)
+		defer t.Stop()
+		resync = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-resync.C:
+		case <-resync:
 		case <-s.changed:
 			t := time.NewTimer(s.opts.Debounce)
 			select {
@@ -210,6 +211,12 @@ func (s *Server) refreshLoop(ctx context.Context) {
 			}
 		}
 		s.refresh(ctx)
+		if s.refreshed != nil {
+			select {
+			case s.refreshed <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 

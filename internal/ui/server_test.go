@@ -512,3 +512,34 @@ func TestLogsStreamMultiplexedAndRedacted(t *testing.T) {
 		t.Fatalf("bad tail: %d", code)
 	}
 }
+
+// TestTrimmerPolicy: the executable is released only when its resident size grew by more
+// than the slack since the last release, and an unknown size releases nothing.
+func TestTrimmerPolicy(t *testing.T) {
+	resident, releases := int64(10<<20), 0
+	tr := &trimmer{
+		resident: func() int64 { return resident },
+		release:  func() int64 { releases++; resident = 8 << 20; return 90 << 20 },
+		slack:    2 << 20,
+	}
+	tr.reset()
+	for _, step := range []struct {
+		resident int64
+		want     bool
+	}{
+		{10 << 20, false},     // nothing came back
+		{12 << 20, false},     // exactly the slack
+		{12<<20 + 4096, true}, // more than the slack: released (8 MB after)
+		{9 << 20, false},      // within the slack of the new base
+		{-1, false},           // unknown
+		{11<<20 + 4096, true}, // 3 MB over the base of 8 MB
+	} {
+		resident = step.resident
+		if got := tr.check(); got != step.want {
+			t.Fatalf("resident %d kB, base %d kB: released %v, want %v", step.resident>>10, tr.base>>10, got, step.want)
+		}
+	}
+	if releases != 2 {
+		t.Fatalf("%d releases, want 2", releases)
+	}
+}

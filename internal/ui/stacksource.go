@@ -65,8 +65,8 @@ type StackSource struct {
 }
 
 // model is the trimmed stack's plan, selection and graph for one workspace (as loaded),
-// stack state and targets: a snapshot with none of them changed (the 30 s resync, a
-// container event) reuses it instead of converting the workspace again.
+// stack state and targets: a snapshot with none of them changed (after a container
+// event, say) reuses it instead of converting the workspace again.
 type model struct {
 	ws      *workspace.Workspace
 	updated time.Time
@@ -385,7 +385,7 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// watchFolder follows the stack's event log and notices new build records and state.
+// watchFolder follows the stack's event log and notices new build records, state and pins.
 func (s *StackSource) watchFolder(ctx context.Context, changed func(), event func(devloop.Event)) {
 	v := s.view()
 	log := v.EventLog()
@@ -399,7 +399,7 @@ func (s *StackSource) watchFolder(ctx context.Context, changed func(), event fun
 		for _, e := range evs {
 			event(e)
 		}
-		if n := folderSignature(v.ProjectDir()); n != sig {
+		if n := folderSignature(v.ProjectDir()) + fileSignature(stack.PinsFile(v.WS, v.Name)); n != sig {
 			sig = n
 			changed()
 		}
@@ -425,11 +425,19 @@ func folderSignature(dir string) string {
 		if !strings.HasSuffix(n, ".json") { // not the event log, the lock, temporary files
 			continue
 		}
-		if fi, err := os.Stat(filepath.Join(dir, n)); err == nil {
-			fmt.Fprintf(&b, "%s:%d:%d;", n, fi.ModTime().UnixNano(), fi.Size())
-		}
+		b.WriteString(fileSignature(filepath.Join(dir, n)))
 	}
 	return b.String()
+}
+
+// fileSignature changes when the file at path is written, created or removed (the
+// project's pins, kept outside its folder).
+func fileSignature(path string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return filepath.Base(path) + ":none;"
+	}
+	return fmt.Sprintf("%s:%d:%d;", filepath.Base(path), fi.ModTime().UnixNano(), fi.Size())
 }
 
 // Logs implements Source.

@@ -162,3 +162,52 @@ func TestStackSourceSharedHost(t *testing.T) {
 		t.Fatalf("kinds: %v", kinds)
 	}
 }
+
+// TestStackSourceWatchSeesRecords: with no container event at all, a new build record and a
+// pin (kept outside the stack's folder) each make Watch say the snapshot changed: the page
+// takes no periodic snapshot, so these are the only way such changes reach it.
+func TestStackSourceWatchSeesRecords(t *testing.T) {
+	st, _ := fakeStack(t, "repo-manager")
+	src := NewStackSource(st, StackOptions{Poll: 20 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	changed := make(chan struct{}, 100)
+	go src.Watch(ctx, func() { changed <- struct{}{} }, func(devloop.Event) {})
+	quiet := func() { // the first look, or the last change, has been told
+		t.Helper()
+		for {
+			select {
+			case <-changed:
+			case <-time.After(200 * time.Millisecond):
+				return
+			}
+		}
+	}
+	told := func(what string) {
+		t.Helper()
+		select {
+		case <-changed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: Watch did not say the snapshot changed", what)
+		}
+	}
+	quiet()
+	st.RecordBuild(stack.BuildRecord{Service: "kvstore", Time: time.Now(), OK: true})
+	told("a build record")
+	quiet()
+	if err := st.SetPin("markdown-renderer", "registry.example/markdown-renderer:1.4"); err != nil {
+		t.Fatal(err)
+	}
+	told("a pin")
+	quiet()
+	if err := st.SetPin("markdown-renderer", ""); err != nil {
+		t.Fatal(err)
+	}
+	told("an unpin")
+	quiet()
+	select {
+	case <-changed:
+		t.Fatal("told of a change with nothing changed")
+	case <-time.After(300 * time.Millisecond):
+	}
+}
