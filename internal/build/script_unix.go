@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -53,10 +54,16 @@ func scriptEnv(s Spec, hash, image, docker string) []string {
 			set(k, v)
 		}
 	}
-	if docker != "" {
-		// build.sh's docker commands run on this machine's daemon (Builder.ScriptDocker).
+	switch {
+	case strings.Contains(docker, "://"):
+		// build.sh's docker commands run on this daemon (Builder.ScriptDocker).
 		set("DOCKER_HOST", docker)
 		delete(env, "DOCKER_CONTEXT")
+	case docker != "":
+		// A docker context: by name, so its TLS material comes along (a DOCKER_HOST
+		// would win over it).
+		set("DOCKER_CONTEXT", docker)
+		delete(env, "DOCKER_HOST")
 	}
 	if env["TERM"] == "" {
 		set("TERM", "xterm-256color")
