@@ -107,8 +107,10 @@ type Builder struct {
 	// ScriptDocker is the Docker daemon build.sh's own docker commands talk to, when it
 	// is not the one images are built on (Docker): a stack on a remote host builds its
 	// images there, but `docker run -v "$(pwd)/.src:/out" …` in build.sh must run where
-	// the sources are. build.sh then gets DOCKER_HOST=ScriptDocker and no DOCKER_CONTEXT.
-	// "" leaves build.sh's environment as it is.
+	// the sources are; and a daemon chosen by clocal's --docker-host or --context is not
+	// the one build.sh's inherited DOCKER_HOST or DOCKER_CONTEXT names. build.sh then gets
+	// DOCKER_HOST=ScriptDocker (a URL) and no DOCKER_CONTEXT, or DOCKER_CONTEXT=ScriptDocker
+	// (a context name) and no DOCKER_HOST. "" leaves build.sh's environment as it is.
 	ScriptDocker string
 	// Jobs bounds how many build.sh runs and image builds run at once (0: automatic,
 	// from the cores of this machine and of the daemon; see JobsFromEnv).

@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/spf13/cobra"
 
+	"github.com/clocal-dev/clocal/internal/engine"
 	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/stack/inventory"
 	"github.com/clocal-dev/clocal/internal/workspace"
@@ -175,5 +176,8 @@ func registerGlobalCompletions(f *Factory, root *cobra.Command) {
 	_ = root.RegisterFlagCompletionFunc("project-name", completeProjects(f))
 	_ = root.RegisterFlagCompletionFunc("workspace", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return nil, cobra.ShellCompDirectiveFilterDirs
+	})
+	_ = root.RegisterFlagCompletionFunc("context", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return engine.ContextNames(), cobra.ShellCompDirectiveNoFileComp
 	})
 }

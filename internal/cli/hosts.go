@@ -11,12 +11,13 @@ import (
 	"github.com/clocal-dev/clocal/internal/stack"
 )
 
-// RunHost is the Docker daemon stacks run on, as the docker CLI resolves it.
+// RunHost is the Docker daemon stacks run on, as the docker CLI resolves it (with
+// --docker-host or --context, if given).
 func (f *Factory) RunHost() (engine.Host, error) {
 	if f.Host != nil {
 		return f.Host()
 	}
-	return engine.ResolveHost("", "")
+	return engine.ResolveHost(f.DockerHost, f.DockerContext)
 }
 
 // clientsEngine is the engine of a command with the Docker client it was opened with:

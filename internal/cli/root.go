@@ -4,6 +4,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,6 +31,10 @@ type Factory struct {
 	WorkspaceDir string
 	// ProjectName is -p/--project-name ("" = derived from the workspace).
 	ProjectName string
+	// DockerHost is -H/--docker-host and DockerContext --context: the Docker daemon to
+	// use, as docker's -H and --context choose it ("" for both: DOCKER_HOST, then
+	// DOCKER_CONTEXT, then the current docker context).
+	DockerHost, DockerContext string
 
 	// NewEngine and NewDocker can be replaced in tests.
 	NewEngine func(ctx context.Context) (engine.Engine, error)
@@ -50,13 +55,14 @@ type Factory struct {
 func NewFactory(io *IOStreams) *Factory {
 	f := &Factory{IO: io}
 	f.NewDocker = func(ctx context.Context) (client.APIClient, error) {
-		// The same daemon the engine talks to: DOCKER_HOST or the current docker context.
-		return engine.NewAPIClient(ctx, "", "")
+		// The same daemon the engine talks to.
+		return engine.NewAPIClient(ctx, f.DockerHost, f.DockerContext)
 	}
 	f.NewEngine = func(ctx context.Context) (engine.Engine, error) {
 		// compose's progress is status output (stderr); exec's output is the command's
 		// (stdout), as with docker compose exec.
-		return engine.New(ctx, engine.Options{Out: f.IO.Out, Err: f.IO.ErrOut, In: f.IO.In, ProgressMode: f.IO.ProgressMode()})
+		return engine.New(ctx, engine.Options{Out: f.IO.Out, Err: f.IO.ErrOut, In: f.IO.In, ProgressMode: f.IO.ProgressMode(),
+			Host: f.DockerHost, Context: f.DockerContext})
 	}
 	return f
 }
@@ -182,10 +188,11 @@ local Docker daemon: "clocal up repo-manager" builds repo-manager and exactly wh
 depends on with the production build scripts, starts them healthy, and prints their URLs.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if noColor {
 				f.IO.NoColor = true
 			}
+			return f.checkDaemonFlags(cmd)
 		},
 		Args: rootArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -205,6 +212,8 @@ depends on with the production build scripts, starts them healthy, and prints th
 	pf := root.PersistentFlags()
 	pf.StringVarP(&f.WorkspaceDir, "workspace", "w", "", "workspace folder (default: $CLOCAL_WORKSPACE or the nearest folder with clocal.yaml)")
 	pf.StringVarP(&f.ProjectName, "project-name", "p", "", "compose project name (default: derived from the workspace)")
+	pf.StringVarP(&f.DockerHost, "docker-host", "H", "", "Docker daemon to use, as docker -H: unix://, tcp:// or ssh://user@host (default: DOCKER_HOST, else the docker context)")
+	pf.StringVar(&f.DockerContext, "context", "", "docker context to use, as docker --context (default: DOCKER_CONTEXT, else the current one: docker context use)")
 	pf.BoolVar(&noColor, "no-color", false, "no colours nor any other terminal escape code (NO_COLOR is respected too)")
 	pf.BoolVarP(&f.IO.Quiet, "quiet", "q", false, "print only errors and the result (no build output, no progress)")
 	root.Flags().BoolVar(&showVersion, "version", false, "show clocal's, the compose library's and the Docker engine's versions (clocal version)")
@@ -329,4 +338,23 @@ func resolveServices(f *Factory, names []string) ([]string, error) {
 		return nil, BadInputf("unknown service %q", bad[0])
 	}
 	return out, nil
+}
+
+// checkDaemonFlags refuses, as bad input (exit 2) and before any command runs, a
+// --docker-host with a --context (docker refuses both too), a context that does not exist
+// and a host that is not a Docker address.
+func (f *Factory) checkDaemonFlags(cmd *cobra.Command) error {
+	if f.DockerHost == "" && f.DockerContext == "" {
+		return nil
+	}
+	if f.DockerHost != "" && f.DockerContext != "" {
+		return usageError(cmd, errors.New("--docker-host and --context both choose the Docker daemon: give one of them"))
+	}
+	if _, err := engine.ResolveHost(f.DockerHost, f.DockerContext); err != nil {
+		if f.DockerHost != "" {
+			return BadInput(fmt.Errorf("--docker-host %q: %w", f.DockerHost, err))
+		}
+		return BadInput(fmt.Errorf("--context: %w", err))
+	}
+	return nil
 }

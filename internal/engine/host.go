@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -139,6 +140,21 @@ func ResolveHost(host, contextName string) (Host, error) {
 		return Host{}, fmt.Errorf("docker context %q has no docker host", name)
 	}
 	return Host{URL: ep.Host, Context: name}, nil
+}
+
+// ContextNames lists the docker contexts (`docker context ls`): "default" and those in the
+// docker CLI's context store.
+func ContextNames() []string {
+	names := []string{command.DefaultContextName}
+	list, err := store.New(config.ContextStoreDir(), command.DefaultContextStoreConfig()).List()
+	if err != nil {
+		return names
+	}
+	for _, m := range list {
+		names = append(names, m.Name)
+	}
+	sort.Strings(names[1:])
+	return names
 }
 
 // ThisMachine returns the Docker daemon of this machine: run itself when it is local, else

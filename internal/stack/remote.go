@@ -68,6 +68,14 @@ func ResolveHosts(run engine.Host, setting string) (Hosts, error) {
 	return h, nil
 }
 
+// inherited says whether a process started by clocal (build.sh) reaches b through the
+// environment it inherits (DOCKER_HOST, DOCKER_CONTEXT, the current context): not when
+// clocal's --docker-host or --context chose another daemon.
+func inherited(b engine.Host) bool {
+	env, err := engine.ResolveHost("", "")
+	return err == nil && env == b
+}
+
 // SetHosts makes the stack run on h.Run and build as h says. On a run host that is another
 // machine, configs go in as content and workspace mounts are refused (convert.Options.Remote);
 // on an ssh:// host the published ports are forwarded to this machine (see Endpoints).
@@ -81,7 +89,7 @@ func (s *Stack) SetHosts(h Hosts) {
 		s.Convert.Remote = h.Run.URL
 	}
 	s.Builder.ScriptDocker = ""
-	if s.copies() {
+	if s.copies() || !inherited(h.Build) {
 		if h.Build.Context != "" {
 			s.Builder.ScriptDocker = h.Build.Context
 		} else {

@@ -47,6 +47,8 @@ func TestResolveHosts(t *testing.T) {
 // TestSetHosts: a stack on another machine sends configs as content, refuses mounts, and
 // gives build.sh this machine's daemon; a local stack is left as it was.
 func TestSetHosts(t *testing.T) {
+	t.Setenv("DOCKER_CONTEXT", "")
+	t.Setenv("DOCKER_HOST", "unix:///var/run/docker.sock") // what build.sh inherits
 	st := &Stack{Builder: &build.Builder{}}
 	st.SetHosts(Hosts{Run: engine.Host{URL: "unix:///var/run/docker.sock"}, Build: engine.Host{URL: "unix:///var/run/docker.sock"}})
 	if st.Remote() || st.Convert.Remote != "" || st.Builder.ScriptDocker != "" || st.copies() {
@@ -60,9 +62,21 @@ func TestSetHosts(t *testing.T) {
 	if st.Builder.ScriptDocker != "desktop" {
 		t.Fatalf("a build host from a context: script docker %q, want the context name", st.Builder.ScriptDocker)
 	}
+	t.Setenv("DOCKER_HOST", "ssh://devbox")
 	st.SetHosts(Hosts{Run: engine.Host{URL: "ssh://devbox"}, Build: engine.Host{URL: "ssh://devbox"}})
 	if st.Builder.ScriptDocker != "" || st.copies() {
 		t.Fatalf("build_host: run: script docker %q copies %v", st.Builder.ScriptDocker, st.copies())
+	}
+	// clocal --docker-host or --context chose a daemon the environment does not name:
+	// build.sh's docker is sent there too.
+	t.Setenv("DOCKER_HOST", "unix:///var/run/docker.sock")
+	st.SetHosts(Hosts{Run: engine.Host{URL: "unix:///run/other.sock"}, Build: engine.Host{URL: "unix:///run/other.sock"}})
+	if st.Builder.ScriptDocker != "unix:///run/other.sock" || st.copies() || st.Remote() {
+		t.Fatalf("--docker-host: script docker %q copies %v remote %v", st.Builder.ScriptDocker, st.copies(), st.Remote())
+	}
+	st.SetHosts(Hosts{Run: engine.Host{URL: "unix:///run/other.sock", Context: "other"}, Build: engine.Host{URL: "unix:///run/other.sock", Context: "other"}})
+	if st.Builder.ScriptDocker != "other" {
+		t.Fatalf("--context: script docker %q, want the context name", st.Builder.ScriptDocker)
 	}
 }
 
