@@ -7,13 +7,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/api/types/image"
 	"github.com/spf13/cobra"
 
 	"github.com/clocal-dev/clocal/internal/engine"
-	"github.com/clocal-dev/clocal/internal/labels"
 	"github.com/clocal-dev/clocal/internal/stack/inventory"
+	"github.com/clocal-dev/clocal/internal/stack/update"
 	"github.com/clocal-dev/clocal/internal/workspace"
 )
 
@@ -153,16 +151,19 @@ func completeImageTags(f *Factory) completeFunc {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		defer docker.Close()
-		imgs, err := docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", labels.Service+"="+svcs[0]))})
+		ws, err := f.Workspace()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		// The images update --list offers (update.LocalImages).
+		cands, err := update.LocalImages{Docker: docker, Root: ws.Root}.Candidates(ctx, update.Query{Service: svcs[0]})
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
 		var out []string
-		for _, im := range imgs {
-			for _, ref := range im.RepoTags {
-				if _, tag, ok := strings.Cut(ref, ":"); ok && strings.HasPrefix(tag, prefix) {
-					out = append(out, tag+"\t"+im.Labels[labels.BuiltAt])
-				}
+		for _, c := range cands {
+			if strings.HasPrefix(c.Tag, prefix) {
+				out = append(out, c.Tag+"\t"+c.BuiltAt.Format(time.RFC3339))
 			}
 		}
 		sort.Strings(out)

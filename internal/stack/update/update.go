@@ -93,7 +93,9 @@ type LocalImages struct {
 
 // Candidates implements Lister.
 func (l LocalImages) Candidates(ctx context.Context, q Query) ([]Candidate, error) {
-	imgs, err := l.Docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", labels.Service+"="+q.Service))})
+	// Every image clocal built, then those tagged for this service: the image split
+	// replicas share is built (and labelled) for one of them and tagged for the others.
+	imgs, err := l.Docker.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(filters.Arg("label", labels.Service))})
 	if err != nil {
 		return nil, fmt.Errorf("list images of %s: %w", q.Service, err)
 	}

@@ -79,6 +79,9 @@ func TestSortAndLocalImages(t *testing.T) {
 		{ID: "sha-o", RepoTags: []string{"clocal/kvstore:oooo"}, Labels: map[string]string{labels.Service: "kvstore", labels.Workspace: other}},
 		{ID: "sha-r", RepoTags: []string{"clocal/kvstore:rrrr", "mirror/kvstore:rrrr"}, Labels: map[string]string{labels.Service: "kvstore", labels.Workspace: other, labels.BuiltAt: t0.Add(time.Hour).Format(time.RFC3339)}},
 		{ID: "sha-m", RepoTags: []string{"clocal/markdown:1"}, Labels: map[string]string{labels.Service: "markdown"}},
+		// A split replica's image: built (and labelled) for kvstore-west, tagged for kvstore too.
+		{ID: "sha-s", RepoTags: []string{"clocal/kvstore-west:ssss", "clocal/kvstore:ssss"}, Labels: map[string]string{labels.Service: "kvstore-west", labels.Workspace: "/ws", labels.BuiltAt: t0.Add(-2 * time.Hour).Format(time.RFC3339)}},
+		{ID: "sha-x", RepoTags: []string{"clocal/kvstore:xxxx"}}, // not clocal's build
 	}}
 	l := update.LocalImages{Docker: fake, Root: "/ws"}
 	cands, err := l.Candidates(context.Background(), update.Query{Service: "kvstore", Running: "clocal/kvstore:rrrr"})
@@ -92,7 +95,7 @@ func TestSortAndLocalImages(t *testing.T) {
 	}
 	// Another checkout's images are left out unless one runs; equal build times are
 	// ordered by tag.
-	want := []string{"rrrr running=true rev=", "aaaa running=false rev=abc", "bbbb running=false rev=", "cccc running=false rev="}
+	want := []string{"rrrr running=true rev=", "aaaa running=false rev=abc", "bbbb running=false rev=", "cccc running=false rev=", "ssss running=false rev="}
 	if !reflect.DeepEqual(tags, want) {
 		t.Fatalf("candidates\n%v\nwant\n%v", tags, want)
 	}
