@@ -81,8 +81,8 @@ func residentFileBytes() int64 {
 		return -1
 	}
 	for _, l := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(l, "RssFile:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "RssFile:" { // RssFile:   5320 kB
+			kb, err := strconv.ParseInt(f[1], 10, 64)
 			if err != nil {
 				return -1
 			}

@@ -72,9 +72,7 @@ type Server struct {
 	base     context.Context
 
 	changed chan struct{}
-	// refreshed is told after each snapshot (ReleaseMemory only): keepLight trims soon after.
-	refreshed chan struct{}
-	addr      string // host:port the server listens on (for the Host check)
+	addr    string // host:port the server listens on (for the Host check)
 }
 
 type message struct {
@@ -186,9 +184,10 @@ func (s *Server) event(e devloop.Event) {
 // refreshLoop takes a snapshot after each (debounced) notification (and every Resync, if set).
 func (s *Server) refreshLoop(ctx context.Context) {
 	s.refresh(ctx)
+	var refreshed chan struct{} // told after each snapshot: keepLight trims soon after
 	if s.opts.ReleaseMemory {
-		s.refreshed = make(chan struct{}, 1)
-		go keepLight(ctx, s.refreshed)
+		refreshed = make(chan struct{}, 1)
+		go keepLight(ctx, refreshed)
 	}
 	var resync <-chan time.Time // nil: never
 	if s.opts.Resync > 0 {
@@ -211,11 +210,9 @@ func (s *Server) refreshLoop(ctx context.Context) {
 			}
 		}
 		s.refresh(ctx)
-		if s.refreshed != nil {
-			select {
-			case s.refreshed <- struct{}{}:
-			default:
-			}
+		select {
+		case refreshed <- struct{}{}: // (a nil channel never takes it)
+		default:
 		}
 	}
 }

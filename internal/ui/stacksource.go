@@ -388,7 +388,7 @@ func sleep(ctx context.Context, d time.Duration) {
 // watchFolder follows the stack's event log and notices new build records, state and pins.
 func (s *StackSource) watchFolder(ctx context.Context, changed func(), event func(devloop.Event)) {
 	v := s.view()
-	log := v.EventLog()
+	log, pins := v.EventLog(), stack.PinsFile(v.WS, v.Name)
 	var offset int64
 	sig := ""
 	t := time.NewTicker(s.o.Poll)
@@ -399,7 +399,7 @@ func (s *StackSource) watchFolder(ctx context.Context, changed func(), event fun
 		for _, e := range evs {
 			event(e)
 		}
-		if n := folderSignature(v.ProjectDir()) + fileSignature(stack.PinsFile(v.WS, v.Name)); n != sig {
+		if n := folderSignature(v.ProjectDir()) + fileSignature(pins); n != sig {
 			sig = n
 			changed()
 		}
