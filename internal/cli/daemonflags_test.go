@@ -58,7 +58,7 @@ func TestDaemonFlags(t *testing.T) {
 		{"both flags", []string{"-H", dockerClient.DaemonHost(), "--context", "clocal-test", "ps"}, ExitBadInput, "--docker-host and --context both choose the Docker daemon"},
 		{"unknown context", []string{"--context", "nope", "up", "kvstore"}, ExitBadInput, `docker context "nope"`},
 		{"not a docker address", []string{"--docker-host", "bogus://x", "up", "kvstore"}, ExitBadInput, `--docker-host "bogus://x"`},
-		{"flag over the context", []string{"--docker-host", "unix:///nonexistent-flag.sock", "ps"}, ExitFailure, "unix:///nonexistent-flag.sock"},
+		{"-H over DOCKER_HOST", []string{"--docker-host", "unix:///nonexistent-flag.sock", "ps"}, ExitFailure, "unix:///nonexistent-flag.sock"},
 	} {
 		r := run(c.args...)
 		if r.Code != c.code || !strings.Contains(r.Err, c.want) {

@@ -127,8 +127,7 @@ func ResolveHost(host, contextName string) (Host, error) {
 		}
 		return Host{URL: u}, nil
 	}
-	s := store.New(config.ContextStoreDir(), command.DefaultContextStoreConfig())
-	meta, err := s.GetMetadata(name)
+	meta, err := contextStore().GetMetadata(name)
 	if err != nil {
 		return Host{}, fmt.Errorf("docker context %q: %w (list them with: docker context ls)", name, err)
 	}
@@ -142,11 +141,16 @@ func ResolveHost(host, contextName string) (Host, error) {
 	return Host{URL: ep.Host, Context: name}, nil
 }
 
+// contextStore is the docker CLI's context store (DOCKER_CONFIG's contexts folder).
+func contextStore() store.Store {
+	return store.New(config.ContextStoreDir(), command.DefaultContextStoreConfig())
+}
+
 // ContextNames lists the docker contexts (`docker context ls`): "default" and those in the
 // docker CLI's context store.
 func ContextNames() []string {
 	names := []string{command.DefaultContextName}
-	list, err := store.New(config.ContextStoreDir(), command.DefaultContextStoreConfig()).List()
+	list, err := contextStore().List()
 	if err != nil {
 		return names
 	}
